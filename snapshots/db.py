@@ -1,0 +1,65 @@
+"""Engine and session factory for the snapshot store.
+
+SQLite (the default, one file under the data directory, WAL mode) or any URL SQLAlchemy
+understands (``postgresql+psycopg://…``).  Opening a store brings its schema to the newest
+Alembic revision.  Imports nothing of ours outside ``snapshots``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+
+from snapshots.errors import StoreURLError
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+DB_FILENAME = "takedown.sqlite"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def default_url(data_dir: str | Path) -> str:
+    """The SQLite URL of the store kept in *data_dir*."""
+    return f"sqlite:///{Path(data_dir).resolve() / DB_FILENAME}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # WAL lets readers (report, serve) work during a crawl; NORMAL keeps every commit
+    # atomic and durable against a killed process (only an OS crash may lose the last one).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for *url*; SQLite gets WAL, foreign keys and a busy timeout."""
+    try:
+        engine = create_engine(url, future=True)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds here
+        raise StoreURLError(f"cannot open database {url!r}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        path = engine.url.database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)

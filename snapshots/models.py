@@ -1,0 +1,136 @@
+"""SQLAlchemy 2.x models of the snapshot store.
+
+Targets are watched; each ``takedown crawl`` is a Round stamped with its ``--at`` time; a
+Url is one normalised address seen for a target; a Capture is one fetch of a Url in a Round
+(the response or the failure); bodies live in content-addressed, compressed Blobs; Links
+keeps every link of a capture in page order.  Imports only ``snapshots.db``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from snapshots.db import Base
+
+# Capture states (DESIGN.md).  The crawler records the fetch; `state` is the crawler's
+# first reading of it, refined by the diff engine.
+STATES = ("ok", "gone", "notice", "moved", "restricted", "failed")
+
+
+class Target(Base):
+    __tablename__ = "targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    spec: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Round(Base):
+    __tablename__ = "rounds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # running → done; a round found still running by a later one was interrupted.
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    watchlist: Mapped[str] = mapped_column(Text, default="")
+    stats: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Url(Base):
+    __tablename__ = "urls"
+    __table_args__ = (UniqueConstraint("target_id", "url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_alive: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    target: Mapped[Target] = relationship()
+
+
+class Blob(Base):
+    """A body, stored once per distinct content (key: SHA-256 of the raw bytes)."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    codec: Mapped[str] = mapped_column(String(10))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Capture(Base):
+    __tablename__ = "captures"
+    __table_args__ = (
+        UniqueConstraint("round_id", "url_id"),
+        Index("ix_captures_url_at", "url_id", "captured_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    url_id: Mapped[int] = mapped_column(ForeignKey("urls.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20))
+    status: Mapped[int | None] = mapped_column(Integer)
+    final_url: Mapped[str | None] = mapped_column(Text)
+    redirects: Mapped[list] = mapped_column(JSON, default=list)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    body_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    text_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_type: Mapped[str | None] = mapped_column(String(200))
+    encoding: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    elapsed_ms: Mapped[int | None] = mapped_column(Integer)
+    via: Mapped[str] = mapped_column(String(20), default="seed")
+
+    url: Mapped[Url] = relationship()
+
+
+class Link(Base):
+    """One link of a capture, in page order (listing diffs need positions)."""
+
+    __tablename__ = "links"
+
+    capture_id: Mapped[int] = mapped_column(
+        ForeignKey("captures.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
+class VolatileParam(Base):
+    """A query parameter learned to carry only session state on a host."""
+
+    __tablename__ = "volatile_params"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)

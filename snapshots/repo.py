@@ -1,0 +1,360 @@
+"""Typed reads and writes of the snapshot store.
+
+``Store`` is the only way the other packages touch the database: the crawler records
+captures through it, the diff engine and the reports read through it.  Every capture is
+written in one transaction (its blobs, its row, its links, its URL's liveness), so a killed
+process leaves either the whole capture or none of it.  Imports only ``snapshots``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from snapshots import store as blobcodec
+from snapshots.db import session_factory
+from snapshots.models import Blob, Capture, Link, Round, Target, Url, VolatileParam
+from snapshots.records import CaptureRow, NewCapture, Stored
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def first_state(c: NewCapture) -> str:
+    """The crawler's first reading of a fetch; the diff engine refines it.
+
+    >>> first_state(NewCapture("t", "http://x/", 0, "seed", utcnow(), status=451))
+    'notice'
+    """
+    if c.status is None or c.error_kind in ("dataloss",):
+        return "failed"
+    if 200 <= c.status < 300:
+        return "ok"
+    if c.status in (404, 410):
+        return "gone"
+    if c.status == 451:
+        return "notice"
+    if c.status == 401:
+        return "restricted"
+    if c.status in (403, 407, 408, 429) or c.status >= 500 or 300 <= c.status < 400:
+        return "failed"
+    return "gone"
+
+
+class Store:
+    """The snapshot store over one engine (SQLite file or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = session_factory(engine)
+        self._url_ids: dict[tuple[int, str], int] = {}
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- targets and rounds ------------------------------------------------------------
+    def ensure_targets(self, specs: Iterable[tuple[str, str, dict]]) -> dict[str, int]:
+        """Insert or update targets by name; returns name → id."""
+        ids: dict[str, int] = {}
+        with self.session() as s, s.begin():
+            for name, url, spec in specs:
+                row = s.scalar(select(Target).where(Target.name == name))
+                if row is None:
+                    row = Target(name=name, url=url, spec=spec, created_at=utcnow())
+                    s.add(row)
+                    s.flush()
+                else:
+                    row.url, row.spec = url, spec
+                ids[name] = row.id
+        return ids
+
+    def begin_round(self, at: datetime, watchlist: str = "") -> int:
+        """Open a round stamped *at*; rounds left running by a killed crawl are closed."""
+        with self.session() as s, s.begin():
+            for r in s.scalars(select(Round).where(Round.status == "running")):
+                r.status = "interrupted"
+            row = Round(at=at, started_at=utcnow(), status="running", watchlist=watchlist)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def finish_round(self, round_id: int, stats: dict) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(Round, round_id)
+            row.status, row.finished_at, row.stats = "done", utcnow(), stats
+
+    def round_at(self, round_id: int) -> datetime:
+        with self.session() as s:
+            return as_utc(s.get(Round, round_id).at)
+
+    def urls_to_revisit(self, target_id: int, at: datetime, days: int) -> list[tuple[str, int]]:
+        """URLs of a target seen alive within *days* before *at*, as (url, depth)."""
+        since = at - timedelta(days=days)
+        q = select(Url.url, Url.depth).where(
+            Url.target_id == target_id, Url.last_alive.is_not(None), Url.last_alive >= since
+        ).order_by(Url.id)
+        with self.session() as s:
+            return [(u, d) for u, d in s.execute(q)]
+
+    # -- writing captures ----------------------------------------------------------------
+    def record_capture(self, round_id: int, target_id: int, at: datetime,
+                       c: NewCapture) -> Stored | None:
+        """Write one capture whole (blobs, row, links, liveness) or not at all."""
+        state = first_state(c)
+        try:
+            with self.session() as s, s.begin():
+                url_id = self._url_id(s, target_id, c.url, c.depth, at)
+                new = 0
+                body_sha = text_sha = None
+                if c.body is not None:
+                    body_sha, added = _put_blob(s, c.body)
+                    new += added
+                if c.text is not None:
+                    text_sha, added = _put_blob(s, c.text.encode("utf-8"))
+                    new += added
+                row = _capture_row(c, round_id, url_id, target_id, at, state, body_sha, text_sha)
+                s.add(row)
+                s.flush()
+                s.add_all(Link(capture_id=row.id, position=i, url=u[:4000], text=t[:500])
+                          for i, (u, t) in enumerate(c.links))
+                if state == "ok":
+                    s.execute(Url.__table__.update()
+                              .where(Url.id == url_id,
+                                     or_(Url.last_alive.is_(None), Url.last_alive < at))
+                              .values(last_alive=at))
+                return Stored(row.id, state, new, len(c.body or b""))
+        except IntegrityError as exc:
+            # The same URL twice in one round (two links normalising alike after a
+            # parameter was learned): the first capture stands.
+            log.warning("capture of %s not recorded twice in round %s: %s", c.url, round_id,
+                        exc.orig)
+            self._url_ids.pop((target_id, c.url), None)
+            return None
+
+    def _url_id(self, s: Session, target_id: int, url: str, depth: int, at: datetime) -> int:
+        key = (target_id, url)
+        if key in self._url_ids:
+            return self._url_ids[key]
+        row = s.scalar(select(Url).where(Url.target_id == target_id, Url.url == url))
+        if row is None:
+            row = Url(target_id=target_id, url=url, depth=depth, first_seen=at)
+            s.add(row)
+            s.flush()
+        elif depth < row.depth:
+            row.depth = depth
+        # cached only after commit would be safer; a rolled-back insert is evicted above
+        self._url_ids[key] = row.id
+        return row.id
+
+    # -- learned session parameters --------------------------------------------------------
+    def volatile_params(self) -> dict[str, set[str]]:
+        """host → parameter names learned to carry session state."""
+        out: dict[str, set[str]] = {}
+        with self.session() as s:
+            for host, name in s.execute(select(VolatileParam.host, VolatileParam.name)):
+                out.setdefault(host, set()).add(name)
+        return out
+
+    def add_volatile_params(self, host: str, names: Iterable[str], evidence: dict) -> None:
+        with self.session() as s, s.begin():
+            for name in names:
+                if s.get(VolatileParam, (host, name)) is None:
+                    s.add(VolatileParam(host=host, name=name, learned_at=utcnow(),
+                                        evidence=evidence.get(name, {})))
+
+    def link_pairs(self, round_id: int) -> Iterator[tuple[str, list, list]]:
+        """(page url, previous links, links now) for every capture of *round_id* whose URL
+        also has an earlier capture with links."""
+        with self.session() as s:
+            now = s.execute(select(Capture.id, Capture.url_id, Url.url).join(Url)
+                            .where(Capture.round_id == round_id)).all()
+            for cap_id, url_id, url in now:
+                prev = s.scalar(select(Capture.id).where(
+                    Capture.url_id == url_id, Capture.round_id < round_id,
+                    select(Link.capture_id).where(Link.capture_id == Capture.id).exists(),
+                ).order_by(Capture.round_id.desc()).limit(1))
+                if prev is not None:
+                    yield url, _links(s, prev), _links(s, cap_id)
+
+    def renormalise_urls(self, rewrite: Callable[[str], str]) -> int:
+        """Apply *rewrite* to every stored URL, merging rows that now coincide.
+
+        Used when a session parameter is learned: ``a?sid=1`` and ``a?sid=2`` become
+        ``a``.  Where two merged rows were both captured in one round, the capture of the
+        row that already had the canonical URL stands.  Returns the rows changed."""
+        changed = 0
+        with self.session() as s, s.begin():
+            for row in s.scalars(select(Url).order_by(Url.id)).all():
+                new_url = rewrite(row.url)
+                if new_url == row.url:
+                    continue
+                changed += 1
+                _merge_url(s, row, new_url)
+        self._url_ids.clear()
+        return changed
+
+    # -- reading -------------------------------------------------------------------------
+    def targets(self) -> list[dict]:
+        q = (select(Target.name, Target.url, func.count(func.distinct(Url.id)),
+                    func.count(Capture.id), func.max(Capture.captured_at))
+             .select_from(Target).outerjoin(Url, Url.target_id == Target.id)
+             .outerjoin(Capture, Capture.url_id == Url.id)
+             .group_by(Target.id).order_by(Target.name))
+        with self.session() as s:
+            return [{"name": n, "url": u, "urls": nu, "captures": nc,
+                     "last_capture": as_utc(last).isoformat() if last else None}
+                    for n, u, nu, nc, last in s.execute(q)]
+
+    def rounds(self) -> list[dict]:
+        with self.session() as s:
+            return [{"id": r.id, "at": as_utc(r.at).isoformat(), "status": r.status,
+                     "started_at": as_utc(r.started_at).isoformat(),
+                     "finished_at": as_utc(r.finished_at).isoformat() if r.finished_at else None,
+                     **{k: r.stats.get(k) for k in ("captures", "new_blobs", "failed")}}
+                    for r in s.scalars(select(Round).order_by(Round.id))]
+
+    def history(self, url: str) -> list[CaptureRow]:
+        """Every capture of *url* (as watched), oldest first, across targets."""
+        q = (select(Capture, Url.url, Target.name).join(Url, Capture.url_id == Url.id)
+             .join(Target, Capture.target_id == Target.id)
+             .where(Url.url == url).order_by(Capture.captured_at, Capture.id))
+        with self.session() as s:
+            return [_row(c, u, t) for c, u, t in s.execute(q)]
+
+    def blob(self, sha256: str) -> bytes:
+        with self.session() as s:
+            row = s.get(Blob, sha256)
+            if row is None:
+                raise KeyError(sha256)
+            return blobcodec.unpack(row.codec, row.data)
+
+    def count(self, model: type) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.count()).select_from(model)) or 0
+
+    def integrity_problems(self, verify_blobs: bool = True) -> list[str]:
+        """Everything wrong with the store; an empty list means consistent."""
+        problems: list[str] = []
+        with self.session() as s:
+            if self.engine.dialect.name == "sqlite":
+                res = s.execute(text("PRAGMA integrity_check")).scalars().all()
+                if res != ["ok"]:
+                    problems += [f"sqlite: {r}" for r in res]
+                problems += [f"foreign key: {tuple(r)}"
+                             for r in s.execute(text("PRAGMA foreign_key_check"))]
+            problems += _orphans(s)
+            if verify_blobs:
+                problems += _bad_blobs(s)
+        return problems
+
+
+def _put_blob(s: Session, data: bytes) -> tuple[str, int]:
+    sha = blobcodec.sha256_hex(data)
+    if s.scalar(select(Blob.sha256).where(Blob.sha256 == sha)) is not None:
+        return sha, 0
+    _, codec, packed = blobcodec.pack(data)
+    s.add(Blob(sha256=sha, size=len(data), codec=codec, data=packed))
+    s.flush()
+    return sha, 1
+
+
+def _capture_row(c: NewCapture, round_id: int, url_id: int, target_id: int, at: datetime,
+                 state: str, body_sha: str | None, text_sha: str | None) -> Capture:
+    return Capture(
+        round_id=round_id, url_id=url_id, target_id=target_id, captured_at=at,
+        fetched_at=c.fetched_at, state=state, status=c.status, final_url=c.final_url,
+        redirects=[list(r) for r in c.redirects], headers=dict(c.headers),
+        body_sha256=body_sha, text_sha256=text_sha, size=len(c.body or b""),
+        truncated=c.truncated, content_type=c.content_type, encoding=c.encoding,
+        error=c.error, error_kind=c.error_kind, attempts=c.attempts,
+        elapsed_ms=c.elapsed_ms, via=c.via)
+
+
+def _links(s: Session, capture_id: int) -> list[tuple[str, str]]:
+    q = select(Link.text, Link.url).where(Link.capture_id == capture_id).order_by(Link.position)
+    return [(t, u) for t, u in s.execute(q)]
+
+
+def _merge_url(s: Session, row: Url, new_url: str) -> None:
+    dest = s.scalar(select(Url).where(Url.target_id == row.target_id, Url.url == new_url))
+    if dest is None:
+        row.url = new_url
+        s.flush()
+        return
+    dest_rounds = set(s.scalars(select(Capture.round_id).where(Capture.url_id == dest.id)))
+    for cap in s.scalars(select(Capture).where(Capture.url_id == row.id)).all():
+        if cap.round_id in dest_rounds:
+            s.delete(cap)
+        else:
+            cap.url_id = dest.id
+            dest_rounds.add(cap.round_id)
+    dest.depth = min(dest.depth, row.depth)
+    dest.first_seen = min(as_utc(dest.first_seen), as_utc(row.first_seen))
+    alive = [as_utc(v) for v in (dest.last_alive, row.last_alive) if v is not None]
+    dest.last_alive = max(alive) if alive else None
+    s.flush()
+    s.delete(row)
+    s.flush()
+
+
+def _row(c: Capture, url: str, target: str) -> CaptureRow:
+    return CaptureRow(
+        id=c.id, round_id=c.round_id, target=target, url=url,
+        captured_at=as_utc(c.captured_at), state=c.state, status=c.status,
+        final_url=c.final_url, size=c.size, body_sha256=c.body_sha256,
+        truncated=c.truncated, error=c.error, error_kind=c.error_kind,
+        redirects=list(c.redirects or []))
+
+
+def _orphans(s: Session) -> list[str]:
+    """Rows whose parents are missing (checked on every dialect)."""
+    checks = {
+        "capture without url": select(func.count()).select_from(Capture)
+        .where(~select(Url.id).where(Url.id == Capture.url_id).exists()),
+        "capture without round": select(func.count()).select_from(Capture)
+        .where(~select(Round.id).where(Round.id == Capture.round_id).exists()),
+        "capture without body blob": select(func.count()).select_from(Capture)
+        .where(Capture.body_sha256.is_not(None),
+               ~select(Blob.sha256).where(Blob.sha256 == Capture.body_sha256).exists()),
+        "link without capture": select(func.count()).select_from(Link)
+        .where(~select(Capture.id).where(Capture.id == Link.capture_id).exists()),
+    }
+    out = []
+    for what, q in checks.items():
+        n = s.scalar(q)
+        if n:
+            out.append(f"{n} {what}")
+    return out
+
+
+def _bad_blobs(s: Session) -> list[str]:
+    out = []
+    for sha, codec, size, data in s.execute(
+            select(Blob.sha256, Blob.codec, Blob.size, Blob.data)).yield_per(200):
+        raw = blobcodec.unpack(codec, data)
+        if len(raw) != size or blobcodec.sha256_hex(raw) != sha:
+            out.append(f"blob {sha} does not match its hash")
+    return out
+
+
+def record_dict(row: CaptureRow) -> dict:
+    d = asdict(row)
+    d["captured_at"] = row.captured_at.isoformat()
+    return d

@@ -1,0 +1,59 @@
+"""Shared fixtures: stores on SQLite and on the real PostgreSQL server, loopback sites.
+
+PostgreSQL tests read ``TAKEDOWN_TEST_PG_URL`` (``.ci/run`` sets it) and skip, saying so,
+where it is not set.  Each PostgreSQL store lives in a schema of its own, dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+os.environ.setdefault("TAKEDOWN_LOOPBACK_ONLY", "1")
+
+PG_URL = os.environ.get("TAKEDOWN_TEST_PG_URL")
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose tables go to a fresh schema, dropped afterwards."""
+    if not PG_URL:
+        pytest.skip("TAKEDOWN_TEST_PG_URL is not set (CI sets it; see .ci/run)")
+    schema = f"td_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A metadata database URL: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(db_url: str):  # noqa: ANN201
+    from snapshots import open_store
+
+    s = open_store(db_url=db_url)
+    yield s
+    s.close()

@@ -1,0 +1,124 @@
+"""The snapshot store on SQLite and PostgreSQL: captures, blobs, links, URLs, integrity."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from snapshots.models import Blob, Capture, Link, Url
+from snapshots.records import NewCapture
+
+AT = datetime(2021, 3, 15, tzinfo=UTC)
+
+
+def capture(url: str = "http://127.0.0.1/a", status: int | None = 200, body: bytes = b"<p>x</p>",
+            **kw) -> NewCapture:
+    kw.setdefault("text", body.decode("utf-8", "replace") if body is not None else None)
+    return NewCapture(target="t", url=url, depth=0, via="seed", fetched_at=AT, status=status,
+                      final_url=url, body=body, **kw)
+
+
+def open_round(store, at=AT, targets=("t",)):
+    ids = store.ensure_targets((n, "http://127.0.0.1/", {}) for n in targets)
+    return store.begin_round(at), ids
+
+
+def test_unchanged_page_ten_rounds_one_blob(store) -> None:
+    for day in range(10):
+        rid, ids = open_round(store, AT + timedelta(days=day))
+        stored = store.record_capture(rid, ids["t"], AT + timedelta(days=day), capture())
+        # a UTF-8 page's decoded text has the same bytes, so one key serves both
+        assert stored.new_blobs == (1 if day == 0 else 0)
+        store.finish_round(rid, {})
+    assert store.count(Capture) == 10
+    assert store.count(Blob) == 1
+    assert len(store.history("http://127.0.0.1/a")) == 10
+
+
+def test_distinct_bodies_distinct_blobs_and_roundtrip(store) -> None:
+    rid, ids = open_round(store)
+    big = ("军民融合 " * 5000).encode("gb18030")
+    store.record_capture(rid, ids["t"], AT, capture("http://127.0.0.1/b", body=big,
+                                                    text=big.decode("gb18030")))
+    store.record_capture(rid, ids["t"], AT, capture("http://127.0.0.1/c", body=b"other"))
+    rows = {r.url: r for r in store.history("http://127.0.0.1/b")}
+    sha = rows["http://127.0.0.1/b"].body_sha256
+    assert store.blob(sha) == big
+    assert store.count(Blob) == 3   # gb18030 bytes, their UTF-8 text, b"other"
+
+
+def test_capture_fields_and_links_in_order(store) -> None:
+    rid, ids = open_round(store)
+    links = tuple((f"http://127.0.0.1/p{i}", f"item {i}") for i in (3, 1, 2))
+    c = capture(status=301, redirects=((301, "http://127.0.0.1/a"),),
+                headers={"content-type": "text/html"}, links=links)
+    stored = store.record_capture(rid, ids["t"], AT, c)
+    with store.session() as s:
+        row = s.get(Capture, stored.capture_id)
+        assert row.status == 301 and row.redirects == [[301, "http://127.0.0.1/a"]]
+        assert row.headers == {"content-type": "text/html"}
+        got = [(lk.position, lk.url) for lk in s.query(Link).order_by(Link.position)]
+    assert got == [(0, "http://127.0.0.1/p3"), (1, "http://127.0.0.1/p1"),
+                   (2, "http://127.0.0.1/p2")]
+
+
+@pytest.mark.parametrize(("status", "error_kind", "state"), [
+    (200, None, "ok"), (404, None, "gone"), (410, None, "gone"), (451, None, "notice"),
+    (500, None, "failed"), (429, None, "failed"), (None, "timeout", "failed"),
+    (200, "dataloss", "failed"), (401, None, "restricted"),
+], ids=["200", "404", "410", "451", "500", "429", "timeout", "dataloss", "401"])
+def test_first_state(store, status, error_kind, state) -> None:
+    rid, ids = open_round(store)
+    body = None if status is None else b"x"
+    stored = store.record_capture(rid, ids["t"], AT, capture(status=status, body=body,
+                                                             error_kind=error_kind))
+    assert stored.state == state
+
+
+def test_revisit_window_follows_last_alive(store) -> None:
+    rid, ids = open_round(store)
+    store.record_capture(rid, ids["t"], AT, capture("http://127.0.0.1/alive"))
+    store.record_capture(rid, ids["t"], AT, capture("http://127.0.0.1/dead", status=404))
+    assert store.urls_to_revisit(ids["t"], AT + timedelta(days=1), 90) == [
+        ("http://127.0.0.1/alive", 0)]
+    assert store.urls_to_revisit(ids["t"], AT + timedelta(days=91), 90) == []
+
+
+def test_same_url_twice_in_a_round_keeps_first(store) -> None:
+    rid, ids = open_round(store)
+    assert store.record_capture(rid, ids["t"], AT, capture(body=b"first")) is not None
+    assert store.record_capture(rid, ids["t"], AT, capture(body=b"second")) is None
+    assert store.count(Capture) == 1
+    assert store.integrity_problems() == []
+
+
+def test_renormalise_merges_session_split_urls(store) -> None:
+    for day, sid in enumerate(("aaa", "bbb", "ccc")):
+        at = AT + timedelta(days=day)
+        rid, ids = open_round(store, at)
+        store.record_capture(rid, ids["t"], at, capture(f"http://127.0.0.1/t?id=1&sid={sid}"))
+    assert store.count(Url) == 3
+    changed = store.renormalise_urls(lambda u: u.split("&sid=")[0])
+    assert changed == 3
+    assert store.count(Url) == 1 and store.count(Capture) == 3
+    assert len(store.history("http://127.0.0.1/t?id=1")) == 3
+    assert store.integrity_problems() == []
+
+
+def test_interrupted_round_is_closed_by_the_next(store) -> None:
+    first, _ = open_round(store)
+    second, _ = open_round(store, AT + timedelta(days=1))
+    status = {r["id"]: r["status"] for r in store.rounds()}
+    assert status[first] == "interrupted" and status[second] == "running"
+
+
+def test_integrity_check_finds_a_corrupt_blob(store) -> None:
+    rid, ids = open_round(store)
+    store.record_capture(rid, ids["t"], AT, capture())
+    assert store.integrity_problems() == []
+    with store.session() as s, s.begin():
+        blob = s.query(Blob).one()
+        blob.codec = "raw"
+        blob.data = b"tampered"
+    assert any("does not match" in p for p in store.integrity_problems())
