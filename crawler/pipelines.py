@@ -1,0 +1,48 @@
+"""``SnapshotPipeline``: the only edge from the crawler to the snapshot store.
+
+Each ``NewCapture`` is written in its own transaction, so a crawl killed at any moment
+leaves whole captures only.  It also keeps the round's running tallies (per target:
+captures, failures, new blobs, bytes) that the progress display and the summary read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from itemadapter import ItemAdapter
+
+from snapshots.records import NewCapture
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from crawler.plan import RoundPlan
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotPipeline:
+    """Writes every capture the spider yields; the store and plan come from the spider."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SnapshotPipeline:
+        return cls(crawler)
+
+    @property
+    def plan(self) -> RoundPlan:
+        return self.crawler.spider.plan  # type: ignore[union-attr]
+
+    def process_item(self, item: Any) -> Any:
+        c = item if isinstance(item, NewCapture) else NewCapture(**ItemAdapter(item).asdict())
+        plan = self.plan
+        stored = plan.store.record_capture(plan.round_id, plan.target_id(c.target), plan.at, c)
+        if stored is None:
+            plan.tally.add(c.target, duplicates=1)
+            return item
+        plan.tally.add(c.target, captures=1, new_blobs=stored.new_blobs, bytes=stored.size,
+                       failed=int(stored.state == "failed"), **{stored.state: 1})
+        return item

@@ -1,0 +1,145 @@
+"""``run_round``: one capture round of every target of a watchlist.
+
+Opens the round in the store, plans what to fetch (seeds, URLs seen alive within the
+retention window, links up to each target's depth), runs the Scrapy crawl in this process,
+learns session parameters from the links it saw, and closes the round.  A process can run
+one round only (Twisted's reactor does not restart): the scheduler runs ``takedown crawl``
+as a subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+
+from crawler.plan import RoundPlan, RoundTally, TargetPlan
+from crawler.progress import RoundProgress
+from crawler.spiders.watchlist import WatchlistSpider
+from crawler.urls import normalize_url, param_changes, volatile_params
+
+if TYPE_CHECKING:
+    from crawler.watchlist import CrawlSpec, Watchlist
+    from snapshots.repo import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    round_id: int
+    at: datetime
+    status: str                      # done | interrupted
+    tally: RoundTally
+    learned: dict[str, set[str]]     # host → session parameters learned this round
+
+
+def crawl_settings(crawl: CrawlSpec) -> Settings:
+    """Scrapy settings: ``crawler.settings`` plus the watchlist's ``[crawl]`` table."""
+    s = Settings()
+    s.setmodule("crawler.settings", priority="project")
+    s.set("CONCURRENT_REQUESTS", crawl.concurrency, priority="cmdline")
+    s.set("CONCURRENT_REQUESTS_PER_DOMAIN", crawl.concurrency, priority="cmdline")
+    s.set("DOWNLOAD_DELAY", crawl.delay, priority="cmdline")
+    s.set("DOWNLOAD_TIMEOUT", crawl.timeout, priority="cmdline")
+    s.set("RETRY_TIMES", crawl.retries, priority="cmdline")
+    s.set("AUTOTHROTTLE_ENABLED", crawl.autothrottle, priority="cmdline")
+    s.set("AUTOTHROTTLE_TARGET_CONCURRENCY", float(crawl.concurrency), priority="cmdline")
+    s.set("TAKEDOWN_MAX_SIZE", crawl.max_size, priority="cmdline")
+    if crawl.user_agent:
+        s.set("USER_AGENT", crawl.user_agent, priority="cmdline")
+    return s
+
+
+def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
+    ids = store.ensure_targets((t.name, t.url, _spec_dict(t)) for t in watchlist.targets)
+    round_id = store.begin_round(at, watchlist.path)
+    targets = []
+    for t in watchlist.targets:
+        days = t.retention_days or watchlist.crawl.retention_days
+        revisit = tuple(store.urls_to_revisit(ids[t.name], at, days))
+        targets.append(TargetPlan(spec=t, target_id=ids[t.name], revisit=revisit))
+    return RoundPlan(round_id=round_id, at=at, crawl=watchlist.crawl, targets=targets,
+                     store=store, drop=store.volatile_params())
+
+
+def run_round(watchlist: Watchlist, store: Store, at: datetime,
+              progress: bool = False, extra_settings: dict | None = None) -> RoundResult:
+    """Capture every target of *watchlist* once, stamped *at*."""
+    plan = plan_round(watchlist, store, at)
+    settings = crawl_settings(watchlist.crawl)
+    for key, value in (extra_settings or {}).items():
+        settings.set(key, value, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(WatchlistSpider)
+    reasons: list[str] = []
+
+    def closed(spider: object, reason: str) -> None:
+        reasons.append(reason)
+
+    crawler.signals.connect(closed, signal=signals.spider_closed)
+    with RoundProgress(plan, enabled=progress):
+        process.crawl(crawler, plan=plan)
+        process.start()
+    status = "done" if reasons == ["finished"] else "interrupted"
+    learned = learn_session_params(store, plan.round_id)
+    stats = _stats(plan.tally, status, learned)
+    store.finish_round(plan.round_id, stats)
+    if status != "done":
+        log.warning("round %s ended early: %s", plan.round_id, reasons or "no close signal")
+    return RoundResult(plan.round_id, at, status, plan.tally, learned)
+
+
+def learn_session_params(store: Store, round_id: int) -> dict[str, set[str]]:
+    """Find query parameters whose value changes round after round on the same link, mark
+    them volatile for their host and merge the URLs they had split."""
+    changed: dict[str, Counter] = defaultdict(Counter)
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for _page, old, new in store.link_pairs(round_id):
+        old_by_host, new_by_host = _by_host(old), _by_host(new)
+        for host, links in new_by_host.items():
+            ch, sn = param_changes(old_by_host.get(host, []), links)
+            changed[host].update(ch)
+            seen[host].update(sn)
+    learned: dict[str, set[str]] = {}
+    known = store.volatile_params()
+    for host in seen:
+        names = volatile_params(changed[host], seen[host]) - known.get(host, set())
+        if names:
+            learned[host] = names
+            evidence = {n: {"changed": changed[host][n], "seen": seen[host][n]} for n in names}
+            store.add_volatile_params(host, names, evidence)
+            log.info("learned session parameters on %s: %s", host, sorted(names))
+    if learned:
+        drop = store.volatile_params()
+        store.renormalise_urls(
+            lambda u: normalize_url(u, drop=drop.get(urlsplit(u).hostname or "", ())))
+    return learned
+
+
+def _by_host(links: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for text, url in links:
+        out[urlsplit(url).hostname or ""].append((text, url))
+    return out
+
+
+def _stats(tally: RoundTally, status: str, learned: dict[str, set[str]]) -> dict:
+    per = {name: dict(c) for name, c in tally.per_target.items()}
+    return {"status": status, "captures": tally.total("captures"),
+            "new_blobs": tally.total("new_blobs"), "failed": tally.total("failed"),
+            "bytes": tally.total("bytes"), "per_target": per,
+            "learned_params": {h: sorted(n) for h, n in learned.items()}}
+
+
+def _spec_dict(t: object) -> dict:
+    from dataclasses import asdict
+
+    return asdict(t)  # type: ignore[call-overload]

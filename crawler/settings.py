@@ -1,0 +1,64 @@
+"""Scrapy settings for takedown's crawls (loaded by ``crawler.run``, never from the cwd).
+
+Per-watchlist values (concurrency, delay, timeout, retries, user agent) are applied on top
+by ``crawler.run.crawl_settings``.  ``TAKEDOWN_*`` settings are ours.
+"""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "takedown"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = ("takedown/0.1 (+https://github.com/takedown-project/takedown; "
+              "archival monitor of public pages)")
+ROBOTSTXT_OBEY = True
+
+# Off: nothing of a crawl should listen on a port.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+# Every status is a signal (404, 410, 451 above all): let all reach the spider.
+HTTPERROR_ALLOW_ALL = True
+# A cut-off body is kept (flagged "dataloss") and retried by our retry middleware.
+DOWNLOAD_FAIL_ON_DATALOSS = False
+# The size cap is ours (TAKEDOWN_MAX_SIZE): it keeps the head of a large body.
+DOWNLOAD_MAXSIZE = 0
+DOWNLOAD_WARNSIZE = 0
+DOWNLOAD_TIMEOUT = 30
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
+DOWNLOAD_DELAY = 0
+
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.LoopbackOnlyMiddleware": 50,
+}
+ITEM_PIPELINES = {"crawler.pipelines.SnapshotPipeline": 300}
+EXTENSIONS = {"crawler.middlewares.SizeCapExtension": 0}
+
+LOG_LEVEL = "INFO"
+# Logs go to the handlers of whoever runs the crawl (the CLI sets them up).
+LOG_INSTALL_ROOT_HANDLER = False
+COOKIES_ENABLED = False
+DEPTH_LIMIT = 0
+
+# Ours.
+TAKEDOWN_MAX_SIZE = 10 * 1024 * 1024
+TAKEDOWN_RETRY_BACKOFF = 0.5          # seconds; doubles with each retry
+TAKEDOWN_RETRY_BACKOFF_MAX = 30.0
+TAKEDOWN_RETRY_AFTER_MAX = 120.0      # the most a Retry-After header may make us wait
+# Refuse every host that is not loopback (tests and benchmarks set it).
+TAKEDOWN_LOOPBACK_ONLY = os.environ.get("TAKEDOWN_LOOPBACK_ONLY", "") == "1"

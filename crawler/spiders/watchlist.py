@@ -1,0 +1,163 @@
+"""The one spider: every target of a watchlist in one crawl round.
+
+For each target it fetches the seed URL, every URL of that target seen alive lately (so a
+page that vanished from its listing is still checked), and, up to the target's depth, the
+same-host links its pages carry that pass ``allow``/``deny``.  Every response, whatever
+its status, and every failure becomes a ``NewCapture`` item.  Imports ``crawler`` and
+``snapshots.records``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from twisted.internet import error as txerror
+from twisted.python.failure import Failure
+
+from crawler.plan import RoundPlan, TargetPlan
+from snapshots.records import NewCapture
+
+log = logging.getLogger(__name__)
+
+_links = LinkExtractor(unique=False, canonicalize=False, tags=("a", "area"), attrs=("href",),
+                       deny_extensions=())
+
+
+def error_kind(failure: Failure) -> str:
+    """A short name for why a fetch failed."""
+    if failure.check(IgnoreRequest):
+        return "refused_host" if "LOOPBACK_ONLY" in str(failure.value) else "robots"
+    checks = (
+        ((txerror.DNSLookupError,), "dns"),
+        ((txerror.ConnectionRefusedError,), "refused"),
+        ((txerror.TimeoutError, txerror.TCPTimedOutError), "timeout"),
+        ((txerror.ConnectionLost, txerror.ConnectionDone), "reset"),
+    )
+    for types, kind in checks:
+        if failure.check(*types):
+            return kind
+    name = type(failure.value).__name__
+    if "Timeout" in name:
+        return "timeout"
+    if name == "ResponseFailed" or "Lost" in name:
+        return "reset"
+    return "other"
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
+            for k, v in response.headers.items()}
+
+
+def _redirects(meta: dict) -> tuple[tuple[int, str], ...]:
+    urls = meta.get("redirect_urls") or []
+    reasons = meta.get("redirect_reasons") or []
+    return tuple((int(r) if isinstance(r, int) else 0, u) for u, r in zip(urls, reasons))
+
+
+def _is_html(response: Response) -> bool:
+    if not isinstance(response, TextResponse):
+        return False
+    ctype = response.headers.get(b"Content-Type", b"").lower()
+    return b"html" in ctype or (not ctype and b"<html" in response.body[:2048].lower())
+
+
+class WatchlistSpider(scrapy.Spider):
+    name = "watchlist"
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, plan: RoundPlan, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.max_size = plan.crawl.max_size
+        self.by_name = {t.spec.name: t for t in plan.targets}
+        self.seen: dict[str, set[str]] = {t.spec.name: set() for t in plan.targets}
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for t in self.plan.targets:
+            seed = self.plan.normalize(t.spec.url)
+            req = self._request(t, seed, 0, "seed")
+            if req is not None:
+                yield req
+            for url, depth in t.revisit:
+                req = self._request(t, self.plan.normalize(url), depth, "revisit")
+                if req is not None:
+                    yield req
+
+    def _request(self, t: TargetPlan, url: str, depth: int, via: str) -> scrapy.Request | None:
+        name = t.spec.name
+        if url in self.seen[name]:
+            return None
+        self.seen[name].add(url)
+        self.plan.tally.add(name, queued=1)
+        meta = {"target": name, "watched": url, "depth": depth, "via": via,
+                "download_timeout": self.plan.crawl.timeout}
+        if not t.spec.robots:
+            meta["dont_obey_robotstxt"] = True
+        if t.spec.proxy:
+            meta["proxy"] = t.spec.proxy
+        return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta,
+                              headers=dict(t.spec.headers) or None, dont_filter=True)
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        t = self.by_name[meta["target"]]
+        body = response.body
+        truncated = "download_stopped" in response.flags or len(body) > self.max_size
+        text = encoding = None
+        links: list[tuple[str, str]] = []
+        if isinstance(response, TextResponse):
+            body = body[: self.max_size]
+            text, encoding = response.text, response.encoding
+            if _is_html(response):
+                links = self._extract(response)
+        yield NewCapture(
+            target=t.spec.name, url=meta["watched"], depth=meta["depth"], via=meta["via"],
+            fetched_at=datetime.now(UTC), status=response.status, final_url=response.url,
+            redirects=_redirects(meta), headers=_headers(response), body=body, text=text,
+            encoding=encoding,
+            content_type=response.headers.get(b"Content-Type", b"").decode("latin-1") or None,
+            truncated=truncated,
+            error="body cut off before its end" if "dataloss" in response.flags else None,
+            error_kind="dataloss" if "dataloss" in response.flags else None,
+            attempts=meta.get("retry_times", 0) + 1,
+            elapsed_ms=int(meta.get("download_latency", 0) * 1000), links=tuple(links))
+        if 200 <= response.status < 300 and meta["depth"] < t.spec.depth:
+            yield from self._follow(t, links, meta["depth"] + 1)
+
+    def _extract(self, response: TextResponse) -> list[tuple[str, str]]:
+        out = []
+        for link in _links.extract_links(response):
+            try:
+                out.append((self.plan.normalize(link.url), " ".join(link.text.split())))
+            except ValueError:
+                continue  # mailto:, javascript:, ftp: … are not pages we watch
+        return out
+
+    def _follow(self, t: TargetPlan, links: list[tuple[str, str]], depth: int) -> Iterator[Any]:
+        for url, _text in links:
+            if t.spec.allows(url):
+                req = self._request(t, url, depth, "link")
+                if req is not None:
+                    req.meta["discovered"] = True
+                    yield req
+
+    def failed(self, failure: Failure) -> Iterator[NewCapture]:
+        request = failure.request
+        meta = request.meta
+        kind = error_kind(failure)
+        if kind == "robots" and meta.get("discovered"):
+            self.plan.tally.add(meta["target"], queued=-1)
+            return  # a link robots.txt forbids was never ours to watch
+        yield NewCapture(
+            target=meta["target"], url=meta["watched"], depth=meta["depth"], via=meta["via"],
+            fetched_at=datetime.now(UTC), final_url=request.url, redirects=_redirects(meta),
+            error=f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:2000],
+            error_kind=kind, attempts=meta.get("retry_times", 0) + 1)

@@ -1,0 +1,5 @@
+"""``python -m takedown`` runs the command line."""
+
+from takedown.cli import main
+
+main()
