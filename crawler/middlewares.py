@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -85,7 +85,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         await self._pause(request, wait)
         return retry
 
-    async def process_exception(self, request: Request, exception: Exception):  # noqa: ANN201
+    async def process_exception(self, request: Request, exception: Exception):
         if request.meta.get("dont_retry", False) or not isinstance(
                 exception, self.exceptions_to_retry):
             return None

@@ -63,7 +63,8 @@ def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
     round_id = store.begin_round(at, watchlist.path)
     targets = []
     for t in watchlist.targets:
-        days = t.retention_days or watchlist.crawl.retention_days
+        days = (watchlist.crawl.retention_days if t.retention_days is None
+                else t.retention_days)
         revisit = tuple(store.urls_to_revisit(ids[t.name], at, days))
         targets.append(TargetPlan(spec=t, target_id=ids[t.name], revisit=revisit))
     return RoundPlan(round_id=round_id, at=at, crawl=watchlist.crawl, targets=targets,

@@ -51,7 +51,7 @@ def make_engine(url: str) -> Engine:
     """An engine for *url*; SQLite gets WAL, foreign keys and a busy timeout."""
     try:
         engine = create_engine(url, future=True)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several kinds here
+    except Exception as exc:
         raise StoreURLError(f"cannot open database {url!r}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         path = engine.url.database

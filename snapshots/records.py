@@ -20,7 +20,7 @@ class NewCapture:
     fetched_at: datetime
     status: int | None = None     # None when no response arrived
     final_url: str | None = None
-    redirects: tuple[tuple[int, str], ...] = ()   # (status, url) hops before final_url
+    redirects: tuple[tuple[int, str], ...] = ()  # (status, url) hops before final_url
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None
     text: str | None = None       # decoded text, when the body is text

@@ -51,7 +51,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def store(db_url: str):  # noqa: ANN201
+def store(db_url: str):
     from snapshots import open_store
 
     s = open_store(db_url=db_url)

@@ -18,7 +18,6 @@ import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
-from twisted.internet import error as txerror
 from twisted.python.failure import Failure
 
 from crawler.plan import RoundPlan, TargetPlan
@@ -30,24 +29,25 @@ _links = LinkExtractor(unique=False, canonicalize=False, tags=("a", "area"), att
                        deny_extensions=())
 
 
+_ERROR_KINDS = (   # (exception class names, words in the message) → kind; first match wins
+    (("CannotResolveHostError", "DNSLookupError"), ("DNS lookup failed",), "dns"),
+    (("DownloadConnectionRefusedError", "ConnectionRefusedError"), ("refused",), "refused"),
+    (("DownloadTimeoutError", "TimeoutError", "TCPTimedOutError"), ("took longer than",),
+     "timeout"),
+    (("ResponseDataLossError",), ("_DataLoss",), "dataloss"),
+    (("ConnectionLost", "ConnectionDone", "ResponseFailed"),
+     ("ConnectionLost", "ConnectionDone", "Connection was closed", "reset by peer"), "reset"),
+)
+
+
 def error_kind(failure: Failure) -> str:
-    """A short name for why a fetch failed."""
+    """A short name for why a fetch failed (Scrapy wraps Twisted's errors; look inside)."""
     if failure.check(IgnoreRequest):
         return "refused_host" if "LOOPBACK_ONLY" in str(failure.value) else "robots"
-    checks = (
-        ((txerror.DNSLookupError,), "dns"),
-        ((txerror.ConnectionRefusedError,), "refused"),
-        ((txerror.TimeoutError, txerror.TCPTimedOutError), "timeout"),
-        ((txerror.ConnectionLost, txerror.ConnectionDone), "reset"),
-    )
-    for types, kind in checks:
-        if failure.check(*types):
+    name, message = type(failure.value).__name__, repr(failure.value)
+    for names, words, kind in _ERROR_KINDS:
+        if name in names or any(w in message for w in words):
             return kind
-    name = type(failure.value).__name__
-    if "Timeout" in name:
-        return "timeout"
-    if name == "ResponseFailed" or "Lost" in name:
-        return "reset"
     return "other"
 
 
@@ -59,7 +59,7 @@ def _headers(response: Response) -> dict[str, str]:
 def _redirects(meta: dict) -> tuple[tuple[int, str], ...]:
     urls = meta.get("redirect_urls") or []
     reasons = meta.get("redirect_reasons") or []
-    return tuple((int(r) if isinstance(r, int) else 0, u) for u, r in zip(urls, reasons))
+    return tuple((int(r) if isinstance(r, int) else 0, u) for u, r in zip(urls, reasons, strict=False))
 
 
 def _is_html(response: Response) -> bool:
@@ -110,7 +110,8 @@ class WatchlistSpider(scrapy.Spider):
         meta = response.meta
         t = self.by_name[meta["target"]]
         body = response.body
-        truncated = "download_stopped" in response.flags or len(body) > self.max_size
+        truncated = bool({"download_stopped", "dataloss"} & set(response.flags)) or (
+            len(body) > self.max_size)
         text = encoding = None
         links: list[tuple[str, str]] = []
         if isinstance(response, TextResponse):

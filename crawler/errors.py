@@ -1,0 +1,44 @@
+"""Errors raised by the crawler package.
+
+Exception tree::
+
+    Exception
+     └── TakedownCrawlError        base of every error the crawler raises on purpose
+          └── WatchlistError       the watchlist file is unreadable or invalid
+
+A fetch that fails is not an error here: it is recorded as a failed capture. These
+exceptions are for problems that stop a round before it starts. The command line catches
+them and prints ``error: FILE:LINE: message`` without a traceback.
+
+This module imports nothing from the project.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TakedownCrawlError", "WatchlistError"]
+
+
+class TakedownCrawlError(Exception):
+    """Base class of the crawler's own errors."""
+
+
+class WatchlistError(TakedownCrawlError):
+    """An invalid watchlist, located by file, line and key.
+
+    >>> e = WatchlistError("wl.toml", 7, "colour", "unknown key 'colour'")
+    >>> str(e)
+    "wl.toml:7: unknown key 'colour'"
+    >>> str(WatchlistError("wl.toml", None, None, "no [[target]] tables"))
+    'wl.toml: no [[target]] tables'
+    """
+
+    def __init__(self, path: str, line: int | None, key: str | None, message: str) -> None:
+        super().__init__(path, line, key, message)
+        self.path = path
+        self.line = line
+        self.key = key
+        self.message = message
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{where}: {self.message}"

@@ -1,0 +1,542 @@
+"""The watchlist: a TOML file of targets, read into frozen specs.
+
+A minimal watchlist::
+
+    [[target]]
+    name  = "gov-news"                                 # unique, [a-z0-9_-]+
+    url   = "http://127.0.0.1:8765/news/list.html"
+    depth = 1              # 0: this page only; 1 or 2: also same-host links, that deep
+    allow = ["/news/"]     # regexes (re.search in the absolute URL) a followed link must match
+    deny  = ["/ads/"]      # regexes; a matching link is never followed
+
+Further ``[[target]]`` keys: ``items`` (CSS selector of the sub-page items of a listing),
+``item_id`` (attribute name, or CSS selector relative to the item, giving an item's id),
+``headers`` (table of extra request headers), ``robots`` (obey robots.txt, default true),
+``retention_days`` (override of ``[crawl]``), ``every`` (schedule interval: ``45s``,
+``30m``, ``6h``, ``1d``) and ``proxy`` (http(s) proxy URL). An optional top-level
+``[crawl]`` table holds the fields of :class:`CrawlSpec`.
+
+Everything is validated when the file is read. Each problem raises
+:class:`~crawler.errors.WatchlistError` naming the file, line and key; tomllib reports no
+positions, so :class:`_KeyLines` finds them in the source text. Unknown keys are errors,
+never dropped.
+
+Imports only the standard library, parsel (for selector syntax) and ``crawler.errors``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cssselect import SelectorError
+from parsel.csstranslator import css2xpath
+
+from crawler.errors import WatchlistError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    Check = Callable[[Any], Any]
+    Where = tuple[str | int, ...]
+
+__all__ = [
+    "CrawlSpec",
+    "TargetSpec",
+    "Watchlist",
+    "load_watchlist",
+    "parse_interval",
+    "parse_watchlist",
+]
+
+NAME_RE = re.compile(r"[a-z0-9_-]+")
+INTERVAL_RE = re.compile(r"([0-9]+)([smhd])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+@dataclass(frozen=True)
+class CrawlSpec:
+    """Settings of the optional ``[crawl]`` table, shared by every target."""
+
+    concurrency: int = 8
+    delay: float = 0.0  # seconds between two requests to one host
+    timeout: float = 30.0
+    retries: int = 2
+    user_agent: str | None = None
+    max_size: int = 10 * 1024 * 1024  # bytes; 0 means no limit
+    autothrottle: bool = True
+    retention_days: int = 90  # how long a URL once seen alive keeps being revisited
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One ``[[target]]`` of the watchlist."""
+
+    name: str
+    url: str
+    depth: int = 0
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    items: str | None = None
+    item_id: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    robots: bool = True
+    retention_days: int | None = None
+    every: str | None = None
+    proxy: str | None = None
+
+    def allows(self, url: str) -> bool:
+        """Whether a link found while crawling this target may be followed.
+
+        Same host as the target URL, matching some ``allow`` regex (if any) and no
+        ``deny`` regex, both searched in the absolute URL.
+
+        >>> t = TargetSpec("n", "http://example.org/news/", allow=("/news/",), deny=("/ads/",))
+        >>> t.allows("http://example.org/news/1.html")
+        True
+        >>> t.allows("http://example.org/news/ads/1.html")
+        False
+        >>> t.allows("http://example.org/about.html")
+        False
+        >>> t.allows("http://other.example/news/1.html")
+        False
+        """
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            return False
+        if parts.scheme not in ("http", "https") or host != urlsplit(self.url).hostname:
+            return False
+        if self.allow and not any(re.search(p, url) for p in self.allow):
+            return False
+        return not any(re.search(p, url) for p in self.deny)
+
+    @property
+    def interval(self) -> timedelta | None:
+        """The ``every`` schedule as a timedelta, or None when unscheduled."""
+        return None if self.every is None else parse_interval(self.every)
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    """A parsed watchlist file."""
+
+    path: str
+    crawl: CrawlSpec
+    targets: tuple[TargetSpec, ...]
+
+
+def parse_interval(text: str) -> timedelta:
+    """Read a schedule interval: a positive integer and one of s, m, h, d.
+
+    >>> parse_interval("6h")
+    datetime.timedelta(seconds=21600)
+    >>> parse_interval("1d") == timedelta(days=1)
+    True
+    >>> parse_interval("6 hours")
+    Traceback (most recent call last):
+    ...
+    ValueError: not an interval like '45s', '30m', '6h' or '1d': '6 hours'
+    """
+    match = INTERVAL_RE.fullmatch(text)
+    if match is None or int(match[1]) == 0:
+        raise ValueError(f"not an interval like '45s', '30m', '6h' or '1d': {text!r}")
+    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+def load_watchlist(path: str | Path) -> Watchlist:
+    """Read and validate the watchlist file at ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise WatchlistError(str(path), None, None, f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise WatchlistError(str(path), None, None, "not UTF-8 text") from exc
+    return parse_watchlist(text, str(path))
+
+
+def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
+    """Validate watchlist TOML ``text``; ``path`` only names it in errors.
+
+    >>> wl = parse_watchlist('[[target]]\\nname = "a"\\nurl = "http://x.test/"\\n')
+    >>> wl.targets[0].depth, wl.crawl.concurrency
+    (0, 8)
+    >>> parse_watchlist('[[target]]\\nname = "a"\\nurl = "http://x.test/"\\ncolour = 1\\n')
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    crawler.errors.WatchlistError: <string>:4: unknown key 'colour' in [[target]] 'a' (known...)
+    """
+    data = _load_toml(text, path)
+    ctx = _Context(path, _KeyLines(text))
+    ctx.reject_unknown(data, {"crawl": None, "target": None}, (), "at top level")
+    crawl = _crawl_spec(data.get("crawl", {}), ctx)
+    return Watchlist(path, crawl, _target_specs(data.get("target"), ctx))
+
+
+# -- building the specs ------------------------------------------------------------------
+
+
+def _load_toml(text: str, path: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r" \(at line (\d+), column \d+\)$| \(at end of document\)$", message)
+        line = text.rstrip().count("\n") + 1
+        if match is not None:
+            message = message[: match.start()]
+            line = int(match[1]) if match[1] else line
+        raise WatchlistError(path, line, None, f"TOML syntax error: {message}") from None
+
+
+def _crawl_spec(raw: Any, ctx: _Context) -> CrawlSpec:
+    if not isinstance(raw, dict):
+        raise ctx.error((), "crawl", "'crawl' must be a table: [crawl]")
+    ctx.reject_unknown(raw, _CRAWL_CHECKS, ("crawl",), "in [crawl]")
+    return CrawlSpec(**ctx.check_all(raw, _CRAWL_CHECKS, ("crawl",), "[crawl]"))
+
+
+def _target_specs(raw: Any, ctx: _Context) -> tuple[TargetSpec, ...]:
+    if not raw:
+        raise ctx.error((), "target", "no [[target]] tables: nothing to watch")
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise ctx.error((), "target", "'target' must be an array of tables: [[target]]")
+    specs: list[TargetSpec] = []
+    first: dict[str, int] = {}
+    for index, table in enumerate(raw):
+        spec = _target_spec(index, table, ctx)
+        if spec.name in first:
+            line = ctx.lines.line(("target", first[spec.name], "name"))
+            message = f"duplicate target name {spec.name!r} in key 'name' (first on line {line})"
+            raise ctx.error(("target", index), "name", message)
+        first[spec.name] = index
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _target_spec(index: int, table: dict[str, Any], ctx: _Context) -> TargetSpec:
+    where = ("target", index)
+    name = table.get("name")
+    label = f"[[target]] {name!r}" if _is_name(name) else f"[[target]] #{index + 1}"
+    ctx.reject_unknown(table, _TARGET_CHECKS, where, f"in {label}")
+    for key in ("name", "url"):
+        if key not in table:
+            raise ctx.error(where, key, f"missing key {key!r} in {label}")
+    values = ctx.check_all(table, _TARGET_CHECKS, where, label)
+    if "item_id" in values and "items" not in values:
+        raise ctx.error(where, "item_id", f"key 'item_id' in {label} needs 'items' too")
+    return TargetSpec(**values)
+
+
+class _Invalid(Exception):
+    """A bad value; ``sub`` is the key inside a table value, when one is to blame."""
+
+    def __init__(self, message: str, sub: str | None = None) -> None:
+        super().__init__(message)
+        self.sub = sub
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What turns a problem into a located WatchlistError."""
+
+    path: str
+    lines: _KeyLines
+
+    def error(
+        self, where: Where, key: str, message: str, sub: str | None = None
+    ) -> WatchlistError:
+        keys = (key,) if sub is None else (key, sub)
+        return WatchlistError(self.path, self.lines.line(where + keys), key, message)
+
+    def reject_unknown(
+        self, table: Mapping[str, Any], known: Mapping[str, Any], where: Where, place: str
+    ) -> None:
+        unknown = [key for key in table if key not in known]
+        if unknown:
+            key = min(unknown, key=lambda k: self.lines.line((*where, k)) or 0)
+            expected = ", ".join(sorted(known))
+            raise self.error(where, key, f"unknown key {key!r} {place} (known keys: {expected})")
+
+    def check_all(
+        self, table: Mapping[str, Any], checks: Mapping[str, Check], where: Where, label: str
+    ) -> dict[str, Any]:
+        values = {}
+        for key, value in table.items():
+            try:
+                values[key] = checks[key](value)
+            except _Invalid as exc:
+                raise self.error(where, key, f"key {key!r} in {label} {exc}", exc.sub) from None
+        return values
+
+
+# -- value checks: return the value to store, or raise _Invalid ----------------------------
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and NAME_RE.fullmatch(value) is not None
+
+
+def _name(value: Any) -> str:
+    if not _is_name(value):
+        raise _Invalid(f"must match [a-z0-9_-]+, got {value!r}")
+    return value
+
+
+def _http_url(value: Any) -> str:
+    if not _is_http_url(value):
+        raise _Invalid(f"must be an http(s) URL with a host, got {value!r}")
+    return value
+
+
+def _is_http_url(value: Any) -> bool:
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1, 2):
+        raise _Invalid(f"must be 0, 1 or 2, got {value!r}")
+    return value
+
+
+def _integer(minimum: int) -> Check:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise _Invalid(f"must be an integer >= {minimum}, got {value!r}")
+        return value
+
+    return check
+
+
+def _number(minimum: float, strict: bool = False) -> Check:
+    relation = ">" if strict else ">="
+
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Invalid(f"must be a number {relation} {minimum:g}, got {value!r}")
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise _Invalid(f"must be a number {relation} {minimum:g}, got {value!r}")
+        return float(value)
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false, got {value!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or "\r" in value or "\n" in value:
+        raise _Invalid(f"must be a non-empty one-line string, got {value!r}")
+    return value
+
+
+def _regexes(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Invalid(f"must be a list of regex strings, got {value!r}")
+    for pattern in value:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise _Invalid(f"has regex {pattern!r} that does not compile: {exc}") from None
+    return tuple(value)
+
+
+def _css(value: Any) -> str:
+    _text(value)
+    try:
+        css2xpath(value)
+    except SelectorError as exc:
+        raise _Invalid(f"is not a valid CSS selector: {value!r}: {exc}") from None
+    return value
+
+
+def _headers(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise _Invalid(f"must be a table of header names to strings, got {value!r}")
+    for name, text in value.items():
+        if _HEADER_NAME_RE.fullmatch(name) is None:
+            raise _Invalid(f"has an invalid header name {name!r}", sub=name)
+        if not isinstance(text, str) or "\r" in text or "\n" in text:
+            raise _Invalid(f"has header {name!r} whose value is not a one-line string", sub=name)
+    return tuple(value.items())
+
+
+def _interval(value: Any) -> str:
+    try:
+        parse_interval(value if isinstance(value, str) else "")
+    except ValueError:
+        raise _Invalid(
+            f"must be an interval like '45s', '30m', '6h' or '1d', got {value!r}"
+        ) from None
+    return value
+
+
+def _proxy(value: Any) -> str:
+    if not _is_http_url(value):
+        raise _Invalid(f"must be an http(s) proxy URL, got {value!r}")
+    return value
+
+
+_CRAWL_CHECKS: dict[str, Check] = {
+    "concurrency": _integer(1),
+    "delay": _number(0.0),
+    "timeout": _number(0.0, strict=True),
+    "retries": _integer(0),
+    "user_agent": _text,
+    "max_size": _integer(0),
+    "autothrottle": _boolean,
+    "retention_days": _integer(0),
+}
+
+_TARGET_CHECKS: dict[str, Check] = {
+    "name": _name,
+    "url": _http_url,
+    "depth": _depth,
+    "allow": _regexes,
+    "deny": _regexes,
+    "items": _css,
+    "item_id": _css,
+    "headers": _headers,
+    "robots": _boolean,
+    "retention_days": _integer(0),
+    "every": _interval,
+    "proxy": _proxy,
+}
+
+
+# -- where keys are: tomllib gives no positions -------------------------------------------
+
+_KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_KEY_PATH = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
+_ARRAY_HEADER = re.compile(rf"\s*\[\[\s*({_KEY_PATH})\s*\]\]")
+_TABLE_HEADER = re.compile(rf"\s*\[\s*({_KEY_PATH})\s*\]")
+_KEY_VALUE = re.compile(rf"\s*({_KEY_PATH})\s*=")
+
+
+class _KeyLines:
+    """The line of every table header and key of a TOML text that already parsed.
+
+    Places are tuples of keys, with the 0-based index after an array of tables:
+    ``("target", 1, "depth")`` is the ``depth`` key of the second ``[[target]]``.
+
+    >>> kl = _KeyLines('[crawl]\\ndelay = 1\\n[[target]]\\n[[target]]\\n "depth" = [\\n 1]\\n')
+    >>> kl.line(("crawl", "delay")), kl.line(("target", 1, "depth")), kl.line(("target", 1, "x"))
+    (2, 5, 4)
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[Where, int] = {}
+        self._arrays: dict[Where, int] = {}
+        self._table: Where = ()
+        self._read(text)
+
+    def line(self, where: Where) -> int | None:
+        """The line of ``where``, else of its nearest enclosing key or header found."""
+        for end in range(len(where), 0, -1):
+            if where[:end] in self.lines:
+                return self.lines[where[:end]]
+        return None
+
+    def _read(self, text: str) -> None:
+        depth, quote = 0, None
+        for number, line in enumerate(text.split("\n"), start=1):
+            start = 0
+            if quote is not None:
+                start = _string_end(line, 0, quote)
+                if start < 0:
+                    continue
+                quote = None
+            elif depth == 0:
+                start = self._statement(line, number)
+            depth, quote = _scan(line, start, depth)
+
+    def _statement(self, line: str, number: int) -> int:
+        """Record a header or key starting this line; return where its value starts."""
+        if match := _ARRAY_HEADER.match(line):
+            names = _decode_keys(match[1])
+            array = self._resolve(names[:-1]) + names[-1:]
+            self._arrays[array] = self._arrays.get(array, 0) + 1
+            self._table = (*array, self._arrays[array] - 1)
+            self._record(self._table, number)
+        elif match := _TABLE_HEADER.match(line):
+            self._table = self._resolve(_decode_keys(match[1]))
+            self._record(self._table, number)
+        elif match := _KEY_VALUE.match(line):
+            self._record(self._table + _decode_keys(match[1]), number)
+            return match.end()
+        return len(line)
+
+    def _resolve(self, names: tuple[str, ...]) -> Where:
+        """Place of a ``[a.b]`` header: into the last element of any array of tables."""
+        place: Where = ()
+        for name in names:
+            place += (name,)
+            if place in self._arrays:
+                place += (self._arrays[place] - 1,)
+        return place
+
+    def _record(self, where: Where, number: int) -> None:
+        for end in range(1, len(where) + 1):
+            self.lines.setdefault(where[:end], number)
+
+
+def _decode_keys(text: str) -> tuple[str, ...]:
+    """The keys of a (dotted, maybe quoted) TOML key path: ``a."b.c"`` → ('a', 'b.c')."""
+    node: Any = tomllib.loads(f"{text} = 0")
+    keys = []
+    while isinstance(node, dict):
+        ((key, node),) = node.items()
+        keys.append(key)
+    return tuple(keys)
+
+
+def _scan(line: str, start: int, depth: int) -> tuple[int, str | None]:
+    """Skip a value from ``start``: the bracket depth after it, and any unclosed quote."""
+    index = start
+    while index < len(line):
+        char = line[index]
+        if char == "#":
+            break
+        if char in "\"'":
+            quote = char * 3 if line.startswith(char * 3, index) else char
+            index = _string_end(line, index + len(quote), quote)
+            if index < 0:
+                return depth, quote
+            continue
+        depth += (char in "[{") - (char in "]}")
+        index += 1
+    return depth, None
+
+
+def _string_end(line: str, index: int, quote: str) -> int:
+    """Index just past the string closed by ``quote`` from ``index``; -1 if not closed."""
+    while index < len(line):
+        if quote[0] == '"' and line[index] == "\\":
+            index += 2
+        elif line.startswith(quote, index):
+            end = index + len(quote)
+            while len(quote) == 3 and end < index + 5 and line[end : end + 1] == quote[0]:
+                end += 1  # up to two quotes before the closing three belong to the string
+            return end
+        else:
+            index += 1
+    return -1
