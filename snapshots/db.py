@@ -36,7 +36,15 @@ def default_url(data_dir: str | Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / DB_FILENAME}"
 
 
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    conn.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # pysqlite opens transactions lazily and commits DDL on its own; hand transaction
+    # control to SQLAlchemy (its documented recipe) so a migration killed halfway
+    # rolls back whole, like every other write.
+    dbapi_conn.isolation_level = None
     # WAL lets readers (report, serve) work during a crawl; NORMAL keeps every commit
     # atomic and durable against a killed process (only an OS crash may lose the last one).
     cur = dbapi_conn.cursor()
@@ -58,6 +66,7 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 

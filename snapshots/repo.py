@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, func, or_, select, text
+from sqlalchemy import Engine, case, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -223,11 +223,18 @@ class Store:
                     for n, u, nu, nc, last in s.execute(q)]
 
     def rounds(self) -> list[dict]:
+        """Every round; an interrupted one counts the captures it did commit."""
+        counts = (select(Capture.round_id, func.count(),
+                         func.sum(case((Capture.state == "failed", 1), else_=0)))
+                  .group_by(Capture.round_id))
         with self.session() as s:
+            stored = {rid: (n, int(f or 0)) for rid, n, f in s.execute(counts)}
             return [{"id": r.id, "at": as_utc(r.at).isoformat(), "status": r.status,
                      "started_at": as_utc(r.started_at).isoformat(),
                      "finished_at": as_utc(r.finished_at).isoformat() if r.finished_at else None,
-                     **{k: r.stats.get(k) for k in ("captures", "new_blobs", "failed")}}
+                     "captures": stored.get(r.id, (0, 0))[0],
+                     "new_blobs": r.stats.get("new_blobs"),
+                     "failed": stored.get(r.id, (0, 0))[1]}
                     for r in s.scalars(select(Round).order_by(Round.id))]
 
     def history(self, url: str) -> list[CaptureRow]:
