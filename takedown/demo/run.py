@@ -48,6 +48,7 @@ def run_demo(data: Path, db: str | None, days: int, start: datetime) -> list[dic
                 console.print(proc.stdout, proc.stderr)
                 raise SystemExit(f"crawl of day {day} failed (exit {proc.returncode})")
             console.print(f"day {day}: {at.date()} crawled in {time.monotonic() - t0:.1f} s")
+            console.print(proc.stdout.rstrip(), highlight=False, markup=False)
     rows = _rounds(data, db)
     _print_rounds(console, rows[-days:])
     return rows
