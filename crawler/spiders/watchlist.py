@@ -59,7 +59,9 @@ def _headers(response: Response) -> dict[str, str]:
 def _redirects(meta: dict) -> tuple[tuple[int, str], ...]:
     urls = meta.get("redirect_urls") or []
     reasons = meta.get("redirect_reasons") or []
-    return tuple((int(r) if isinstance(r, int) else 0, u) for u, r in zip(urls, reasons, strict=False))
+    # a reason is the status code, or a string such as "meta refresh"
+    return tuple((r if isinstance(r, int) else 0, u)
+                 for u, r in zip(urls, reasons, strict=False))
 
 
 def _is_html(response: Response) -> bool:
