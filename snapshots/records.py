@@ -28,7 +28,8 @@ class NewCapture:
     content_type: str | None = None
     truncated: bool = False
     error: str | None = None
-    error_kind: str | None = None  # timeout | reset | dns | refused | http | dataloss | robots | other
+    # timeout | reset | dns | refused | dataloss | robots | refused_host | other
+    error_kind: str | None = None
     attempts: int = 1
     elapsed_ms: int | None = None
     links: tuple[tuple[str, str], ...] = ()       # (normalised url, anchor text) in page order

@@ -24,7 +24,7 @@ class Context:
     def __init__(self, data: str, db: str | None, debug: bool) -> None:
         self.data, self.db, self.debug = data, db, debug
 
-    def store(self):  # noqa: ANN201 - imported lazily: `--help` stays fast
+    def store(self):
         from snapshots import open_store
 
         return open_store(self.data, self.db)
