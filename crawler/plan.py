@@ -55,7 +55,19 @@ class RoundPlan:
 
     def __post_init__(self) -> None:
         self._ids = {t.spec.name: t.target_id for t in self.targets}
+        self._normal: dict[str, str | ValueError] = {}
 
     def normalize(self, url: str) -> str:
-        host = (urlsplit(url).hostname or "").lower()
-        return normalize_url(url, drop=self.drop.get(host, ()))
+        # pages repeat their navigation links: remember answers (and ValueErrors)
+        hit = self._normal.get(url)
+        if hit is None:
+            host = (urlsplit(url).hostname or "").lower()
+            try:
+                hit = normalize_url(url, drop=self.drop.get(host, ()))
+            except ValueError as exc:
+                hit = exc
+            if len(self._normal) < 200_000:
+                self._normal[url] = hit
+        if isinstance(hit, ValueError):
+            raise hit
+        return hit

@@ -67,6 +67,7 @@ def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
                 else t.retention_days)
         revisit = tuple(store.urls_to_revisit(ids[t.name], at, days))
         targets.append(TargetPlan(spec=t, target_id=ids[t.name], revisit=revisit))
+    store.preload(ids.values())
     return RoundPlan(round_id=round_id, at=at, crawl=watchlist.crawl, targets=targets,
                      store=store, drop=store.volatile_params())
 

@@ -13,12 +13,26 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, case, func, or_, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from snapshots import store as blobcodec
 from snapshots.db import session_factory
+from snapshots.errors import StoreError
 from snapshots.models import Blob, Capture, Link, Round, Target, Url, VolatileParam
 from snapshots.records import CaptureRow, NewCapture, Stored
 
@@ -62,6 +76,8 @@ class Store:
         self.engine = engine
         self._sessions = session_factory(engine)
         self._url_ids: dict[tuple[int, str], int] = {}
+        self._known_blobs: set[str] = set()
+        self._sql = _Statements(engine.dialect.name)
 
     def session(self) -> Session:
         return self._sessions()
@@ -114,54 +130,91 @@ class Store:
             return [(u, d) for u, d in s.execute(q)]
 
     # -- writing captures ----------------------------------------------------------------
+    def preload(self, target_ids: Iterable[int]) -> None:
+        """Cache the URL ids of *target_ids* and the blob keys of the last round, so that
+        recording a capture of a known, unchanged page costs no look-up."""
+        ids = list(target_ids)
+        with self.engine.connect() as conn:
+            for tid, url, uid in conn.execute(select(Url.target_id, Url.url, Url.id)
+                                              .where(Url.target_id.in_(ids))):
+                self._url_ids[(tid, url)] = uid
+            last = conn.scalar(select(func.max(Round.id)).where(Round.status == "done"))
+            if last is not None:
+                for body, txt in conn.execute(select(Capture.body_sha256, Capture.text_sha256)
+                                              .where(Capture.round_id == last)):
+                    self._known_blobs.update(k for k in (body, txt) if k)
+
     def record_capture(self, round_id: int, target_id: int, at: datetime,
                        c: NewCapture) -> Stored | None:
-        """Write one capture whole (blobs, row, links, liveness) or not at all."""
+        """Write one capture whole (blobs, row, links, liveness) or not at all.
+
+        SQLAlchemy Core, one transaction: this runs once per fetched page, in the crawl's
+        hot path."""
         state = first_state(c)
         try:
-            with self.session() as s, s.begin():
-                url_id = self._url_id(s, target_id, c.url, c.depth, at)
-                new = 0
-                body_sha = text_sha = None
-                if c.body is not None:
-                    body_sha, added = _put_blob(s, c.body)
-                    new += added
-                if c.text is not None:
-                    text_sha, added = _put_blob(s, c.text.encode("utf-8"))
-                    new += added
-                row = _capture_row(c, round_id, url_id, target_id, at, state, body_sha, text_sha)
-                s.add(row)
-                s.flush()
-                s.add_all(Link(capture_id=row.id, position=i, url=u[:4000], text=t[:500])
-                          for i, (u, t) in enumerate(c.links))
+            with self.engine.begin() as conn:
+                url_id, url_new = self._url_id(conn, target_id, c, at)
+                body_sha, text_sha, added = self._put_bodies(conn, c)
+                cap_id = conn.execute(self._sql.insert_capture, _capture_values(
+                    c, round_id, url_id, target_id, at, state, body_sha, text_sha)
+                ).inserted_primary_key[0]
+                if c.links:
+                    conn.execute(self._sql.insert_link, [
+                        {"capture_id": cap_id, "position": i, "url": u[:4000], "text": t[:500]}
+                        for i, (u, t) in enumerate(c.links)])
                 if state == "ok":
-                    s.execute(Url.__table__.update()
-                              .where(Url.id == url_id,
-                                     or_(Url.last_alive.is_(None), Url.last_alive < at))
-                              .values(last_alive=at))
-                return Stored(row.id, state, new, len(c.body or b""))
+                    conn.execute(self._sql.mark_alive, {"uid": url_id, "at": at})
         except IntegrityError as exc:
             # The same URL twice in one round (two links normalising alike after a
             # parameter was learned): the first capture stands.
             log.warning("capture of %s not recorded twice in round %s: %s", c.url, round_id,
                         exc.orig)
-            self._url_ids.pop((target_id, c.url), None)
             return None
+        # cached only once committed: a rolled-back insert must not leave a dangling id
+        if url_new:
+            self._url_ids[(target_id, c.url)] = url_id
+        self._known_blobs.update(added)
+        return Stored(cap_id, state, len(added), len(c.body or b""))
 
-    def _url_id(self, s: Session, target_id: int, url: str, depth: int, at: datetime) -> int:
-        key = (target_id, url)
-        if key in self._url_ids:
-            return self._url_ids[key]
-        row = s.scalar(select(Url).where(Url.target_id == target_id, Url.url == url))
-        if row is None:
-            row = Url(target_id=target_id, url=url, depth=depth, first_seen=at)
-            s.add(row)
-            s.flush()
-        elif depth < row.depth:
-            row.depth = depth
-        # cached only after commit would be safer; a rolled-back insert is evicted above
-        self._url_ids[key] = row.id
-        return row.id
+    def _url_id(self, conn: Connection, target_id: int, c: NewCapture,
+                at: datetime) -> tuple[int, bool]:
+        cached = self._url_ids.get((target_id, c.url))
+        if cached is not None:
+            return cached, False
+        # insert-or-ignore first: a URL missing from the preloaded cache is almost always
+        # new, and one statement beats a look-up plus an insert
+        new_id = conn.execute(self._sql.insert_url, {
+            "target_id": target_id, "url": c.url, "depth": c.depth, "first_seen": at,
+        }).scalar()
+        if new_id is not None:
+            return new_id, True
+        found = conn.execute(self._sql.find_url, {"t": target_id, "u": c.url}).first()
+        if c.depth < found.depth:
+            conn.execute(update(Url.__table__).where(Url.id == found.id).values(depth=c.depth))
+        return found.id, True
+
+    def _put_bodies(self, conn: Connection,
+                    c: NewCapture) -> tuple[str | None, str | None, list[str]]:
+        """Store the raw body and the decoded text; returns their keys and the new ones."""
+        added: list[str] = []
+        body_sha = None if c.body is None else self._put_blob(conn, c.body, added)
+        text_sha = None
+        if c.text is not None:
+            data = c.text.encode("utf-8")
+            # a UTF-8 page's text is its body: one key serves both
+            text_sha = body_sha if data == c.body else self._put_blob(conn, data, added)
+        return body_sha, text_sha, added
+
+    def _put_blob(self, conn: Connection, data: bytes, added: list[str]) -> str:
+        sha = blobcodec.sha256_hex(data)
+        if sha in self._known_blobs or sha in added:
+            return sha
+        _, codec, packed = blobcodec.pack(data)
+        inserted = conn.execute(self._sql.insert_blob, {
+            "sha256": sha, "size": len(data), "codec": codec, "data": packed}).rowcount
+        if inserted:
+            added.append(sha)
+        return sha
 
     # -- learned session parameters --------------------------------------------------------
     def volatile_params(self) -> dict[str, set[str]]:
@@ -272,26 +325,39 @@ class Store:
         return problems
 
 
-def _put_blob(s: Session, data: bytes) -> tuple[str, int]:
-    sha = blobcodec.sha256_hex(data)
-    if s.scalar(select(Blob.sha256).where(Blob.sha256 == sha)) is not None:
-        return sha, 0
-    _, codec, packed = blobcodec.pack(data)
-    s.add(Blob(sha256=sha, size=len(data), codec=codec, data=packed))
-    s.flush()
-    return sha, 1
+class _Statements:
+    """The hot path's statements, built once (building them per capture costs more than
+    running them).  Inserts that may meet an existing row use the dialect's ON CONFLICT."""
+
+    def __init__(self, dialect: str) -> None:
+        upsert = {"sqlite": sqlite_insert, "postgresql": pg_insert}.get(dialect)
+        if upsert is None:
+            raise StoreError(f"unsupported database dialect {dialect!r}")
+        urls, blobs = Url.__table__, Blob.__table__
+        self.insert_url = (upsert(urls).on_conflict_do_nothing(
+            index_elements=["target_id", "url"]).returning(urls.c.id))
+        self.insert_blob = upsert(blobs).on_conflict_do_nothing(index_elements=["sha256"])
+        self.find_url = select(urls.c.id, urls.c.depth).where(
+            urls.c.target_id == bindparam("t"), urls.c.url == bindparam("u"))
+        self.insert_capture = insert(Capture.__table__)
+        self.insert_link = insert(Link.__table__)
+        self.mark_alive = update(urls).where(
+            urls.c.id == bindparam("uid"),
+            or_(urls.c.last_alive.is_(None), urls.c.last_alive < bindparam("at"))
+        ).values(last_alive=bindparam("at"))
 
 
-def _capture_row(c: NewCapture, round_id: int, url_id: int, target_id: int, at: datetime,
-                 state: str, body_sha: str | None, text_sha: str | None) -> Capture:
-    return Capture(
-        round_id=round_id, url_id=url_id, target_id=target_id, captured_at=at,
-        fetched_at=c.fetched_at, state=state, status=c.status, final_url=c.final_url,
-        redirects=[list(r) for r in c.redirects], headers=dict(c.headers),
-        body_sha256=body_sha, text_sha256=text_sha, size=len(c.body or b""),
-        truncated=c.truncated, content_type=c.content_type, encoding=c.encoding,
-        error=c.error, error_kind=c.error_kind, attempts=c.attempts,
-        elapsed_ms=c.elapsed_ms, via=c.via)
+def _capture_values(c: NewCapture, round_id: int, url_id: int, target_id: int,
+                    at: datetime, state: str, body_sha: str | None,
+                    text_sha: str | None) -> dict:
+    return {
+        "round_id": round_id, "url_id": url_id, "target_id": target_id, "captured_at": at,
+        "fetched_at": c.fetched_at, "state": state, "status": c.status,
+        "final_url": c.final_url, "redirects": [list(r) for r in c.redirects],
+        "headers": dict(c.headers), "body_sha256": body_sha, "text_sha256": text_sha,
+        "size": len(c.body or b""), "truncated": c.truncated, "content_type": c.content_type,
+        "encoding": c.encoding, "error": c.error, "error_kind": c.error_kind,
+        "attempts": c.attempts, "elapsed_ms": c.elapsed_ms, "via": c.via}
 
 
 def _links(s: Session, capture_id: int) -> list[tuple[str, str]]:
