@@ -1,4 +1,5 @@
-"""Live progress of a round: a bar per target on a terminal, plain log lines otherwise.
+"""Live progress of a round: a bar per target on a terminal, a plain line every few
+seconds otherwise (both on stderr, so stdout keeps only the summary).
 
 Reads the round's ``RoundTally`` from a background thread (the crawl runs the reactor in
 the main thread); it never touches Scrapy.
@@ -7,6 +8,7 @@ the main thread); it never touches Scrapy.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -46,7 +48,8 @@ class RoundProgress:
             self._run_bars()
         else:
             while not self._stop.wait(self.interval):
-                log.info("round %s: %s", self.plan.round_id, self._line())
+                print(f"round {self.plan.round_id}: {self._line()}", file=sys.stderr,
+                      flush=True)
 
     def _line(self) -> str:
         t = self.plan.tally

@@ -62,10 +62,10 @@ def cli(ctx: click.Context, data: str, db: str | None, debug: bool, verbose: int
 @cli.command()
 @click.argument("watchlist", type=click.Path(dir_okay=False))
 @click.option("--at", "at", default=None, help="Capture time of the round (ISO-8601), default now.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bars (default: on a terminal).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress on stderr: bars on a terminal, plain lines otherwise.")
 @click.pass_obj
-def crawl(obj: Context, watchlist: str, at: str | None, progress: bool | None) -> None:
+def crawl(obj: Context, watchlist: str, at: str | None, progress: bool) -> None:
     """Run one capture round of every target in WATCHLIST."""
     from crawler.run import run_round
     from crawler.watchlist import load_watchlist
@@ -74,8 +74,7 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool | None) -
     wl = load_watchlist(watchlist)          # validated before anything is written
     stamp = parse_at(at)
     store = obj.store()
-    show = sys.stderr.isatty() if progress is None else progress
-    result = run_round(wl, store, stamp, progress=show)
+    result = run_round(wl, store, stamp, progress=progress)
     print_round(result)
 
 
