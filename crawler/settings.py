@@ -53,6 +53,9 @@ LOG_LEVEL = "INFO"
 # Logs go to the handlers of whoever runs the crawl (the CLI sets them up).
 LOG_INSTALL_ROOT_HANDLER = False
 COOKIES_ENABLED = False
+# A <meta http-equiv=refresh> is part of the page as served (a refresh to the home page is
+# evidence for the diff engine); following it would store another page in its place.
+METAREFRESH_ENABLED = False
 DEPTH_LIMIT = 0
 
 # Ours.

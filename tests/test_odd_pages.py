@@ -1,0 +1,51 @@
+"""Odd real pages (web-monitoring-diff's encoding fixtures) and malformed markup: each is
+stored byte for byte and classified; none crashes the round."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import REALDATA
+from sitesim import RouteSite, crawl, serve, watchlist
+
+from snapshots import open_store
+from takedown.demo.server import Reply
+
+ENCODING = REALDATA / "web-monitoring-diff" / "encoding"
+TYPES = {".txt": "text/plain", ".html": "text/html", ".pdf": "application/pdf"}
+MALFORMED = {
+    "/bad/unclosed.html": b"<html><body><div><p>unclosed <a href='/x.html'>x<table><tr><td>",
+    "/bad/nul.html": b"<html><body>\x00\x00<p>nul\x00bytes</p>\xff\xfe</body></html>",
+    "/bad/latin1-as-utf8.html": "<html><body><p>caf\xe9 d\xe9j\xe0 vu</p></body></html>"
+    .encode("latin-1"),
+    "/bad/not-html.html": b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+}
+
+
+@pytest.mark.skipif(not ENCODING.is_dir(), reason=f"realdata not found at {ENCODING}")
+def test_odd_pages_are_stored_and_classified(tmp_path: Path) -> None:
+    files = {f"/enc/{p.name}": p.read_bytes() for p in sorted(ENCODING.iterdir())}
+    routes = {path: Reply(headers={"Content-Type": TYPES[Path(path).suffix]}, body=body)
+              for path, body in files.items()}
+    routes |= {path: Reply(headers={"Content-Type": "text/html; charset=utf-8"}, body=body)
+               for path, body in MALFORMED.items()}
+    server = serve(RouteSite(routes))
+    base = server.base_url
+    targets = "".join(f'[[target]]\nname = "t{i}"\nurl = "{base}{p}"\n\n'
+                      for i, p in enumerate(routes))
+    wl = watchlist(tmp_path / "wl.toml", targets)
+    try:
+        run = crawl(wl, tmp_path / "data", "2021-03-15T00:00:00Z")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stderr
+    store = open_store(tmp_path / "data")
+    for path, body in (files | MALFORMED).items():
+        (row,) = store.history(base + path)
+        assert row.state == "ok", path
+        assert row.size == len(body)
+        if body:
+            assert store.blob(row.body_sha256) == body, path
+    assert store.rounds()[-1]["captures"] == len(routes)
+    store.close()
