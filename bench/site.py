@@ -53,11 +53,12 @@ class BenchSite:
         return self.reply(200, {"Content-Type": "text/html; charset=utf-8"}, body)
 
     def take_hits(self) -> Counter[str]:
-        """The hits since the last call, robots.txt left out; the counter starts afresh."""
+        """The hits since the last call, robots.txt and takedown's not-found probe left
+        out (neither is a page of the site); the counter starts afresh."""
         with self._lock:
             hits, self.hits = self.hits, Counter()
-        hits.pop("/robots.txt", None)
-        return hits
+        return Counter({p: n for p, n in hits.items()
+                        if p != "/robots.txt" and "/takedown-probe-" not in p})
 
 
 class LocalServer:

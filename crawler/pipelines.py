@@ -43,6 +43,9 @@ class SnapshotPipeline:
         if stored is None:
             plan.tally.add(c.target, duplicates=1)
             return item
+        if c.via == "probe":   # the site's not-found page: evidence, not a watched page
+            plan.tally.add(c.target, probes=1, new_blobs=stored.new_blobs)
+            return item
         plan.tally.add(c.target, captures=1, new_blobs=stored.new_blobs, bytes=stored.size,
                        failed=int(stored.state == "failed"), **{stored.state: 1})
         return item

@@ -62,6 +62,8 @@ class Url(Base):
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(Text)
     depth: Mapped[int] = mapped_column(Integer, default=0)
+    # page: watched; probe: a URL that cannot exist, fetched to learn the site's not-found page
+    role: Mapped[str] = mapped_column(String(10), default="page", server_default="page")
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_alive: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -134,3 +136,69 @@ class VolatileParam(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Verdict(Base):
+    """The diff engine's reading of one capture: its state, kind and why."""
+
+    __tablename__ = "verdicts"
+
+    capture_id: Mapped[int] = mapped_column(
+        ForeignKey("captures.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str | None] = mapped_column(String(30))
+    rule: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Takedown(Base):
+    """One takedown of a URL (or of an item on it), with its evidence.
+
+    A later change of kind updates the row; content that comes back sets ``restored_at``.
+    """
+
+    __tablename__ = "takedowns"
+    __table_args__ = (UniqueConstraint("url_id", "item", "detected_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"),
+                                           index=True)
+    url_id: Mapped[int] = mapped_column(ForeignKey("urls.id", ondelete="CASCADE"))
+    item: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_ok_capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
+    first_capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"))
+    evidence: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DetectState(Base):
+    """What the detector remembers of a URL between runs, so each run only reads new
+    captures: the last ok capture, the open takedown, learned volatile blocks, items."""
+
+    __tablename__ = "detect_state"
+
+    url_id: Mapped[int] = mapped_column(ForeignKey("urls.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    last_capture_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))
+    last_ok_capture_id: Mapped[int | None] = mapped_column(Integer)
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    open_takedown_id: Mapped[int | None] = mapped_column(Integer)
+    memory: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class DetectedRound(Base):
+    """A (round, target) the detector has processed: ``takedown detect`` is incremental."""
+
+    __tablename__ = "detected_rounds"
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    memory: Mapped[dict] = mapped_column(JSON, default=dict)

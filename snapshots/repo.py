@@ -124,7 +124,8 @@ class Store:
         """URLs of a target seen alive within *days* before *at*, as (url, depth)."""
         since = at - timedelta(days=days)
         q = select(Url.url, Url.depth).where(
-            Url.target_id == target_id, Url.last_alive.is_not(None), Url.last_alive >= since
+            Url.target_id == target_id, Url.role == "page", Url.last_alive.is_not(None),
+            Url.last_alive >= since,
         ).order_by(Url.id)
         with self.session() as s:
             return [(u, d) for u, d in s.execute(q)]
@@ -185,6 +186,7 @@ class Store:
         # new, and one statement beats a look-up plus an insert
         new_id = conn.execute(self._sql.insert_url, {
             "target_id": target_id, "url": c.url, "depth": c.depth, "first_seen": at,
+            "role": "probe" if c.via == "probe" else "page",
         }).scalar()
         if new_id is not None:
             return new_id, True
@@ -267,7 +269,8 @@ class Store:
     def targets(self) -> list[dict]:
         q = (select(Target.name, Target.url, func.count(func.distinct(Url.id)),
                     func.count(Capture.id), func.max(Capture.captured_at))
-             .select_from(Target).outerjoin(Url, Url.target_id == Target.id)
+             .select_from(Target)
+             .outerjoin(Url, (Url.target_id == Target.id) & (Url.role == "page"))
              .outerjoin(Capture, Capture.url_id == Url.id)
              .group_by(Target.id).order_by(Target.name))
         with self.session() as s:
@@ -276,9 +279,11 @@ class Store:
                     for n, u, nu, nc, last in s.execute(q)]
 
     def rounds(self) -> list[dict]:
-        """Every round; an interrupted one counts the captures it did commit."""
+        """Every round; an interrupted one counts the captures it did commit (watched
+        pages only: the not-found probes are not counted)."""
         counts = (select(Capture.round_id, func.count(),
                          func.sum(case((Capture.state == "failed", 1), else_=0)))
+                  .join(Url, Capture.url_id == Url.id).where(Url.role == "page")
                   .group_by(Capture.round_id))
         with self.session() as s:
             stored = {rid: (n, int(f or 0)) for rid, n, f in s.execute(counts)}

@@ -27,8 +27,9 @@ def test_ten_rounds_of_an_unchanged_page_store_one_blob(tmp_path: Path, db_url: 
         rows = store.history(url)
         assert len(rows) == 10 and {r.state for r in rows} == {"ok"}
         assert len({r.body_sha256 for r in rows}) == 1
-        assert store.count(Blob) == 1 and store.count(Capture) == 10
-        assert [r["new_blobs"] for r in store.rounds()] == [1] + [0] * 9
+        # one blob for the page; one more for the site's not-found page (the probe)
+        assert store.count(Blob) == 2 and store.count(Capture) == 20
+        assert [r["new_blobs"] for r in store.rounds()] == [2] + [0] * 9
         assert not (tmp_path / "data" / "takedown.sqlite").exists() or db_url.startswith(
             "sqlite")
     finally:

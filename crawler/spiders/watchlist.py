@@ -9,10 +9,12 @@ its status, and every failure becomes a ``NewCapture`` item.  Imports ``crawler`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -71,6 +73,24 @@ def _is_html(response: Response) -> bool:
     return b"html" in ctype or (not ctype and b"<html" in response.body[:2048].lower())
 
 
+PROBE_DEPTH = 99   # deeper than any target: a probe's links are never followed
+
+
+def probe_url(seed: str, target: str) -> str:
+    """A URL beside *seed* that cannot exist: what the site answers there is its not-found
+    page (a soft 404 when it answers 200).  Stable per target, so it is one URL row.
+
+    >>> probe_url("http://127.0.0.1:8/gov/news/list.html?p=2", "gov")
+    'http://127.0.0.1:8/gov/news/takedown-probe-65d0a36c13.html'
+    """
+    parts = urlsplit(seed)
+    folder, _, last = parts.path.rpartition("/")
+    ext = last[last.rfind("."):] if "." in last else ""
+    token = hashlib.sha256(f"takedown-probe:{target}".encode()).hexdigest()[:10]
+    return urlunsplit((parts.scheme, parts.netloc, f"{folder}/takedown-probe-{token}{ext}",
+                       "", ""))
+
+
 class WatchlistSpider(scrapy.Spider):
     name = "watchlist"
     custom_settings: dict[str, Any] = {}
@@ -92,6 +112,10 @@ class WatchlistSpider(scrapy.Spider):
                 req = self._request(t, self.plan.normalize(url), depth, "revisit")
                 if req is not None:
                     yield req
+            probe = self._request(t, probe_url(seed, t.spec.name), PROBE_DEPTH, "probe")
+            if probe is not None:
+                probe.meta["discovered"] = True   # robots.txt may forbid it: then skip it
+                yield probe
 
     def _request(self, t: TargetPlan, url: str, depth: int, via: str) -> scrapy.Request | None:
         name = t.spec.name
