@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from crawler.errors import WatchlistError
+from diffing.phrases import PhrasebookError
 from snapshots.errors import StoreError
 
 log = logging.getLogger("takedown")
@@ -79,6 +80,44 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool) -> None:
 
 
 @cli.command()
+@click.option("--phrases", "phrase_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra notice phrases (TSV like diffing/phrases.tsv); repeatable.")
+@click.pass_obj
+def detect(obj: Context, phrase_files: tuple[str, ...]) -> None:
+    """Run the diff engine over every capture not yet processed (idempotent)."""
+    from diffing.detect import detect as run_detect
+    from diffing.phrases import load_phrasebook
+
+    phrases = load_phrasebook(phrase_files)
+    summary = run_detect(obj.store(), phrases)
+    opened = ", ".join(f"{k} {n}" for k, n in sorted(summary.opened.items())) or "none"
+    click.echo(f"detect: {summary.jobs} round-target jobs, {summary.captures} captures; "
+               f"new takedowns: {opened}; restored: {summary.restored}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of stdout.")
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds; repeatable.")
+@click.option("--target", "target_names", multiple=True, help="Only these targets; repeatable.")
+@click.pass_obj
+def export(obj: Context, fmt: str, out: str | None, kinds: tuple[str, ...],
+           target_names: tuple[str, ...]) -> None:
+    """One record per takedown, with its evidence (JSON Lines or CSV)."""
+    from reports.export import write
+    from snapshots.evidence import takedown_rows
+
+    rows = takedown_rows(obj.store(), kinds=kinds, targets=target_names)
+    if out is None:
+        write(rows, sys.stdout, fmt)
+        return
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        write(rows, fh, fmt)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
 @click.pass_obj
 def targets(obj: Context, as_json: bool) -> None:
@@ -104,8 +143,8 @@ def rounds(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def history(obj: Context, url: str, as_json: bool) -> None:
     """Every capture of URL: time, status, state, size, hash."""
-    from crawler.urls import normalize_url
     from snapshots.repo import record_dict
+    from snapshots.urls import normalize_url
     from takedown.summary import print_rows
 
     store = obj.store()
@@ -138,7 +177,7 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-    except (WatchlistError, StoreError) as exc:
+    except (WatchlistError, StoreError, PhrasebookError) as exc:
         if "--debug" in sys.argv:
             raise
         click.echo(f"error: {exc}", err=True)

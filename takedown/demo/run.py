@@ -1,7 +1,10 @@
 """``takedown demo``: serve the demo site on loopback and crawl it over simulated days.
 
 Each day is one real ``takedown crawl`` subprocess (Twisted's reactor runs once per
-process) stamped with that day's ``--at``; a table of every round closes the run.
+process) stamped with that day's ``--at``, followed by ``takedown detect``; a table of
+every round and one of the takedowns found close the run.  The site's base URL and day
+count are written to ``DATA/demo-site.json`` so tests can score the result against the
+site's ground truth.
 """
 
 from __future__ import annotations
@@ -21,15 +24,21 @@ from takedown.demo.server import SiteServer
 from takedown.demo.site import DemoSite
 
 
-def crawl_command(watchlist: Path, data: Path, db: str | None, at: datetime) -> list[str]:
+def _base(data: Path, db: str | None) -> list[str]:
     cmd = [sys.executable, "-m", "takedown", "--data", str(data)]
-    if db:
-        cmd += ["--db", db]
-    return cmd + ["crawl", str(watchlist), "--at", at.isoformat(), "--no-progress"]
+    return cmd + ["--db", db] if db else cmd
+
+
+def _run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[3:])} failed (exit {proc.returncode}):\n"
+                         f"{proc.stdout}{proc.stderr}")
+    return proc
 
 
 def run_demo(data: Path, db: str | None, days: int, start: datetime) -> list[dict]:
-    """Crawl *days* simulated days of the demo site into *data*; returns the round rows."""
+    """Crawl and detect *days* simulated days of the demo site; returns the takedowns."""
     console = Console(soft_wrap=True)
     data.mkdir(parents=True, exist_ok=True)
     site = DemoSite(days=days)
@@ -37,29 +46,26 @@ def run_demo(data: Path, db: str | None, days: int, start: datetime) -> list[dic
     with SiteServer(site) as server:
         watchlist = data / "demo-watchlist.toml"
         watchlist.write_text(site.watchlist_toml(server.base_url), encoding="utf-8")
+        (data / "demo-site.json").write_text(json.dumps(
+            {"base_url": server.base_url, "days": days, "start": start.isoformat()}))
         console.print(f"demo site on {server.base_url}; watchlist {watchlist}")
         for day in range(days):
             site.day = day
             at = start + timedelta(days=day)
             t0 = time.monotonic()
-            proc = subprocess.run(crawl_command(watchlist, data, db, at), env=env,
-                                  capture_output=True, text=True)
-            if proc.returncode != 0:
-                console.print(proc.stdout, proc.stderr)
-                raise SystemExit(f"crawl of day {day} failed (exit {proc.returncode})")
-            console.print(f"day {day}: {at.date()} crawled in {time.monotonic() - t0:.1f} s")
-            console.print(proc.stdout.rstrip(), highlight=False, markup=False)
-    rows = _rounds(data, db)
-    _print_rounds(console, rows[-days:])
-    return rows
-
-
-def _rounds(data: Path, db: str | None) -> list[dict]:
-    cmd = [sys.executable, "-m", "takedown", "--data", str(data)]
-    if db:
-        cmd += ["--db", db]
-    out = subprocess.run(cmd + ["rounds", "--json"], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+            crawl = _run(_base(data, db) + ["crawl", str(watchlist), "--at", at.isoformat(),
+                                            "--no-progress"], env)
+            found = _run(_base(data, db) + ["detect"])
+            console.print(f"day {day}: {at.date()} crawled and detected in "
+                          f"{time.monotonic() - t0:.1f} s")
+            console.print(crawl.stdout.rstrip(), highlight=False, markup=False)
+            console.print(found.stdout.rstrip(), highlight=False, markup=False)
+    _print_rounds(console, json.loads(_run(_base(data, db) + ["rounds", "--json"]).stdout))
+    takedowns = [json.loads(line) for line in
+                 _run(_base(data, db) + ["export", "--format", "jsonl"]).stdout.splitlines()]
+    _print_takedowns(console, takedowns, server_base=json.loads(
+        (data / "demo-site.json").read_text())["base_url"])
+    return takedowns
 
 
 def _print_rounds(console: Console, rows: list[dict]) -> None:
@@ -69,4 +75,17 @@ def _print_rounds(console: Console, rows: list[dict]) -> None:
     for r in rows:
         table.add_row(str(r["id"]), r["at"][:10], r["status"], str(r["captures"]),
                       str(r["new_blobs"]), str(r["failed"]))
+    console.print(table)
+
+
+def _print_takedowns(console: Console, rows: list[dict], server_base: str) -> None:
+    table = Table(title=f"takedowns found on the demo site ({len(rows)})")
+    for col in ("detected", "kind", "target", "url", "item", "last seen", "restored", "why"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        ev = r.get("evidence", {})
+        why = ev.get("phrase") or ev.get("rule", "")
+        table.add_row(r["detected_at"][:10], r["kind"], r["target"],
+                      r["url"].removeprefix(server_base), r.get("item", ""),
+                      r["last_seen"][:10], (r.get("restored_at") or "")[:10], why)
     console.print(table)

@@ -1,0 +1,182 @@
+"""What one capture shows: its state (DESIGN.md's ok / gone / notice / moved / restricted /
+failed), the takedown kind a notice carries, and the rule that decided.
+
+Pure: the detector hands in the capture, its extracted page, the site's not-found page of
+the same round (the probe) and the URL's last ok page.  The order of the rules is the
+policy: a failed fetch or an anti-bot page is never read as a takedown; a phrase counts only
+on a page that is short enough to be a notice, not on an article that quotes one.
+Imports only ``diffing``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from diffing.extract import Page
+from diffing.phrases import Phrasebook, PhraseMatch
+from diffing.volatile import mask
+
+# A notice page says little besides its notice; longer text quoting a phrase is an article.
+NOTICE_MAX_OTHER_CHARS = 600
+# The site's not-found page and a page that became it: this alike (masked main text).
+SOFT404_SIMILARITY = 0.9
+# A redirect target holding the last ok content: this alike.
+MOVED_SIMILARITY = 0.8
+FAILED_STATUSES = frozenset({408, 425, 429, 403, 407})
+HOME_NAMES = frozenset({"", "index", "default", "home", "main", "portal"})
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """What the classifier needs of a capture."""
+
+    id: int
+    url: str
+    at: datetime
+    status: int | None
+    final_url: str | None = None
+    error_kind: str | None = None
+    redirects: tuple = ()
+    body_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: str
+    kind: str | None
+    rule: str
+    detail: dict = field(default_factory=dict)
+
+
+def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
+             notfound: Page | None = None, notfound_status: int | None = None,
+             last_ok: Page | None = None, homes: frozenset[str] = frozenset()) -> Verdict:
+    """The state of *fetch*; see the module docstring for the order of the rules."""
+    if fetch.status is None:
+        return Verdict("failed", None, f"fetch:{fetch.error_kind or 'error'}")
+    if fetch.error_kind == "dataloss":
+        return Verdict("failed", None, "fetch:truncated")
+    status = fetch.status
+    found = _notice_phrase(page, phrases)
+    if status >= 500 or status in (408, 425, 429):
+        return Verdict("failed", None, f"http:{status}")
+    if found is not None and found.state == "failed":
+        return _by_phrase(found, "failed")
+    if status == 451:
+        return Verdict("notice", "censored", "http:451", _phrase_detail(found))
+    if status in (404, 410):
+        if found is not None and found.state in ("notice", "gone") and found.kind:
+            return _by_phrase(found, "notice" if found.state == "notice" else "gone",
+                              rule=f"http:{status}+phrase")
+        return Verdict("gone", "removed", f"http:{status}")
+    if 200 <= status < 300:
+        return _classify_ok(fetch, page, found, notfound, notfound_status, last_ok, homes)
+    if found is not None and found.state in ("notice", "restricted"):
+        return _by_phrase(found, found.state, rule=f"http:{status}+phrase")
+    if status == 401:
+        return Verdict("restricted", None, "http:401")
+    return Verdict("failed", None, f"http:{status}")
+
+
+def _classify_ok(fetch: Fetch, page: Page | None, found: PhraseMatch | None,
+                 notfound: Page | None, notfound_status: int | None, last_ok: Page | None,
+                 homes: frozenset[str]) -> Verdict:
+    if found is not None:
+        if found.state == "benign":
+            return Verdict("ok", None, "phrase:benign", _phrase_detail(found))
+        return _by_phrase(found, found.state)
+    if page is None:
+        return Verdict("ok", None, "http:2xx")
+    if fetch.final_url and _differs(fetch.final_url, fetch.url):
+        return _redirected(fetch, page, last_ok, homes)
+    if page.refresh_url and is_home(page.refresh_url, homes) and not is_home(fetch.url, homes):
+        return Verdict("gone", "removed", "refresh:home", {"refresh_url": page.refresh_url})
+    if notfound is not None and not is_home(fetch.url, homes):
+        score = _alike(page, notfound)
+        if score >= SOFT404_SIMILARITY:
+            return Verdict("gone", "removed", "soft404:probe",
+                           {"similarity": round(score, 3), "probe_status": notfound_status})
+    return Verdict("ok", None, "http:2xx")
+
+
+def _redirected(fetch: Fetch, page: Page, last_ok: Page | None,
+                homes: frozenset[str]) -> Verdict:
+    detail = {"final_url": fetch.final_url}
+    if last_ok is not None:
+        score = _alike(page, last_ok)
+        detail["similarity"] = round(score, 3)
+        if score >= MOVED_SIMILARITY:
+            return Verdict("moved", None, "redirect:same-content", detail)
+    if is_home(fetch.final_url or "", homes) and not is_home(fetch.url, homes):
+        return Verdict("gone", "removed", "redirect:home", detail)
+    # another page, other content: not the page any more, but nothing says it was taken
+    # down either; never a takedown by itself
+    return Verdict("moved", None, "redirect:elsewhere", detail)
+
+
+def _notice_phrase(page: Page | None, phrases: Phrasebook) -> PhraseMatch | None:
+    """The deciding phrase of the page's main text, if the page is short enough to be a
+    notice (else an article that mentions a notice would read as one)."""
+    if page is None or not page.main_text:
+        return None
+    text = page.main_text if page.title in page.main_text else f"{page.title}\n{page.main_text}"
+    found = phrases.match(text)
+    if found is None:
+        return None
+    if found.state in ("notice", "gone") and len(text) - len(found.matched_text) > \
+            NOTICE_MAX_OTHER_CHARS:
+        return None
+    return found
+
+
+def _by_phrase(found: PhraseMatch, state: str, rule: str = "phrase") -> Verdict:
+    kind = found.kind or None
+    if state == "gone":
+        kind = kind or "removed"
+    if state not in ("notice", "gone"):
+        kind = None
+    return Verdict(state, kind, f"{rule}:{found.phrase.platform or 'generic'}",
+                   _phrase_detail(found))
+
+
+def _phrase_detail(found: PhraseMatch | None) -> dict:
+    if found is None:
+        return {}
+    return {"phrase": found.matched_text, "pattern": found.phrase.pattern,
+            "platform": found.phrase.platform, "source": found.phrase.source}
+
+
+def _alike(a: Page, b: Page) -> float:
+    """How alike two pages read: masked main text (and title), 0..1."""
+    ta = mask(f"{a.title}\n{a.main_text}")
+    tb = mask(f"{b.title}\n{b.main_text}")
+    if not ta and not tb:
+        return 1.0
+    matcher = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
+    if matcher.real_quick_ratio() < SOFT404_SIMILARITY * 0.8:
+        return matcher.real_quick_ratio()
+    return matcher.ratio()
+
+
+def _differs(a: str, b: str) -> bool:
+    sa, sb = urlsplit(a), urlsplit(b)
+    return (sa.netloc.lower(), sa.path.rstrip("/"), sa.query) != \
+        (sb.netloc.lower(), sb.path.rstrip("/"), sb.query)
+
+
+def is_home(url: str, homes: frozenset[str]) -> bool:
+    """The site's home page, a section's index page, or one of the target's own entry
+    pages (a listing).
+
+    >>> is_home("http://h/gov/index.html", frozenset()), is_home("http://h/a/b.html", frozenset())
+    (True, False)
+    """
+    if url in homes:
+        return True
+    path = urlsplit(url).path.rstrip("/")
+    last = path.rpartition("/")[2]
+    stem = last.rpartition(".")[0] if "." in last else last
+    return path == "" or stem.lower() in HOME_NAMES

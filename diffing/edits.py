@@ -1,0 +1,82 @@
+"""``edited``: substantive text scrubbed from a page that still serves.
+
+``EditMemory`` keeps, per URL, what the page's history says about volatility: how many ok
+captures held each block (by masked key), and which structural slots keep changing.  A
+removal counts only if the block was stable (seen in two or more captures, or this is the
+page's first comparison) and its slot is not one that changes round after round (rotating
+ads, shuffled sidebars, tickers).  Pure: the memory is a dict the detector stores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from diffing.extract import Page
+from diffing.results import Change
+from diffing.text import blocks_diff, substantive_removals
+from diffing.volatile import mask
+
+MAX_KEYS = 4000          # blocks remembered per URL
+STABLE_SEEN = 2          # captures a block must have been in before its removal counts
+VOLATILE_CHANGES = 2     # changes of a slot after which the slot is volatile
+
+
+def _h(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+class EditMemory:
+    def __init__(self, memory: dict) -> None:
+        self.m = memory
+        self.keys: dict[str, int] = memory.setdefault("keys", {})
+        self.vpaths: dict[str, int] = memory.setdefault("vpaths", {})
+
+    @staticmethod
+    def key_of(change: Change) -> str:
+        return _h(mask(change.old or ""))
+
+    def learn(self, page: Page) -> None:
+        """One more ok capture of the page."""
+        self.m["oks"] = self.m.get("oks", 0) + 1
+        for key in {_h(b.key) for b in page.blocks}:
+            self.keys[key] = self.keys.get(key, 0) + 1
+        if len(self.keys) > MAX_KEYS:
+            keep = sorted(self.keys.items(), key=lambda kv: -kv[1])[: MAX_KEYS // 2]
+            self.m["keys"] = self.keys = dict(keep)
+
+    def removals(self, old: Page, new: Page) -> list[Change]:
+        """Substantive blocks of *old* missing from *new*, history's noise set apart.
+
+        Text inside the page's sub-page items is left to the item rules (a reply that was
+        screened is an item takedown, not an edit of the thread)."""
+        result = blocks_diff(old.blocks, new.blocks)
+        first = self.m.get("oks", 0) <= 1
+        items = [it.key for it in old.items]
+        keep = [ch for ch in substantive_removals(result)
+                if self.vpaths.get(ch.path, 0) < VOLATILE_CHANGES
+                and (first or self.keys.get(self.key_of(ch), 0) >= STABLE_SEEN)
+                and not _inside_items(mask(ch.old or ""), items)]
+        for ch in result.changes:
+            if ch.op in ("removed", "changed"):
+                self.vpaths[ch.path] = self.vpaths.get(ch.path, 0) + 1
+        return keep
+
+    def open_ids(self) -> list[int]:
+        return list(self.m.get("edited_open", []))
+
+    def opened(self, takedown_id: int) -> None:
+        self.m.setdefault("edited_open", []).append(takedown_id)
+
+    def close(self, takedown_id: int) -> None:
+        self.m["edited_open"] = [i for i in self.open_ids() if i != takedown_id]
+
+    @staticmethod
+    def back(evidence: dict, page: Page) -> bool:
+        """Whether every removed block of an ``edited`` takedown is on *page* again."""
+        keys = evidence.get("removed_keys") or []
+        now = {_h(b.key) for b in page.blocks}
+        return bool(keys) and all(k in now for k in keys)
+
+
+def _inside_items(key: str, item_keys: list[str]) -> bool:
+    return bool(key) and any(key in item for item in item_keys)

@@ -1,0 +1,423 @@
+"""Extraction: one captured HTML page → its text blocks, links, items and dates (`Page`).
+
+Parsed with lxml.html (the parser bs4 would use, without bs4's tree-building cost: 1 MB pages
+are common on portals). Rules, in the order they apply:
+
+* Dropped: ``script style noscript template svg math select datalist iframe object embed
+  canvas audio video`` and hidden elements (``hidden``, ``display:none``,
+  ``visibility:hidden``, ``type=hidden``, the usual hiding classes such as Drupal's
+  ``element-hidden`` or ``sr-only``). If dropping hidden elements leaves no text, they are
+  kept: a page that reveals its text by script still has it.
+* Blocks: the text runs of block-level elements (``p li h1-h6 td th dt dd pre blockquote
+  figcaption`` …, and ``div``/``section`` text that is not inside a child block), split at
+  ``<br>``; whitespace collapsed; empty runs skipped. ``Block.path`` is the container's
+  structural path (tag, ``#id``, ``.class`` tokens; digits masked; state classes such as
+  ``odd``/``even``/``active`` left out, since rotating lists flip them).
+* Boilerplate, by rules: tags ``nav aside`` (and ``header footer`` outside an article or
+  main), a ``form`` that is not the page's wrapper, roles ``navigation banner contentinfo
+  complementary search menu menubar toolbar``, and class/id *tokens* (`BOILERPLATE_WORDS`):
+  ``site-header`` and ``mainNav`` match, ``shadow`` and ``upload`` do not, and a name that also
+  carries a content word (``header-title``, ``entry-header``) does not. An element matched by
+  these rules that holds the page's ``<main>`` or more than half of its text is not
+  boilerplate (wrappers such as ASP.NET's page-wide ``<form>``). If the rules leave no main
+  block, every block is main: a notice page's only sentence must survive.
+
+>>> page = extract('<div class="msg">此内容因违规无法查看</div>', "http://example.org/a")
+>>> [b.text for b in page.blocks], page.boilerplate
+(['此内容因违规无法查看'], ())
+
+Pure; imports lxml (and cssselect, for item selectors), the standard library and diffing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+
+from diffing.results import Block, Item, Page, PageLink
+from diffing.volatile import (
+    PUBLISHED_META,
+    find_date,
+    fix_mojibake,
+    mask,
+    mask_name,
+    visible_date,
+)
+
+__all__ = ["Block", "Item", "Page", "PageLink", "extract", "site_boilerplate", "strip_keys"]
+
+DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "select", "datalist",
+             "iframe", "object", "embed", "canvas", "audio", "video")
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption center dd details dialog dir div dl dt "
+    "fieldset figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 header hgroup hr html "
+    "legend li main menu nav noframes ol p pre section summary table tbody td tfoot th thead "
+    "tr ul".split())
+HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+ITEM_TAGS = frozenset("li dt dd tr tbody article section div figure".split())
+BOILERPLATE_TAGS = frozenset(("nav", "aside"))
+SECTION_BOILERPLATE_TAGS = frozenset(("header", "footer"))  # boilerplate outside an article
+BOILERPLATE_ROLES = frozenset(
+    "navigation banner contentinfo complementary search menu menubar toolbar".split())
+BOILERPLATE_WORDS = frozenset(
+    "nav navbar navigation menu menubar submenu footer header masthead sidebar side breadcrumb "
+    "breadcrumbs crumb crumbs ad ads advert adverts advertisement adsbygoogle banner share "
+    "sharing sharethis social copyright toolbar hot recommend recommended related skip cookie "
+    "pager pagination login 热门 推荐".split())
+CONTENT_WORDS = frozenset(
+    "title content body text article post entry story detail details headline heading "
+    "caption".split())
+LAYOUT_WORDS = frozenset("no has with without not".split())  # "no-sidebar" is a layout flag
+STATE_CLASSES = frozenset(
+    "odd even first last active current selected open closed show in collapsed expanded "
+    "visible clearfix cf group".split())
+HIDDEN_CLASSES = ("element-hidden", "element-invisible", "visually-hidden", "sr-only",
+                  "screen-reader-text", "d-none", "hidden")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# One scan with cheap substring tests; `_hidden` then checks tokens and styles exactly.
+_HIDDEN_XPATH = etree.XPath(
+    "//*[@hidden or @type='hidden' or contains(@style, 'none') or contains(@style, 'hidden')"
+    + "".join(f" or contains(@class, '{c}')" for c in HIDDEN_CLASSES) + "]")
+_NAME_PARTS = re.compile(r"[^a-z\u4e00-\u9fff]+")
+_CAMEL = re.compile(r"([a-z])([A-Z])")
+_REFRESH = re.compile(r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$", re.IGNORECASE | re.DOTALL)
+
+
+EMPTY_PAGE = Page("", (), (), (), (), None, None, "")
+
+
+def extract(html: str, url: str, items: str | None = None, item_id: str | None = None) -> Page:
+    """Blocks, links, items, refresh target and publication time of one page.
+
+    ``items`` is a CSS selector of sub-page items (posts, list entries); ``item_id`` names the
+    attribute that identifies an item (``data-pid``) or is a CSS selector inside the item
+    whose ``href`` (made absolute) or text is the id. Items without an id get ``h:`` and a
+    hash of their masked text. A bad selector raises ValueError.
+    """
+    root = _parse(html)
+    if root is None:
+        return EMPTY_PAGE
+    base = _base_url(root, url)
+    head = _head_facts(root, base)
+    etree.strip_elements(root, *DROP_TAGS, with_tail=False)
+    body = root.find("body")
+    body = root if body is None else body
+    walk = _Walk(base, body)
+    walk.run(drop_hidden=True)
+    if not walk.blocks:
+        walk = _Walk(base, body)
+        walk.run(drop_hidden=False)
+    main = tuple(b for b, boiler in walk.blocks if not boiler)
+    boilerplate = tuple(b for b, boiler in walk.blocks if boiler)
+    links = tuple(walk.links)
+    if not main:
+        main, boilerplate = boilerplate, ()
+        links = tuple(PageLink(lk.url, lk.text, lk.position, True, lk.path) for lk in links)
+    title = head["title"] or next((b.text for b in main if b.heading), "")
+    published = head["published"] or visible_date([b.text for b in main],
+                                                  [b.heading for b in main])
+    return Page(title, main, boilerplate, links, _items(body, base, items, item_id),
+                head["refresh"], published, "\n".join(b.text for b in main))
+
+
+def _parse(html: str) -> lxml.html.HtmlElement | None:
+    html = fix_mojibake(html.replace("\x00", ""))
+    if not html.strip():
+        return None
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True,
+                                  huge_tree=True)  # deep, unclosed nesting is common
+    try:
+        return lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
+    except (etree.ParserError, ValueError):
+        return None
+
+
+def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
+    for href in root.xpath("//base/@href"):
+        return _absolute(url, str(href))
+    return url
+
+
+def _absolute(base: str, href: str) -> str:
+    href = href.strip()
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return href
+
+
+def _head_facts(root: lxml.html.HtmlElement, base: str) -> dict:
+    title = " ".join((root.findtext(".//title") or "").split())
+    refresh = None
+    for content in root.xpath("//meta[translate(@http-equiv, 'REFSH', 'refsh')='refresh']"
+                              "/@content"):
+        target = _REFRESH.match(str(content)).group(1).strip().strip("'\"")
+        refresh = _absolute(base, target) if target else None
+        break
+    return {"title": title, "refresh": refresh, "published": _meta_date(root)}
+
+
+def _meta_date(root: lxml.html.HtmlElement) -> datetime | None:
+    for meta in root.iter("meta"):
+        name = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if name in PUBLISHED_META and (when := find_date(meta.get("content") or "")):
+            return when
+    for time in root.iter("time"):
+        if when := find_date(time.get("datetime") or time.text_content()):
+            return when
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _is_boilerplate_name(names: str) -> bool:
+    """Whether a class or id attribute holds a boilerplate token (see module docstring)."""
+    for name in names.split():
+        parts = set(_NAME_PARTS.split(_CAMEL.sub(r"\1 \2", name).lower()))
+        if parts & BOILERPLATE_WORDS and not parts & (CONTENT_WORDS | LAYOUT_WORDS):
+            return True
+    return False
+
+
+def _signature(el: lxml.html.HtmlElement) -> tuple[str, str]:
+    tag = el.tag.lower()
+    return tag, _path_part(tag, el.get("id") or "", el.get("class") or "")
+
+
+@lru_cache(maxsize=4096)
+def _path_part(tag: str, id_: str, classes: str) -> str:
+    part = tag
+    if id_:
+        part += "#" + mask_name(id_.strip())
+    for cls in classes.split():
+        if cls.lower() not in STATE_CLASSES:
+            part += "." + mask_name(cls)
+    return part
+
+
+@dataclass
+class _Context:
+    path: str
+    boiler: bool
+    heading: bool
+    in_article: bool
+    slot: int = -1
+    texts: list[str] = field(default_factory=list)
+    link_chars: int = 0
+    hrefs: list[str] = field(default_factory=list)
+
+
+class _Walk:
+    """One pass over the body: blocks (with their boilerplate flag) and links, in page order.
+
+    Iterative (a stack, not recursion): malformed pages nest deeper than Python's stack.
+    """
+
+    def __init__(self, base: str, body: lxml.html.HtmlElement) -> None:
+        self.base, self.body = base, body
+        self.blocks: list[tuple[Block, bool]] = []
+        self.links: list[PageLink] = []
+        self.anchors: list[str] = []
+        self.total = 0
+        self.slots = 0
+
+    def _new_slot(self) -> int:
+        self.slots += 1
+        return self.slots - 1
+
+    def run(self, drop_hidden: bool) -> None:
+        hidden = set(_hidden(self.body)) if drop_hidden else set()
+        self.total = len(self.body.text_content())
+        top = _Context("body", False, False, False)
+        self._text(top, self.body.text)
+        stack: list[tuple[lxml.html.HtmlElement, _Context, _Context | None, bool]] = []
+        self._push_children(stack, self.body, top)
+        while stack:
+            el, parent, own, repeated = stack.pop()
+            if own is not None:
+                self._leave(el, parent, own)
+            elif not isinstance(el.tag, str) or el in hidden:  # comments keep their tail
+                if isinstance(el.tag, str):
+                    self._hidden_links(el)
+                self._text(parent, el.tail)
+            else:
+                own = self._enter(el, parent, repeated)
+                stack.append((el, parent, own, False))
+                self._push_children(stack, el, own)
+        self._flush(top)
+
+    @staticmethod
+    def _push_children(stack: list, el: lxml.html.HtmlElement, ctx: _Context) -> None:
+        """Queue ``el``'s children (reversed, for a stack), each with whether it repeats:
+        an item-like element with a sibling of the same signature."""
+        kids = list(el)
+        sigs = [_signature(child) if isinstance(child.tag, str) else ("", "") for child in kids]
+        counts = Counter(sigs)
+        for child, sig in zip(reversed(kids), reversed(sigs), strict=True):
+            stack.append((child, ctx, None, counts[sig] > 1 and sig[0] in ITEM_TAGS))
+
+    def _enter(self, el: lxml.html.HtmlElement, parent: _Context, repeated: bool) -> _Context:
+        tag = el.tag.lower()
+        if tag in ("br", "hr"):
+            self._flush(parent)
+            return parent
+        if tag in ("a", "area") and el.get("href") is not None:
+            self._link(el, parent)
+        if tag not in BLOCK_TAGS:
+            self._text(parent, el.text)
+            return parent
+        self._flush(parent)
+        role = (el.get("role") or "").lower()
+        ctx = _Context(
+            path=parent.path + ">" + _path_part(tag, el.get("id") or "", el.get("class") or ""),
+            boiler=parent.boiler or self._boilerplate(el, tag, role, parent.in_article),
+            heading=parent.heading or tag in HEADING_TAGS or role == "heading",
+            in_article=parent.in_article or tag in ("article", "main") or role == "main",
+            slot=self._new_slot() if repeated else parent.slot)
+        self._text(ctx, el.text)
+        return ctx
+
+    def _leave(self, el: lxml.html.HtmlElement, parent: _Context, own: _Context) -> None:
+        if el.tag.lower() in ("a", "area") and el.get("href") is not None:
+            self.anchors.pop()
+        if own is not parent:
+            self._flush(own)
+        self._text(parent, el.tail)
+
+    def _text(self, ctx: _Context, text: str | None) -> None:
+        if not text:
+            return
+        ctx.texts.append(text)
+        if self.anchors:
+            ctx.link_chars += len("".join(text.split()))
+            if not ctx.hrefs or ctx.hrefs[-1] != self.anchors[-1]:
+                ctx.hrefs.append(self.anchors[-1])
+
+    def _flush(self, ctx: _Context) -> None:
+        if not ctx.texts:
+            return
+        text = " ".join("".join(ctx.texts).split())
+        if text:
+            chars = len(text) - text.count(" ")
+            share = min(1.0, ctx.link_chars / chars) if chars else 0.0
+            hrefs = tuple(dict.fromkeys(ctx.hrefs))
+            block = Block(text, mask(text), ctx.path, round(share, 3), ctx.heading, hrefs,
+                          ctx.slot)
+            self.blocks.append((block, ctx.boiler))
+        ctx.texts, ctx.link_chars, ctx.hrefs = [], 0, []
+
+    def _hidden_links(self, el: lxml.html.HtmlElement) -> None:
+        """Links in hidden parts (collapsed menus) are links all the same, never main."""
+        for a in el.xpath("descendant-or-self::*[self::a or self::area][@href]"):
+            url = _absolute(self.base, a.get("href") or "")
+            text = " ".join(a.text_content().split())
+            self.links.append(PageLink(url, text, len(self.links), False, "(hidden)"))
+
+    def _link(self, el: lxml.html.HtmlElement, ctx: _Context) -> None:
+        url = _absolute(self.base, el.get("href") or "")
+        text = " ".join(el.text_content().split()) if el.tag.lower() == "a" else (
+            el.get("alt") or "")
+        self.links.append(PageLink(url, text, len(self.links), not ctx.boiler, ctx.path))
+        self.anchors.append(url)
+
+    def _boilerplate(self, el: lxml.html.HtmlElement, tag: str, role: str,
+                     in_article: bool) -> bool:
+        if tag in BOILERPLATE_TAGS or role in ("navigation", "complementary"):
+            return el.find(".//main") is None
+        section = tag in SECTION_BOILERPLATE_TAGS and not in_article
+        named = _is_boilerplate_name(el.get("class") or "") or _is_boilerplate_name(
+            el.get("id") or "")
+        if not (section or named or tag == "form" or role in BOILERPLATE_ROLES):
+            return False
+        # A wrapper that holds the page (ASP.NET's page-wide <form>, <div class="has-sidebar">)
+        # is layout, not boilerplate.
+        if el.find(".//main") is not None or el.xpath("boolean(.//*[@role='main'])"):
+            return False
+        return 2 * len(el.text_content()) <= self.total
+
+
+def _hidden(body: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
+    for el in _HIDDEN_XPATH(body):
+        if el is body:
+            continue
+        style = el.get("style") or ""
+        if (el.get("hidden") is not None or el.get("type", "").lower() == "hidden"
+                or _HIDDEN_STYLE.search(style)
+                or set((el.get("class") or "").split()) & set(HIDDEN_CLASSES)):
+            yield el
+
+
+def _items(body: lxml.html.HtmlElement, base: str, selector: str | None,
+           item_id: str | None) -> tuple[Item, ...]:
+    if not selector:
+        return ()
+    found = _select(body, selector)
+    out: list[Item] = []
+    seen: Counter[str] = Counter()
+    for position, el in enumerate(found):
+        text = " ".join(" ".join(el.itertext()).split())
+        key = mask(text)
+        ident = _item_id(el, base, item_id) or "h:" + hashlib.sha1(
+            key.encode("utf-8")).hexdigest()[:12]
+        seen[ident] += 1
+        if seen[ident] > 1:  # two items alike: keep both, told apart by their rank
+            ident = f"{ident}~{seen[ident]}"
+        hrefs = tuple(_absolute(base, h) for h in el.xpath(".//a/@href | self::a/@href"))
+        out.append(Item(ident, text, key, hrefs, position))
+    return tuple(out)
+
+
+def _select(root: lxml.html.HtmlElement, selector: str) -> list:
+    from lxml.cssselect import CSSSelector  # needs cssselect (a Scrapy/parsel dependency)
+
+    try:
+        return CSSSelector(selector)(root)
+    except Exception as exc:  # cssselect raises its own SelectorError / ExpressionError
+        raise ValueError(f"bad CSS selector {selector!r}: {exc}") from exc
+
+
+def _item_id(el: lxml.html.HtmlElement, base: str, item_id: str | None) -> str | None:
+    if not item_id:
+        return None
+    value = el.get(item_id)
+    if value is not None and value.strip():
+        return value.strip()
+    for inner in _select(el, item_id):
+        href = inner.get("href")
+        if href:
+            return _absolute(base, href)
+        text = " ".join(inner.text_content().split())
+        if text:
+            return text
+    return None
+
+
+def site_boilerplate(pages: Sequence[Page], min_pages: int = 3,
+                     share: float = 0.3) -> frozenset[str]:
+    """Block keys found on at least ``share`` of ``pages`` (and on ``min_pages`` at least).
+
+    Pages of one site repeat their chrome (slogans, contact lines, "分享到") where no rule
+    catches it. The caller drops these keys from main blocks (see `strip_keys`).
+    """
+    if len(pages) < min_pages:
+        return frozenset()
+    counts: Counter[str] = Counter()
+    for page in pages:
+        counts.update({b.key for b in (*page.blocks, *page.boilerplate) if b.key})
+    need = max(min_pages, share * len(pages))
+    return frozenset(k for k, n in counts.items() if n >= need)
+
+
+def strip_keys(blocks: Sequence[Block], keys: frozenset[str]) -> tuple[Block, ...]:
+    """``blocks`` without those whose key is in ``keys`` — unless that would leave none (a
+    site's notice page repeats on many URLs, and it is the only text there is)."""
+    kept = tuple(b for b in blocks if b.key not in keys)
+    return kept or tuple(blocks)

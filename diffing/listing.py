@@ -1,0 +1,111 @@
+"""Listings and sub-page items: what vanished from the middle of a list.
+
+An entry that is no longer listed anywhere on the target, while an older entry listed
+after it still is, was taken out of the list (``delisted``, or a removed item).  An entry
+that fell off the end (everything after it went too: newer entries pushed it to a page we
+no longer see) or that moved to another page of the same target is not.  Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from diffing.extract import Page
+
+# A link on this share of a target's pages (and on at least SITEWIDE_MIN pages) is
+# navigation, not an entry of a listing.
+SITEWIDE_SHARE = 0.3
+SITEWIDE_MIN = 3
+# A page is a listing when it holds at least this many entry links.
+LISTING_MIN_LINKS = 5
+
+
+def entry_links(page: Page, host: str | None,
+                normalize: Callable[[str], str | None]) -> list[str]:
+    """The page's main-content links to *host*, normalised, in order, once each."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for link in page.links:
+        if not link.in_main:
+            continue
+        url = normalize(link.url)
+        if url is None or url in seen:
+            continue
+        if urlsplit(url).hostname != host:
+            continue
+        seen.add(url)
+        out.append(url)
+    return out
+
+
+def sitewide(link_lists: Iterable[Sequence[str]]) -> set[str]:
+    """Links found on many of the pages (navigation, sidebars): never listing entries.
+
+    >>> sorted(sitewide([["a", "x"], ["b", "x"], ["c", "x"], ["d"]]))
+    ['x']
+    """
+    lists = [set(links) for links in link_lists]
+    counts = Counter(link for links in lists for link in links)
+    floor = max(SITEWIDE_MIN, SITEWIDE_SHARE * len(lists))
+    return {link for link, n in counts.items() if n >= floor}
+
+
+def vanished_from_middle(old: Sequence[str], present: set[str]) -> list[tuple[str, int]]:
+    """Entries of *old* missing from *present* while a later (older) entry of *old* is
+    still present, with their positions in *old*.
+
+    >>> vanished_from_middle(["n1", "a", "b", "c", "d"], {"n1", "a", "c"})
+    [('b', 2)]
+    >>> vanished_from_middle(["a", "b", "c"], {"a"})       # fell off the end
+    []
+    """
+    last_present = max((i for i, e in enumerate(old) if e in present), default=-1)
+    return [(e, i) for i, e in enumerate(old[:last_present]) if e not in present]
+
+
+_PAGE_PARAMS = frozenset({"page", "p", "pg", "pn", "pageno", "page_no", "pagenum", "start",
+                          "offset", "from", "cursor", "paged"})
+_PAGE_IN_PATH = re.compile(r"(?:[_-](\d+)(?=\.[A-Za-z0-9]+$)|/page/(\d+)/?$|[_-](\d+)$)")
+
+
+def series_key(url: str) -> tuple[str, int]:
+    """The listing a paginated page belongs to, and its page number (1 for the first).
+
+    >>> series_key("http://h/gov/list_3.html"), series_key("http://h/gov/list.html")
+    (('http://h/gov/list.html', 3), ('http://h/gov/list.html', 1))
+    >>> series_key("http://h/f.php?fid=5&page=2")
+    ('http://h/f.php?fid=5', 2)
+    """
+    parts = urlsplit(url)
+    number = 1
+    query = []
+    for pair in parts.query.split("&") if parts.query else []:
+        name, _, value = pair.partition("=")
+        if name.lower() in _PAGE_PARAMS and value.isdigit():
+            number = max(number, int(value))
+        else:
+            query.append(pair)
+    path = parts.path
+    found = _PAGE_IN_PATH.search(path)
+    if found:
+        number = max(number, int(next(g for g in found.groups() if g)))
+        path = path[: found.start()] + ("" if found.group(2) else "") + path[found.end():]
+    return urlunsplit((parts.scheme, parts.netloc, path, "&".join(query), "")), number
+
+
+def series_sequences(listings: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each listing's pages chained in page order: one sequence of entries per listing."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for url in listings:
+        key, number = series_key(url)
+        groups.setdefault(key, []).append((number, url))
+    out: dict[str, list[str]] = {}
+    for key, pages in groups.items():
+        seq: list[str] = []
+        for _n, url in sorted(pages):
+            seq.extend(u for u in listings[url] if u not in seq)
+        out[key] = seq
+    return out

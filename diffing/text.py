@@ -1,0 +1,315 @@
+"""Block diff: which text blocks of a page were removed, added or changed between captures.
+
+`blocks_diff` follows STYLE.md's differ signature, ``f(old, new, **opts) -> DiffResult``:
+
+1. ``difflib.SequenceMatcher`` aligns the two block sequences by their masked keys (common
+   head and tail trimmed first; difflib's autojunk heuristic only on long sequences).
+2. **Moved** blocks are neither removed nor added. Counted as multisets: a key that occurs
+   n more times in ``old`` than in ``new`` yields at most n removals (so one of 24 identical
+   "View this Dataset" links can be removed, while a paragraph that merely moved cannot).
+3. **Changed**: each removed block is paired with the most similar added block nearby
+   (difflib ratio on the keys — over characters, or over words once a key passes
+   `CHAR_RATIO_MAX` characters — after the ``real_quick_ratio``/``quick_ratio`` filters,
+   among the `NEARBY` added blocks closest in page order, at most ``max_pairs`` full ratios
+   in all, so 1 MB pages stay fast). Pairs scoring ≥ ``fuzzy`` become ``changed``; each
+   block pairs at most once, best pairs first.
+4. **Contained**: a removed block whose key is part of an added or changed block (two
+   paragraphs merged) is not removed.
+5. **Rotation** (carousels, featured stories, card lists, news tickers, a listing that
+   pushed new items in at the top and old ones off the bottom): removed blocks that sit in a
+   repeated sibling structure (``Block.repeated``: an ``li``/``div``/``article``/``tr``…
+   with same-signature siblings on its path) are grouped by their structural ``path``; if
+   the same path gained blocks and the group is *balanced* — block counts and total text
+   length of what went and what came within a factor `ROTATION_SIZE` of each other — the
+   slots were refilled: each removed block is reported as ``changed`` (with its low ratio)
+   against the added block of the same rank. Otherwise nothing is rotation: a list that
+   shrinks without gaining is a delisting, five items replaced by one short one is a purge,
+   and a paragraph of a plain article is never "repeated", so rewriting it stays a removal.
+   Known blind spot: a whole card rewritten in place by a card of similar size.
+
+`substantive_removals` then keeps the removed blocks that matter (see there): that is what
+becomes an ``edited`` takedown with its removed text.
+
+>>> from diffing.extract import Block
+>>> old = [Block.of("Title"), Block.of("Views: 12"),
+...        Block.of("A paragraph that the editors later removed from the page.")]
+>>> new = [Block.of("Title"), Block.of("Views: 40")]
+>>> [c.old for c in substantive_removals(blocks_diff(old, new))]
+['A paragraph that the editors later removed from the page.']
+
+Pure; imports the standard library and diffing only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from diffing.extract import Block
+from diffing.results import Change, DiffResult
+from diffing.volatile import mask
+
+ROTATION_SIZE = 2.0
+CHAR_RATIO_MAX = 80
+NEARBY = 64  # added blocks considered for pairing with one removed block (nearest first)
+ENTRY_LINK_SHARE = 0.5  # a list entry opens with a link (a title): half its first block
+QUICK_PER_PAIR = 4  # quick_ratio checks allowed per full ratio of the max_pairs budget
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]|[^\W_]+|[^\w\s]")
+_PLACEHOLDERS = re.compile(r"[#0\s]+")
+_WORD = re.compile(r"[^\W\d_]")  # a letter: CJK or alphabetic
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def blocks_diff(old: Sequence[Block], new: Sequence[Block], *, min_chars: int = 20,
+                fuzzy: float = 0.6, max_pairs: int = 20000) -> DiffResult:
+    """Removed, added and changed blocks from ``old`` to ``new`` (see module docstring).
+
+    ``min_chars`` is accepted for the shared differ signature and for callers that pass
+    their `substantive_removals` options through; the diff itself reports every block.
+    """
+    del min_chars
+    removed, added, anchor = _aligned(old, new)
+    old_count = Counter(b.key for b in old)
+    new_count = Counter(b.key for b in new)
+    removed = _unmoved(removed, old, old_count - new_count)
+    added = _unmoved(added, new, new_count - old_count)
+    pairs, ratios = _pair(old, new, removed, added, anchor, fuzzy, max_pairs)
+    paired = set(pairs.values())
+    free_added = [j for j in added if j not in paired]
+    removed = [i for i in removed
+               if i in pairs or not _contained(old[i].key, new, added, anchor[i])]
+    rotated = _rotation(old, new, [i for i in removed if i not in pairs], free_added)
+    pairs.update(rotated)
+    for i, j in rotated.items():
+        ratios[i] = _ratio(old[i].key, new[j].key)
+    return DiffResult.of(_changes(old, new, removed, added, pairs, ratios, anchor))
+
+
+def _aligned(old: Sequence[Block], new: Sequence[Block]
+             ) -> tuple[list[int], list[int], dict[int, int]]:
+    """Indices of old blocks not matched, of new blocks not matched, and for each unmatched
+    old block the position in ``new`` where it would have been."""
+    a = [b.key for b in old]
+    b = [b.key for b in new]
+    head = 0
+    while head < len(a) and head < len(b) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < len(a) - head and tail < len(b) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    mid_a, mid_b = a[head:len(a) - tail], b[head:len(b) - tail]
+    matcher = SequenceMatcher(None, mid_a, mid_b, autojunk=len(mid_b) > 2000)
+    removed: list[int] = []
+    added: list[int] = []
+    anchor: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag in ("delete", "replace"):
+            for i in range(i1, i2):
+                removed.append(head + i)
+                anchor[head + i] = head + j1
+        if tag in ("insert", "replace"):
+            added.extend(range(head + j1, head + j2))
+    return removed, added, anchor
+
+
+def _unmoved(indices: list[int], blocks: Sequence[Block], surplus: Counter[str]) -> list[int]:
+    """The unmatched blocks that are not moves: of a key that occurs n more times on this
+    side than on the other, at most n blocks (the first unmatched ones) are kept."""
+    kept = []
+    for i in indices:
+        key = blocks[i].key
+        if surplus[key] > 0:
+            surplus[key] -= 1
+            kept.append(i)
+    return kept
+
+
+def _pair(old: Sequence[Block], new: Sequence[Block], removed: list[int], added: list[int],
+          anchor: dict[int, int], fuzzy: float, max_pairs: int
+          ) -> tuple[dict[int, int], dict[int, float]]:
+    """Best-first one-to-one pairing of removed with added blocks scoring ≥ ``fuzzy``;
+    the pairs and their ratios."""
+    candidates: list[tuple[float, int, int]] = []
+    budget, quick_budget = max_pairs, QUICK_PER_PAIR * max_pairs
+    for i in removed:
+        a = old[i].key
+        for j in _nearest(added, anchor[i], NEARBY):
+            if budget <= 0 or quick_budget <= 0:
+                break
+            b = new[j].key
+            if 2 * min(len(a), len(b)) < fuzzy * (len(a) + len(b)):
+                continue  # real_quick_ratio on characters, without building a matcher
+            words = max(len(a), len(b)) > CHAR_RATIO_MAX
+            quick_budget -= 1
+            if _quick_ratio(a, b, words) < fuzzy:
+                continue
+            budget -= 1
+            matcher = SequenceMatcher(None, _units(a, words), _units(b, words), autojunk=False)
+            if (ratio := matcher.ratio()) >= fuzzy:
+                candidates.append((ratio, i, j))
+    pairs: dict[int, int] = {}
+    ratios: dict[int, float] = {}
+    taken: set[int] = set()
+    for ratio, i, j in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+        if i not in pairs and j not in taken:
+            pairs[i], ratios[i] = j, ratio
+            taken.add(j)
+    return pairs, ratios
+
+
+@lru_cache(maxsize=65536)
+def _tokens(key: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(key))
+
+
+@lru_cache(maxsize=65536)
+def _bag(key: str, words: bool) -> Counter[str]:
+    return Counter(_units(key, words))
+
+
+def _quick_ratio(a: str, b: str, words: bool) -> float:
+    """difflib's ``quick_ratio`` (shared units, ignoring order) with cached unit counts."""
+    bag_a, bag_b = _bag(a, words), _bag(b, words)
+    if len(bag_a) > len(bag_b):
+        bag_a, bag_b = bag_b, bag_a
+    shared = sum(min(n, bag_b[u]) for u, n in bag_a.items() if u in bag_b)
+    total = sum(bag_a.values()) + sum(bag_b.values())
+    return 2.0 * shared / total if total else 1.0
+
+
+def _units(key: str, words: bool) -> Sequence[str]:
+    """What similarity is measured in: characters for short texts ("ok" → "xok" is a small
+    edit); once either text passes `CHAR_RATIO_MAX` characters, words, CJK characters and
+    punctuation marks, which is much faster and not fooled by two texts sharing an alphabet."""
+    return _tokens(key) if words else key
+
+
+def _ratio(a: str, b: str) -> float:
+    words = max(len(a), len(b)) > CHAR_RATIO_MAX
+    return SequenceMatcher(None, _units(a, words), _units(b, words), autojunk=False).ratio()
+
+
+def _nearest(positions: list[int], at: int, count: int) -> list[int]:
+    """Up to ``count`` of the sorted ``positions`` closest to ``at``."""
+    mid = bisect.bisect_left(positions, at)
+    lo, hi = max(0, mid - count // 2), min(len(positions), mid + count // 2)
+    return positions[lo:hi]
+
+
+def _contained(key: str, new: Sequence[Block], added: list[int], at: int) -> bool:
+    """Whether ``key`` is part of one of the added (or changed) blocks near ``at``."""
+    return bool(key) and any(key in new[j].key for j in _nearest(added, at, NEARBY))
+
+
+def _rotation(old: Sequence[Block], new: Sequence[Block], removed: list[int],
+              added: list[int]) -> dict[int, int]:
+    """Removed blocks whose repeated slot was refilled: ``{old index: new index}``."""
+    lost: dict[str, list[int]] = defaultdict(list)
+    gained: dict[str, list[int]] = defaultdict(list)
+    for i in removed:
+        if old[i].repeated:
+            lost[old[i].path].append(i)
+    for j in added:
+        if new[j].path in lost:
+            gained[new[j].path].append(j)
+    rotated: dict[int, int] = {}
+    for path, olds in lost.items():
+        news = gained.get(path, [])
+        if not news:
+            continue
+        if _within(len(olds), len(news), ROTATION_SIZE) and _within(
+                sum(len(old[i].text) for i in olds), sum(len(new[j].text) for j in news),
+                ROTATION_SIZE):
+            for k, i in enumerate(olds):
+                rotated[i] = news[min(k, len(news) - 1)]
+    return rotated
+
+
+def _within(a: float, b: float, factor: float) -> bool:
+    return a > 0 and b > 0 and max(a, b) <= factor * min(a, b)
+
+
+def _changes(old: Sequence[Block], new: Sequence[Block], removed: list[int],
+             added: list[int], pairs: dict[int, int], ratios: dict[int, float],
+             anchor: dict[int, int]) -> list[Change]:
+    """Changes in page order: each removed/changed block at its place in ``new``."""
+    new_links = {h for b in new for h in b.hrefs}
+    paired = set(pairs.values())
+    entries = _gone_entries(old, {i for i in removed if i not in pairs})
+    events: list[tuple[int, int, Change]] = []
+    for i in removed:
+        block = old[i]
+        if i in pairs:
+            partner = new[pairs[i]]
+            change = Change("changed", block.text, partner.text, block.path,
+                            round(ratios[i], 3), block.link_share)
+        else:
+            lost = tuple(h for h in block.hrefs if h not in new_links)
+            change = Change("removed", block.text, None, block.path, None, block.link_share,
+                            lost, block.slot in entries)
+        events.append((anchor[i], 0, change))
+    for j in added:
+        if j not in paired:
+            events.append((j, 1, Change("added", None, new[j].text, new[j].path, None,
+                                        new[j].link_share)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    return [change for _pos, _kind, change in events]
+
+
+def _gone_entries(old: Sequence[Block], gone: set[int]) -> set[int]:
+    """Slots of list entries that left whole: every block with words in it removed (date
+    lines do not count), the first of them mostly a link: a title."""
+    lead: dict[int, int] = {}
+    alive: set[int] = set()
+    for i, block in enumerate(old):
+        if block.slot < 0:
+            continue
+        if not _WORD.search(block.key):
+            continue  # dates and counters: identical keys, no telling which one went
+        lead.setdefault(block.slot, i)
+        if i not in gone:
+            alive.add(block.slot)
+    return {slot for slot, i in lead.items() if slot not in alive
+            and old[i].hrefs and old[i].link_share >= ENTRY_LINK_SHARE}
+
+
+def substantive_removals(result: DiffResult, *, min_chars: int = 20, cjk_min_chars: int = 8,
+                         max_link_share: float = 0.6, min_link_chars: int = 10,
+                         cjk_min_link_chars: int = 4) -> tuple[Change, ...]:
+    """The removed blocks that matter: what an ``edited`` takedown reports.
+
+    A removed block counts when, once volatile spans (dates, counters, numbers) are masked
+    out, its text is at least ``min_chars`` long or holds ``cjk_min_chars`` CJK characters.
+    A block that is mostly links (``link_share`` > ``max_link_share``) is navigation, not
+    prose: it counts only when a link target it carried is linked nowhere on the new page
+    (``lost_links``: a dataset, document or article withdrawn, not a relabelled menu) and
+    its text reaches ``min_link_chars`` (or ``cjk_min_link_chars`` CJK characters).
+    No block of a list entry that left the page whole (``entry_gone``: a row or card opened
+    by its title link) counts: an entry leaving a listing is delisting or pagination, which
+    the link and item differs judge; a link scrubbed from an entry that stays is an edit.
+    Rotation, moves, merges and rewrites never reach here: they are not ``removed``.
+
+    >>> gone = Change("removed", "View this Dataset", None, "body>div", None, 1.0,
+    ...               ("http://catalog.data.gov/dataset/radar",))
+    >>> relabelled = Change("removed", "Energy Systems Integration", None, "body>li", None, 1.0)
+    >>> row = Change("removed", "市统计局发布一季度国民经济运行情况", None, "body>ul>li", None, 0.9,
+    ...              ("http://gov/art_1.html",), entry_gone=True)
+    >>> [c.old for c in substantive_removals(DiffResult.of([gone, relabelled, row]))]
+    ['View this Dataset']
+    """
+    kept = []
+    for change in result.removed:
+        core = _PLACEHOLDERS.sub(" ", mask(change.old or "")).strip()
+        cjk = len(_CJK.findall(core))
+        if change.entry_gone:
+            continue
+        if change.link_share > max_link_share:
+            if change.lost_links and (len(core) >= min_link_chars or cjk >= cjk_min_link_chars):
+                kept.append(change)
+        elif len(core) >= min_chars or cjk >= cjk_min_chars:
+            kept.append(change)
+    return tuple(kept)

@@ -1,0 +1,322 @@
+"""Volatile content: what changes between two captures without anyone editing the page.
+
+`mask` turns a text into its comparison key: the text with clocks, dates, relative times,
+view/comment counters, session tokens and bare numbers replaced by placeholders, so that
+"Number of views (4099)" and "Number of views (4116)" compare equal while words never do.
+`fix_mojibake` undoes UTF-8 that was read as latin-1/cp1252 ("EspaÃ±ol"), so a change of
+encoding alone is not a change of text.
+
+>>> mask("Number of views (4099)/Comments (0)") == mask("Number of views (4116)/Comments (3)")
+True
+>>> mask("发布时间：2018-06-20 10:00  阅读 1234")
+'发布时间:# 阅读 #'
+>>> mask("Posted 5 minutes ago by Ann") == mask("Posted 2 hours ago by Ann")
+True
+>>> mask("Internationalization matters")
+'Internationalization matters'
+>>> fix_mojibake("EspaÃ±ol")
+'Español'
+
+Pure; imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+
+# Placeholders: "#" for a volatile span (time, counter value, token), "0" for any other number.
+VOLATILE = "#"
+NUMBER = "0"
+
+_NUM = r"\d+(?:[.,]\d+)*"
+
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
+# A run of base64/hex characters; masked only if it holds both a digit and a letter (words
+# never do, so "Internationalization" survives while "a3F9x0Qz7LmN2pQr" does not).
+_TOKEN = re.compile(r"(?<![\w+=])[A-Za-z0-9+=_]{16,}(?![\w+=])")
+
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+          r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_WEEKDAY = r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\.?,?\s*)"
+_CJK_WEEKDAY = r"(?:\s*[(]?(?:星期|周|礼拜)[一二三四五六日天][)]?)"
+_MERIDIEM = r"(?:\s*[AaPp]\.?[Mm]\.?)?"
+_CLOCK = r"(?:(?:上午|下午|晚上|凌晨)\s*)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?" + _MERIDIEM
+_TZ = r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,4}T)\b)?"
+_DATE = re.compile(
+    "|".join([
+        # 2021-03-15, 2021/3/15, 2021.03.15, optionally with a clock: ISO 8601 and the rest
+        r"(?<!\d)\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:(?:T|\s+)" + _CLOCK + _TZ + ")?",
+        # 03/15/2021, 15.03.21
+        r"(?<![\d.])\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(?![\d.])",
+        # 2021年3月15日, 3月15日, 2021年3月 (with weekday and clock)
+        r"(?:\d{2,4}\s*年\s*)?\d{1,2}\s*月\s*\d{1,2}\s*[日号]" + _CJK_WEEKDAY + "?",
+        r"\d{4}\s*年\s*\d{1,2}\s*月",
+        # Wednesday, February 01, 2017; Mar 15, 2021; 15 March 2021; March 2021
+        _WEEKDAY + "?" + r"\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b",
+        _WEEKDAY + "?" + r"(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+\d{4}\b",
+        r"\b" + _MONTH + r"\s+\d{4}\b",
+    ]))
+_TIME = re.compile(r"(?<![\d:])" + _CLOCK + _TZ + r"(?![\d:])")
+_RELATIVE = re.compile(
+    "|".join([
+        r"(?:\d+|[一二两三四五六七八九十半几]+)\s*(?:秒钟?|分钟|个?小时|天|日|周|个?星期|个?月|年)\s*(?:之?前|后)",
+        r"(?:昨天|前天|今天|今日|昨日|明天)\s*#",
+        r"\b(?:\d+|an?|one|a few|few|several)\s+(?:sec(?:ond)?|min(?:ute)?|h(?:ou)?r|day|week|"
+        r"month|year)s?\s+ago\b",
+        r"\b(?:yesterday|today)\s+(?:at\s+)?#",
+        r"\bjust now\b",
+    ]), re.IGNORECASE)
+
+_COUNT = r"\d[\d,.]*\s*(?:[万千亿kKmMwW]\+?|\+)?"
+_CJK_COUNTER_WORDS = ("阅读|浏览|点击|评论|回复|点赞|赞|转发|收藏|查看|播放|人气|围观|访问|粉丝|"
+                      "关注|分享|喜欢|在看|热度|下载")
+_EN_COUNTER_WORDS = ("views?|comments?|replies|reply|likes?|shares?|reads?|hits?|visits?|"
+                     "followers?|retweets?|reposts?|downloads?|votes?|clicks?|pageviews?")
+_COUNTER = re.compile(
+    "|".join([
+        # 阅读 1234 / 阅读数：1.2万 / 浏览(99) / views: 12 / Number of views (4099)
+        r"(?P<label>(?:" + _CJK_COUNTER_WORDS + r")(?:数|量|次数|数量|人数)?|"
+        r"\b(?:number of\s+)?(?:" + _EN_COUNTER_WORDS + r"))\s*[:(\[（]?\s*" + _COUNT
+        + r"\s*次?[)\]）]?",
+        # 1234 次阅读 / 12 条评论 / 1,234 views
+        _COUNT + r"\s*(?P<label2>(?:次|人|条|个)?(?:" + _CJK_COUNTER_WORDS + r")|(?:"
+        + _EN_COUNTER_WORDS + r")\b)",
+    ]), re.IGNORECASE)
+_DIGITS = re.compile(_NUM)
+_HAS_DIGIT = re.compile(r"\d")
+
+
+def _token(m: re.Match[str]) -> str:
+    tok = m.group()
+    has_digit = any(c.isdigit() for c in tok)
+    has_alpha = any(c.isalpha() for c in tok)
+    return VOLATILE if has_digit and has_alpha else tok
+
+
+def _counter(m: re.Match[str]) -> str:
+    label = m.group("label")
+    if label is not None:
+        return f"{label} {VOLATILE}"
+    return f"{VOLATILE} {m.group('label2')}"
+
+
+def normalize(text: str) -> str:
+    """NFKC and whitespace collapsed to single spaces, trimmed."""
+    if not text.isascii():  # ASCII is already in NFKC
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split())
+
+
+def mask(text: str) -> str:
+    """The comparison key of ``text``: normalised, volatile spans replaced.
+
+    Dates, clocks and relative times become ``#``; so do counter values (the counter's
+    label is kept: ``阅读 #``) and hex/base64/uuid tokens of 16 characters or more; any
+    other run of digits becomes ``0``. Words are never touched.
+
+    >>> mask("3分钟前") == mask("昨天 12:00") == mask("Mar 15, 2021") == mask("15:04:05")
+    True
+    >>> mask("session 0f8a9c2e1b7d4a6f9e3c")
+    'session #'
+    >>> mask("Chapter 12: the 2 shadows")
+    'Chapter 0: the 0 shadows'
+    """
+    out = normalize(text)
+    if not out:
+        return out
+    out = _UUID.sub(VOLATILE, out)
+    out = _TOKEN.sub(_token, out)
+    if not _HAS_DIGIT.search(out):
+        return _RELATIVE.sub(VOLATILE, out) if _maybe_relative(out) else out
+    out = _DATE.sub(VOLATILE, out)
+    out = _TIME.sub(VOLATILE, out)
+    out = _RELATIVE.sub(VOLATILE, out)
+    out = _COUNTER.sub(_counter, out)
+    return _DIGITS.sub(NUMBER, out)
+
+
+def _maybe_relative(text: str) -> bool:
+    """Cheap pre-check for relative times written without digits ("an hour ago", "三天前")."""
+    return "前" in text or "后" in text or "ago" in text.lower() or "just now" in text.lower()
+
+
+# --- mojibake -------------------------------------------------------------------------------
+
+# cp1252 renders bytes 0x80-0x9f as these characters; latin-1 as C1 controls. Either way a
+# UTF-8 continuation byte (0x80-0xbf) read as a single-byte encoding is one of them.
+_CP1252_HIGH = "€\x81‚ƒ„…†‡ˆ‰Š‹Œ\x8dŽ\x8f\x90‘’“”•–—˜™š›œ\x9džŸ"
+_TO_BYTE = {ch: 0x80 + i for i, ch in enumerate(_CP1252_HIGH)}
+_CONT = "[\x80-\xbf" + re.escape(_CP1252_HIGH) + "]"
+_MOJIBAKE = re.compile(
+    f"[\xc2-\xdf]{_CONT}|[\xe0-\xef]{_CONT}{{2}}|[\xf0-\xf4]{_CONT}{{3}}")
+
+
+def _as_bytes(chars: str) -> bytes | None:
+    out = bytearray()
+    for ch in chars:
+        code = ord(ch)
+        if code < 0x100:  # latin-1 read: the byte itself, C1 controls included
+            out.append(code)
+        elif ch in _TO_BYTE:
+            out.append(_TO_BYTE[ch])
+        else:
+            return None
+    return bytes(out)
+
+
+def _undo(m: re.Match[str]) -> str:
+    raw = _as_bytes(m.group())
+    if raw is None:
+        return m.group()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return m.group()
+
+
+def fix_mojibake(text: str, *, max_layers: int = 3) -> str:
+    """Undo UTF-8 that was decoded as latin-1 or cp1252, up to ``max_layers`` times.
+
+    Only sequences that decode as valid UTF-8 are replaced (the rest of the text, real
+    "é" and "€" included, is left alone), and a pass is kept only if it lowered the number
+    of mojibake sequences; otherwise the text comes back unchanged.
+
+    >>> fix_mojibake("Transitionâ\\x80\\x99s, EspaÃ±ol, ç®\\x80ä½\\x93ä¸\\xadæ\\x96\\x87")
+    'Transition’s, Español, 简体中文'
+    >>> fix_mojibake("café, 1€, déjà vu")
+    'café, 1€, déjà vu'
+    """
+    for _ in range(max_layers):
+        before = len(_MOJIBAKE.findall(text))
+        if not before:
+            break
+        fixed = _MOJIBAKE.sub(_undo, text)
+        if len(_MOJIBAKE.findall(fixed)) >= before:
+            break
+        text = fixed
+    return text
+
+
+# --- dates shown on a page --------------------------------------------------------------------
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_CLOCK_GROUPS = (r"(?:(?:T|\s+|\s*at\s+)(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?"
+                 r"\s*([AaPp]\.?[Mm]\.?)?)?")
+_ZONE = r"\s*(Z|[+-]\d{2}:?\d{2})?"
+_DATE_FORMS = (
+    ("ymd", re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)" + _CLOCK_GROUPS
+                       + _ZONE)),
+    ("ymd", re.compile(r"(?<!\d)(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]"
+                       + _CJK_WEEKDAY + "?" + _CLOCK_GROUPS + _ZONE)),
+    ("mdy", re.compile(_WEEKDAY + "?" + r"\b(" + _MONTH + r")\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+"
+                       r"(\d{4})\b" + _CLOCK_GROUPS + _ZONE, re.IGNORECASE)),
+    ("dmy", re.compile(r"(?<!\d)(\d{1,2})(?:st|nd|rd|th)?\s+(" + _MONTH + r"),?\s+(\d{4})\b"
+                       + _CLOCK_GROUPS + _ZONE, re.IGNORECASE)),
+)
+
+
+def find_date(text: str) -> datetime | None:
+    """The first calendar date (with its clock, if any) written in ``text``, else None.
+
+    Naive unless the text states an offset (``Z``, ``+08:00``): a page's local time zone is
+    not known here.
+
+    >>> find_date("发布时间：2018-06-20 10:00 来源：本网")
+    datetime.datetime(2018, 6, 20, 10, 0)
+    >>> find_date("2018年06月20日 星期三")
+    datetime.datetime(2018, 6, 20, 0, 0)
+    >>> find_date("Posted on Wednesday, February 01, 2017 at 3:05 pm")
+    datetime.datetime(2017, 2, 1, 15, 5)
+    >>> find_date("2021-03-15T10:00:00Z").tzinfo is not None
+    True
+    >>> find_date("no date here") is None
+    True
+    """
+    found = date_span(text)
+    return found[1] if found else None
+
+
+def date_span(text: str) -> tuple[int, datetime] | None:
+    """Where the first date of ``text`` starts (in its NFKC form), and the date."""
+    text = unicodedata.normalize("NFKC", text)
+    found: list[tuple[int, datetime]] = []
+    for order, pattern in _DATE_FORMS:
+        m = pattern.search(text)
+        if m and (when := _build_date(order, m.groups())) is not None:
+            found.append((m.start(), when))
+    return min(found, key=lambda f: f[0]) if found else None
+
+
+def _build_date(order: str, g: tuple[str | None, ...]) -> datetime | None:
+    if order == "ymd":
+        year, month, day = int(g[0] or 0), int(g[1] or 0), int(g[2] or 0)
+    elif order == "mdy":
+        month, day, year = _MONTHS.get((g[0] or "")[:3].lower(), 0), int(g[1] or 0), int(g[2] or 0)
+    else:
+        day, month, year = int(g[0] or 0), _MONTHS.get((g[1] or "")[:3].lower(), 0), int(g[2] or 0)
+    hour, minute, second = int(g[3] or 0), int(g[4] or 0), int(g[5] or 0)
+    meridiem = (g[6] or "").lower().replace(".", "")
+    if meridiem == "pm" and hour < 12:
+        hour += 12
+    elif meridiem == "am" and hour == 12:
+        hour = 0
+    try:
+        when = datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+    return when.replace(tzinfo=_zone(g[7])) if g[7] else when
+
+
+def _zone(text: str) -> timezone:
+    if text == "Z":
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
+
+
+_DATE_LABEL = re.compile(r"发布时间|发布日期|发表时间|发表于|发布于|时间|日期|published|posted|"
+                         r"date", re.IGNORECASE)
+# <meta> names (property, name or itemprop; lower case) that carry the publication time
+PUBLISHED_META = frozenset((
+    "article:published_time", "og:published_time", "datepublished", "pubdate", "publishdate",
+    "publish-date", "publish_date", "date", "dc.date", "dc.date.issued", "dcterms.created",
+    "dcterms.issued", "sailthru.date", "parsely-pub-date", "firstpublishedtime"))
+
+
+def visible_date(texts: Sequence[str], headings: Sequence[bool]) -> datetime | None:
+    """The publication date a page shows, from its main block texts in order.
+
+    A labelled date ("发布时间：…", "Posted …") within a dozen blocks of the first heading;
+    else a block that opens with a date (bylines, "Friday, October 09, 2015/Categories: …")
+    or a short date line near that heading.
+
+    >>> visible_date(["标题", "2018年06月20日 来源：本网", "正文"], [True, False, False])
+    datetime.datetime(2018, 6, 20, 0, 0)
+    """
+    start = next((i for i, h in enumerate(headings) if h), 0)
+    for text in texts[max(0, start - 2): start + 12]:
+        if _DATE_LABEL.search(text) and (when := find_date(text)):
+            return when
+    for i, text in enumerate(texts[:start + 40]):
+        found = date_span(text)
+        if found and (found[0] <= 2 or (len(text) <= 60 and abs(i - start) <= 12)):
+            return found[1]
+    return None
+
+
+_ALNUM_WITH_DIGIT = re.compile(r"[A-Za-z0-9]*\d[A-Za-z0-9]*")
+
+
+def mask_name(name: str) -> str:
+    """A class or id with its generated parts masked, for structural paths.
+
+    >>> mask_name("post-12345"), mask_name("view-dom-id-3399ffe0c94f2184"), mask_name("col-sm-9")
+    ('post-0', 'view-dom-id-#', 'col-sm-0')
+    """
+    return _ALNUM_WITH_DIGIT.sub(
+        lambda m: "#" if len(m.group()) >= 6 and not m.group().isdigit() else "0", name)

@@ -1,0 +1,205 @@
+"""Reads and writes of the diff engine: captures of a round, verdicts, takedowns, and the
+detector's memory between runs.
+
+``DetectionStore.job(round_id, target_id)`` opens one transaction for one (round, target):
+everything the detector writes for it lands together, with the mark that it was done, so a
+killed ``takedown detect`` leaves nothing half-done and the next run simply redoes it.
+Imports only ``snapshots``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from snapshots import store as blobcodec
+from snapshots.models import (
+    Blob,
+    Capture,
+    DetectedRound,
+    DetectState,
+    Round,
+    Takedown,
+    Target,
+    Url,
+    Verdict,
+)
+from snapshots.repo import Store, as_utc, utcnow
+
+
+@dataclass(frozen=True)
+class Job:
+    round_id: int
+    at: datetime
+    target_id: int
+    target: str
+    spec: dict
+
+
+@dataclass(frozen=True)
+class CaptureRef:
+    id: int
+    url_id: int
+    url: str
+    role: str
+    depth: int
+    at: datetime
+    status: int | None
+    final_url: str | None
+    error_kind: str | None
+    redirects: tuple
+    body_sha256: str | None
+    text_sha256: str | None
+
+
+class DetectionStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def pending(self) -> list[Job]:
+        """(round, target) pairs with captures the detector has not processed, in time order
+        (rounds still running are left for later)."""
+        q = (select(Round.id, Round.at, Target.id, Target.name, Target.spec)
+             .join(Capture, Capture.round_id == Round.id)
+             .join(Target, Target.id == Capture.target_id)
+             .where(Round.status != "running")
+             .where(~select(DetectedRound.round_id).where(
+                 DetectedRound.round_id == Round.id, DetectedRound.target_id == Target.id)
+                 .exists())
+             .group_by(Round.id, Round.at, Target.id, Target.name, Target.spec)
+             .order_by(Round.at, Round.id, Target.name))
+        with self.store.session() as s:
+            return [Job(r, as_utc(at), t, name, spec or {})
+                    for r, at, t, name, spec in s.execute(q)]
+
+    @contextmanager
+    def job(self) -> Iterator[JobSession]:
+        with self.store.session() as s, s.begin():
+            yield JobSession(s)
+
+
+class JobSession:
+    """The detector's view of the store inside one job's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def captures(self, round_id: int, target_id: int) -> list[CaptureRef]:
+        q = (select(Capture, Url.url, Url.role, Url.depth).join(Url, Capture.url_id == Url.id)
+             .where(Capture.round_id == round_id, Capture.target_id == target_id)
+             .order_by(Capture.id))
+        return [CaptureRef(c.id, c.url_id, url, role, depth, as_utc(c.captured_at), c.status,
+                           c.final_url, c.error_kind, tuple(tuple(r) for r in c.redirects or ()),
+                           c.body_sha256, c.text_sha256)
+                for c, url, role, depth in self.s.execute(q)]
+
+    def text(self, sha256: str | None) -> str | None:
+        if sha256 is None:
+            return None
+        row = self.s.execute(select(Blob.codec, Blob.data).where(Blob.sha256 == sha256)).first()
+        if row is None:
+            return None
+        return blobcodec.unpack(row.codec, row.data).decode("utf-8", "replace")
+
+    def capture_text(self, capture_id: int) -> str | None:
+        sha = self.s.scalar(select(Capture.text_sha256).where(Capture.id == capture_id))
+        return self.text(sha)
+
+    def capture_facts(self, capture_id: int | None) -> dict | None:
+        """The evidence of one capture: id, SHA-256, time, status, final URL."""
+        if capture_id is None:
+            return None
+        c = self.s.get(Capture, capture_id)
+        return {"capture_id": c.id, "sha256": c.body_sha256,
+                "captured_at": as_utc(c.captured_at).isoformat(), "status": c.status,
+                "final_url": c.final_url}
+
+    def states(self, url_ids: list[int]) -> dict[int, DetectState]:
+        if not url_ids:
+            return {}
+        rows = self.s.scalars(select(DetectState).where(DetectState.url_id.in_(url_ids)))
+        return {r.url_id: r for r in rows}
+
+    def put_state(self, url_id: int, **fields: Any) -> DetectState:
+        row = self.s.get(DetectState, url_id)
+        if row is None:
+            row = DetectState(url_id=url_id, **fields)
+            self.s.add(row)
+        else:
+            for k, v in fields.items():
+                setattr(row, k, v)
+        return row
+
+    def put_verdict(self, capture_id: int, state: str, kind: str | None, rule: str,
+                    detail: dict) -> None:
+        self.s.merge(Verdict(capture_id=capture_id, state=state, kind=kind, rule=rule,
+                             detail=detail))
+
+    def takedown(self, takedown_id: int | None) -> Takedown | None:
+        return None if takedown_id is None else self.s.get(Takedown, takedown_id)
+
+    def open_takedowns(self, target_id: int, kind: str | None = None,
+                       item: bool | None = None) -> list[Takedown]:
+        q = select(Takedown).where(Takedown.target_id == target_id,
+                                   Takedown.restored_at.is_(None))
+        if kind is not None:
+            q = q.where(Takedown.kind == kind)
+        if item is not None:
+            q = q.where(Takedown.item != "") if item else q.where(Takedown.item == "")
+        return list(self.s.scalars(q))
+
+    def add_takedown(self, **fields: Any) -> Takedown:
+        row = Takedown(updated_at=utcnow(), **fields)
+        self.s.add(row)
+        self.s.flush()
+        return row
+
+    def url_id(self, target_id: int, url: str) -> int | None:
+        return self.s.scalar(select(Url.id).where(Url.target_id == target_id, Url.url == url))
+
+    def round_memory(self, target_id: int, before: datetime) -> dict:
+        """What the detector kept of the target's last processed round before *before*."""
+        q = (select(DetectedRound.memory).join(Round, Round.id == DetectedRound.round_id)
+             .where(DetectedRound.target_id == target_id, Round.at < before)
+             .order_by(Round.at.desc(), Round.id.desc()).limit(1))
+        return self.s.scalar(q) or {}
+
+    def mark_done(self, round_id: int, target_id: int, memory: dict) -> None:
+        self.s.add(DetectedRound(round_id=round_id, target_id=target_id, detected_at=utcnow(),
+                                 memory=memory))
+
+
+def takedown_rows(store: Store, *, kinds: tuple[str, ...] = (),
+                  targets: tuple[str, ...] = ()) -> list[dict]:
+    """Every takedown as a plain record (the export's source), oldest first."""
+    q = (select(Takedown, Url.url, Target.name).join(Url, Takedown.url_id == Url.id)
+         .join(Target, Takedown.target_id == Target.id)
+         .order_by(Takedown.detected_at, Url.url, Takedown.item))
+    if kinds:
+        q = q.where(Takedown.kind.in_(kinds))
+    if targets:
+        q = q.where(Target.name.in_(targets))
+    with store.session() as s:
+        return [_record(t, url, target) for t, url, target in s.execute(q)]
+
+
+def _record(t: Takedown, url: str, target: str) -> dict:
+    rec = {"url": url, "kind": t.kind, "target": target,
+           "last_seen": as_utc(t.last_seen).isoformat(),
+           "detected_at": as_utc(t.detected_at).isoformat(), "evidence": t.evidence}
+    if t.item:
+        rec["item"] = t.item
+    if t.restored_at is not None:
+        rec["restored_at"] = as_utc(t.restored_at).isoformat()
+    return rec
+
+
+def verdict_counts(store: Store) -> dict[str, int]:
+    with store.session() as s:
+        return dict(s.execute(select(Verdict.state, func.count()).group_by(Verdict.state)).all())
