@@ -227,7 +227,8 @@ class RoundDetector:
         if not unseen:
             self._delisted(before, present, listings)
         self._relisted(present)
-        now = {url: {"capture_id": ok[url][0].id, "links": entries[url]} for url in listings}
+        now = {url: {"capture_id": ok[url][0].id, "at": self.job.at.isoformat(),
+                     "links": entries[url]} for url in listings}
         # keep what could not be seen this round, to compare with the next one
         return {**{u: before[u] for u in unseen}, **now}
 
@@ -265,11 +266,18 @@ class RoundDetector:
                 c = by_url.get(url)
                 if c is None or self.verdicts[c.id].state != "ok" or c.url_id in open_urls:
                     continue
-                self._open(c, c.id, self.job.at, "delisted",
+                # evidence: the listing page that last listed it, that page now, and the
+                # entry's own page still serving
+                page = next(u for u in before if url in before[u]["links"])
+                listed = before[page]
+                self._open(by_url.get(page, c), listed["capture_id"],
+                           datetime.fromisoformat(listed["at"]), "delisted",
                            {"rule": "listing:vanished-from-middle",
-                            "listing": {"url": listing_url, "position": pos,
+                            "listing": {"url": listing_url, "page": page, "position": pos,
                                         "pages": {u: before[u]["capture_id"] for u in before
-                                                  if series_key(u)[0] == listing_url}}})
+                                                  if series_key(u)[0] == listing_url}},
+                            "page_still_serving": self.js.capture_facts(c.id)},
+                           url_id=c.url_id)
                 open_urls.add(c.url_id)
 
     def _relisted(self, present: set[str]) -> None:
