@@ -41,6 +41,7 @@ class Fetch:
     error_kind: str | None = None
     redirects: tuple = ()
     body_sha256: str | None = None
+    headers: dict = field(default_factory=dict)   # lower-case names
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,12 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
     if fetch.error_kind == "dataloss":
         return Verdict("failed", None, "fetch:truncated")
     status = fetch.status
+    challenge = _challenge_header(fetch.headers)
+    if challenge is not None:
+        return Verdict("failed", None, f"header:{challenge}")
     found = _notice_phrase(page, phrases)
-    if status >= 500 or status in (408, 425, 429):
+    if status >= 500 or status in (202, 408, 425, 429):
+        # 202 to a GET is a bot challenge (AWS WAF answers so), never the page itself
         return Verdict("failed", None, f"http:{status}")
     if found is not None and found.state == "failed":
         return _by_phrase(found, "failed")
@@ -117,10 +122,34 @@ def _redirected(fetch: Fetch, page: Page, last_ok: Page | None,
     return Verdict("moved", None, "redirect:elsewhere", detail)
 
 
+# Response headers that say a CDN, a WAF or a filtering ISP answered instead of the site.
+CHALLENGE_HEADERS = {
+    "x-amzn-waf-action": None,          # AWS WAF: challenge / captcha / block
+    "cf-mitigated": "challenge",        # Cloudflare's managed challenge
+    "cf-chl-bypass": None,
+    "rimon": None,                      # a filtering ISP's block page (RWC_BLOCK)
+    "x-datadome": None, "x-dd-b": None,  # DataDome bot protection
+    "x-sucuri-block": None,
+}
+
+
+def _challenge_header(headers: dict) -> str | None:
+    """The header that marks the response as a challenge or block page, if any.
+
+    >>> _challenge_header({"cf-mitigated": "challenge"}), _challenge_header({"server": "x"})
+    ('cf-mitigated', None)
+    """
+    for name, value in CHALLENGE_HEADERS.items():
+        got = headers.get(name)
+        if got is not None and (value is None or value in got.lower()):
+            return name
+    return None
+
+
 def _notice_phrase(page: Page | None, phrases: Phrasebook) -> PhraseMatch | None:
     """The deciding phrase of the page's main text, if the page is short enough to be a
     notice (else an article that mentions a notice would read as one)."""
-    if page is None or not page.main_text:
+    if page is None or not (page.main_text or page.title):
         return None
     text = page.main_text if page.title in page.main_text else f"{page.title}\n{page.main_text}"
     found = phrases.match(text)

@@ -131,7 +131,7 @@ class RoundDetector:
         if probe is not None and probe.status is not None and 200 <= probe.status < 300:
             notfound = self.pages.get(probe.id)
         fetch = Fetch(c.id, c.url, c.at, c.status, c.final_url, c.error_kind, c.redirects,
-                      c.body_sha256)
+                      c.body_sha256, c.headers)
         v = classify(fetch, page, self.phrases, notfound=notfound,
                      notfound_status=probe.status if probe else None, last_ok=last_ok,
                      homes=self.homes)
@@ -218,10 +218,11 @@ class RoundDetector:
     def _listings(self) -> dict:
         ok = self._ok_pages()
         links = {url: entry_links(page, self.host, self.norm) for url, (_c, page) in ok.items()}
-        nav = sitewide(links.values())
-        entries = {url: [u for u in seq if u not in nav] for url, seq in links.items()}
-        present = {u for seq in entries.values() for u in seq}
-        before = self._before("listings", lambda v: {**v, "links": self._norm_all(v["links"])})
+        nav = sitewide([u for u, _k in seq] for seq in links.values())
+        entries = {url: [[u, k] for u, k in seq if u not in nav] for url, seq in links.items()}
+        present = {u for seq in entries.values() for u, _k in seq}
+        before = self._before("listings", lambda v: {**v, "links": [
+            [n, k] for n, k in ((self.norm(u), k) for u, k in v["links"]) if n]})
         listings = {url for url, seq in entries.items() if len(seq) >= LISTING_MIN_LINKS}
         unseen = self._unseen(before)
         if not unseen:
@@ -258,17 +259,18 @@ class RoundDetector:
         by_url = {c.url: c for c in self.caps}
         open_urls = {td.url_id for td in self.js.open_takedowns(self.job.target_id, item=False)}
         chained = series_sequences({u: v["links"] for u, v in before.items()})
-        for listing_url, old_links in chained.items():
+        for listing, old_links in chained.items():
             # entries only: not the listing pages themselves (pagination), nor home pages
             links = [u for u in old_links if u not in listings and u not in before
                      and not is_home(u, self.homes)]
+            listing_url = listing.split(" ", 1)[0]
             for url, pos in vanished_from_middle(links, present):
                 c = by_url.get(url)
                 if c is None or self.verdicts[c.id].state != "ok" or c.url_id in open_urls:
                     continue
                 # evidence: the listing page that last listed it, that page now, and the
                 # entry's own page still serving
-                page = next(u for u in before if url in before[u]["links"])
+                page = next(u for u in before if any(e[0] == url for e in before[u]["links"]))
                 listed = before[page]
                 self._open(by_url.get(page, c), listed["capture_id"],
                            datetime.fromisoformat(listed["at"]), "delisted",

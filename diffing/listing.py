@@ -24,9 +24,10 @@ LISTING_MIN_LINKS = 5
 
 
 def entry_links(page: Page, host: str | None,
-                normalize: Callable[[str], str | None]) -> list[str]:
-    """The page's main-content links to *host*, normalised, in order, once each."""
-    out: list[str] = []
+                normalize: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """The page's main-content links to *host*: (normalised URL, list it belongs to), in
+    page order, once each."""
+    out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for link in page.links:
         if not link.in_main:
@@ -37,8 +38,27 @@ def entry_links(page: Page, host: str | None,
         if urlsplit(url).hostname != host:
             continue
         seen.add(url)
-        out.append(url)
+        out.append((url, list_key(link.path)))
     return out
+
+
+_ITEM = re.compile(r"^(?:li|tr|dd|dt|article)(?:[.#]|$)")
+
+
+def list_key(path: str) -> str:
+    """Which list of a page a link sits in: its container path up to the list item.
+
+    Pages hold several lists (news, featured, most read): an entry that fell off the end
+    of one is followed by entries of the next, so each list is judged on its own.
+
+    >>> list_key("body>div#main>ul.news>li>a"), list_key("body>div.box>div.item>a")
+    ('body>div#main>ul.news', 'body>div.box>div.item>a')
+    """
+    parts = path.split(">")
+    for i in range(len(parts) - 1, -1, -1):
+        if _ITEM.match(parts[i]):
+            return ">".join(parts[:i])
+    return path
 
 
 def sitewide(link_lists: Iterable[Sequence[str]]) -> set[str]:
@@ -96,16 +116,19 @@ def series_key(url: str) -> tuple[str, int]:
     return urlunsplit((parts.scheme, parts.netloc, path, "&".join(query), "")), number
 
 
-def series_sequences(listings: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Each listing's pages chained in page order: one sequence of entries per listing."""
-    groups: dict[str, list[tuple[int, str]]] = {}
-    for url in listings:
-        key, number = series_key(url)
-        groups.setdefault(key, []).append((number, url))
+def series_sequences(listings: dict[str, list[list[str]]]) -> dict[str, list[str]]:
+    """Each list of each listing, its pages chained in page order: one sequence of entries
+    per (listing, list).  *listings* maps a page URL to its [url, list key] pairs."""
+    groups: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    for page, entries in listings.items():
+        key, number = series_key(page)
+        for pos, (url, lkey) in enumerate(entries):
+            groups.setdefault((key, lkey), []).append((number, pos, url))
     out: dict[str, list[str]] = {}
-    for key, pages in groups.items():
+    for (key, lkey), rows in groups.items():
         seq: list[str] = []
-        for _n, url in sorted(pages):
-            seq.extend(u for u in listings[url] if u not in seq)
-        out[key] = seq
+        for _n, _p, url in sorted(rows):
+            if url not in seq:
+                seq.append(url)
+        out[f"{key} {lkey}"] = seq
     return out

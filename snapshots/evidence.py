@@ -56,6 +56,7 @@ class CaptureRef:
     redirects: tuple
     body_sha256: str | None
     text_sha256: str | None
+    headers: dict
 
 
 class DetectionStore:
@@ -96,7 +97,7 @@ class JobSession:
              .order_by(Capture.id))
         return [CaptureRef(c.id, c.url_id, url, role, depth, as_utc(c.captured_at), c.status,
                            c.final_url, c.error_kind, tuple(tuple(r) for r in c.redirects or ()),
-                           c.body_sha256, c.text_sha256)
+                           c.body_sha256, c.text_sha256, c.headers or {})
                 for c, url, role, depth in self.s.execute(q)]
 
     def text(self, sha256: str | None) -> str | None:
