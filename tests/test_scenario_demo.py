@@ -97,3 +97,15 @@ def test_detect_is_idempotent(demo_run: dict) -> None:
                              str(Path(demo_run["data"])), "export"], capture_output=True,
                             text=True, check=True).stdout
     assert [json.loads(x) for x in export.splitlines()] == demo_run["records"]
+
+
+def test_csv_export_matches_jsonl(demo_run: dict, tmp_path: Path) -> None:
+    import csv
+
+    out = tmp_path / "takedowns.csv"
+    subprocess.run([sys.executable, "-m", "takedown", "--data", str(demo_run["data"]), "export",
+                    "--format", "csv", "--out", str(out)], check=True, capture_output=True)
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["url"], r["kind"], r["item"]) for r in rows] == [
+        (r["url"], r["kind"], r.get("item", "")) for r in demo_run["records"]]
+    assert all(json.loads(r["evidence"])["rule"] == r["rule"] for r in rows)
