@@ -11,10 +11,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import crawl_ratio
+from bench import crawl_ratio, detect_growth, diff_speed
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "crawl": crawl_ratio.run,
+    "detect": detect_growth.run,
+    "diff": diff_speed.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "bench-out" / "bench.json"
 

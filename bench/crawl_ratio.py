@@ -52,7 +52,8 @@ def run() -> dict:
         for i in range(RUNS):
             bare.append(_bare_run(site, base))
             data = Path(tmp) / f"data-{i}"
-            ours.append(_takedown_run(site, data, wl, AT, new_blobs=len(site.pages)))
+            # one blob a page, plus the site's not-found page (the round's probe)
+            ours.append(_takedown_run(site, data, wl, AT, new_blobs=len(site.pages) + 1))
         revisit = _takedown_run(site, data, wl, AT_NEXT, new_blobs=0)
     figures = _figures(len(site.pages), bare, ours, revisit, server_cls.__name__)
     _print_report(figures)

@@ -109,6 +109,7 @@ class RoundDetector:
                 self.pages[c.id] = self._extract(text, c.final_url or c.url)
         probe = next((c for c in caps if c.role == "probe"), None)
         self.caps = [c for c in caps if c.role == "page"]
+        self.listing_urls = self._listing_pages()
         states = self.js.states([c.url_id for c in self.caps])
         for c in self.caps:
             self._one(c, states.get(c.url_id), probe)
@@ -188,6 +189,18 @@ class RoundDetector:
         self.summary.add(kind)
         return td
 
+    def _listing_pages(self) -> set[str]:
+        """Pages that list the target's entries.  With depth ≥ 1 their entries are pages
+        of their own, so what leaves a listing is judged by the listing rules and by the
+        entries' own pages, never as an edit of the listing."""
+        if int(self.job.spec.get("depth") or 0) < 1:
+            return set()
+        links = {c.url: entry_links(self.pages[c.id], self.host, self.norm)
+                 for c in self.caps if c.id in self.pages}
+        nav = sitewide([u for u, _k in seq] for seq in links.values())
+        return {url for url, seq in links.items()
+                if sum(u not in nav for u, _k in seq) >= LISTING_MIN_LINKS}
+
     # -- edited ----------------------------------------------------------------------------------
     def _edits(self, c: CaptureRef, st, memory: dict, page: Page,
                last_ok: Page | None) -> None:
@@ -198,10 +211,10 @@ class RoundDetector:
                 td.restored_at = self.job.at
                 self.summary.restored += 1
                 edits.close(td_id)
-        if last_ok is None:       # unchanged since the last ok capture
+        if last_ok is None or c.url in self.listing_urls:   # unchanged, or a listing
             edits.learn(page)
             return
-        removed = edits.removals(last_ok, page)
+        removed = edits.removals(last_ok, page, self._gone_entries(last_ok, page))
         edits.learn(page)
         if removed:
             td = self._open(c, st.last_ok_capture_id, st.last_ok_at, "edited",
@@ -209,6 +222,16 @@ class RoundDetector:
                              "removed_text": [r.old for r in removed],
                              "removed_keys": [EditMemory.key_of(r) for r in removed]})
             edits.opened(td.id)
+
+    def _gone_entries(self, old: Page, new: Page) -> list[str]:
+        """Link texts of same-host entries on *old* that are not on *new* (depth ≥ 1 only:
+        then those entries are pages the crawl watches on their own)."""
+        if int(self.job.spec.get("depth") or 0) < 1:
+            return []
+        now = {u for u, _k in entry_links(new, self.host, self.norm)}
+        texts = {link.url: link.text for link in old.links}
+        return [texts.get(u, "") for u, _k in entry_links(old, self.host, self.norm)
+                if u not in now and not is_home(u, self.homes)]
 
     # -- delisted ----------------------------------------------------------------------------------
     def _ok_pages(self) -> dict[str, tuple[CaptureRef, Page]]:

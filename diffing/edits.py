@@ -9,7 +9,9 @@ ads, shuffled sidebars, tickers).  Pure: the memory is a dict the detector store
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+from collections.abc import Sequence
 
 from diffing.extract import Page
 from diffing.results import Change
@@ -44,18 +46,21 @@ class EditMemory:
             keep = sorted(self.keys.items(), key=lambda kv: -kv[1])[: MAX_KEYS // 2]
             self.m["keys"] = self.keys = dict(keep)
 
-    def removals(self, old: Page, new: Page) -> list[Change]:
+    def removals(self, old: Page, new: Page, gone_entries: Sequence[str] = ()) -> list[Change]:
         """Substantive blocks of *old* missing from *new*, history's noise set apart.
 
         Text inside the page's sub-page items is left to the item rules (a reply that was
-        screened is an item takedown, not an edit of the thread)."""
+        screened is an item takedown, not an edit of the thread), and so is the text of
+        entries that left the page (*gone_entries*: their link texts; a card's title and its
+        excerpt go with it) — the listing rules and the entries' own pages judge those."""
         result = blocks_diff(old.blocks, new.blocks)
         first = self.m.get("oks", 0) <= 1
         items = [it.key for it in old.items]
         keep = [ch for ch in substantive_removals(result)
                 if self.vpaths.get(ch.path, 0) < VOLATILE_CHANGES
                 and (first or self.keys.get(self.key_of(ch), 0) >= STABLE_SEEN)
-                and not _inside_items(mask(ch.old or ""), items)]
+                and not _inside_items(mask(ch.old or ""), items)
+                and not _about_entry(ch.old or "", gone_entries)]
         for ch in result.changes:
             if ch.op in ("removed", "changed"):
                 self.vpaths[ch.path] = self.vpaths.get(ch.path, 0) + 1
@@ -80,3 +85,15 @@ class EditMemory:
 
 def _inside_items(key: str, item_keys: list[str]) -> bool:
     return bool(key) and any(key in item for item in item_keys)
+
+
+def _about_entry(text: str, anchors: Sequence[str]) -> bool:
+    """Whether *text* is (or quotes a good part of) the link text of an entry that left."""
+    for anchor in anchors:
+        if len(anchor) < 6:
+            continue
+        m = difflib.SequenceMatcher(None, anchor, text, autojunk=False)
+        size = m.find_longest_match(0, len(anchor), 0, len(text)).size
+        if size >= min(12, int(0.6 * len(anchor))):
+            return True
+    return False
