@@ -110,6 +110,7 @@ class RoundDetector:
         probe = next((c for c in caps if c.role == "probe"), None)
         self.caps = [c for c in caps if c.role == "page"]
         self.listing_urls = self._listing_pages()
+        self.prev_listings = set(self._before("listings", lambda v: v))
         states = self.js.states([c.url_id for c in self.caps])
         for c in self.caps:
             self._one(c, states.get(c.url_id), probe)
@@ -159,8 +160,12 @@ class RoundDetector:
             fields.update(state="ok", last_ok_capture_id=c.id, last_ok_at=self.job.at)
         elif v.state in TAKEDOWN_STATES:
             fields["state"] = v.state
-            if open_td is not None:
-                if v.kind and v.kind != open_td.kind:
+            v = self._listing_gone(c, v, memory)
+            if v.kind is None:          # a page of a list that got shorter: pagination
+                fields["state"] = "moved"
+            elif open_td is not None:
+                # a later reading may name the kind better; plain "removed" never overrides
+                if v.kind != open_td.kind and v.kind != "removed":
                     open_td.kind = v.kind
                     open_td.evidence = {**open_td.evidence, **self._why(v),
                                         "kind_changed_at": self.job.at.isoformat()}
@@ -174,6 +179,26 @@ class RoundDetector:
             fields.setdefault("state", v.state)
         fields["memory"] = memory
         self.js.put_state(c.url_id, **fields)
+
+    def _listing_gone(self, c: CaptureRef, v: Verdict, memory: dict) -> Verdict:
+        """A listing page that went is a closed section, unless it was a later page of a
+        paginated list (the list got shorter: not a takedown).  Only where the site is
+        alive (some page of the target still serves) and only for plain removals: a notice
+        keeps the kind it states."""
+        if v.kind != "removed":
+            return v
+        if memory.get("listing") == "pagination":      # judged so when it went
+            return Verdict(v.state, None, f"{v.rule}+pagination", v.detail)
+        if c.url not in self.prev_listings:
+            return v
+        if series_key(c.url)[1] > 1:
+            memory["listing"] = "pagination"
+            return Verdict(v.state, None, f"{v.rule}+pagination", v.detail)
+        alive = any(o.status is not None and 200 <= o.status < 300
+                    for o in self.caps if o.id != c.id)
+        if not alive or int(self.job.spec.get("depth") or 0) < 1:
+            return v
+        return Verdict(v.state, "section_closed", f"{v.rule}+listing-gone", v.detail)
 
     def _why(self, v: Verdict) -> dict:
         return {"rule": v.rule, **v.detail}
@@ -281,7 +306,9 @@ class RoundDetector:
     def _delisted(self, before: dict, present: set[str], listings: set[str]) -> None:
         by_url = {c.url: c for c in self.caps}
         open_urls = {td.url_id for td in self.js.open_takedowns(self.job.target_id, item=False)}
-        chained = series_sequences({u: v["links"] for u, v in before.items()})
+        # only listings that still serve can have taken an entry out
+        ok = self._ok_pages()
+        chained = series_sequences({u: v["links"] for u, v in before.items() if u in ok})
         for listing, old_links in chained.items():
             # entries only: not the listing pages themselves (pagination), nor home pages
             links = [u for u in old_links if u not in listings and u not in before
