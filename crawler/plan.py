@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from crawler.urls import normalize_url
 from crawler.watchlist import CrawlSpec, TargetSpec
+from snapshots.urls import normalize_url
 
 if TYPE_CHECKING:
     from snapshots.repo import Store

@@ -23,7 +23,7 @@ from scrapy.settings import Settings
 from crawler.plan import RoundPlan, RoundTally, TargetPlan
 from crawler.progress import RoundProgress
 from crawler.spiders.watchlist import WatchlistSpider
-from crawler.urls import normalize_url, param_changes, volatile_params
+from snapshots.urls import normalize_url, param_changes, volatile_params
 
 if TYPE_CHECKING:
     from crawler.watchlist import CrawlSpec, Watchlist

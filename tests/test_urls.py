@@ -1,4 +1,4 @@
-"""Tests of crawler.urls: normalisation examples and properties, session-parameter learning."""
+"""Tests of snapshots.urls: normalisation examples and properties, session-parameter learning."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from crawler.urls import (
+from snapshots.urls import (
     SESSION_PARAMS,
     is_session_param,
     normalize_url,
