@@ -1,26 +1,35 @@
 """Extraction: one captured HTML page → its text blocks, links, items and dates (`Page`).
 
 Parsed with lxml.html (the parser bs4 would use, without bs4's tree-building cost: 1 MB pages
-are common on portals). Rules, in the order they apply:
+are common on portals), after NUL bytes are dropped and UTF-8 read as latin-1/cp1252 is
+repaired (`fix_mojibake`). Rules, in the order they apply:
 
 * Dropped: ``script style noscript template svg math select datalist iframe object embed
   canvas audio video`` and hidden elements (``hidden``, ``display:none``,
   ``visibility:hidden``, ``type=hidden``, the usual hiding classes such as Drupal's
   ``element-hidden`` or ``sr-only``). If dropping hidden elements leaves no text, they are
-  kept: a page that reveals its text by script still has it.
+  kept: a page that reveals its text by script still has it. Links inside hidden parts are
+  still listed (``in_main`` false, path `HIDDEN_PATH`).
 * Blocks: the text runs of block-level elements (``p li h1-h6 td th dt dd pre blockquote
   figcaption`` …, and ``div``/``section`` text that is not inside a child block), split at
   ``<br>``; whitespace collapsed; empty runs skipped. ``Block.path`` is the container's
-  structural path (tag, ``#id``, ``.class`` tokens; digits masked; state classes such as
-  ``odd``/``even``/``active`` left out, since rotating lists flip them).
+  structural path (tag, ``#id``, ``.class`` tokens; digits and generated hashes masked;
+  state classes such as ``odd``/``even``/``active`` left out, since rotating lists flip
+  them). ``Block.slot`` numbers the innermost repeated element around the block (an
+  `ITEM_TAGS` element with a sibling of the same tag, id and classes: a list item, card,
+  slide, table row), which is how `diffing.text` recognises rotation and list entries.
 * Boilerplate, by rules: tags ``nav aside`` (and ``header footer`` outside an article or
   main), a ``form`` that is not the page's wrapper, roles ``navigation banner contentinfo
-  complementary search menu menubar toolbar``, and class/id *tokens* (`BOILERPLATE_WORDS`):
-  ``site-header`` and ``mainNav`` match, ``shadow`` and ``upload`` do not, and a name that also
-  carries a content word (``header-title``, ``entry-header``) does not. An element matched by
-  these rules that holds the page's ``<main>`` or more than half of its text is not
-  boilerplate (wrappers such as ASP.NET's page-wide ``<form>``). If the rules leave no main
-  block, every block is main: a notice page's only sentence must survive.
+  complementary search menu menubar toolbar``, and class/id *tokens* (`BOILERPLATE_WORDS`,
+  names split at ``-``, ``_``, digits and camelCase): ``site-header`` and ``mainNav`` match,
+  ``shadow`` and ``upload`` do not, and a name that also carries a content word
+  (``header-title``, ``entry-header``) or a layout flag (``no-sidebar``) does not. An element
+  matched by these rules that holds the page's ``<main>`` or more than half of its text is
+  not boilerplate (wrappers such as ASP.NET's page-wide ``<form>``). If the rules leave no
+  main block, every block is main: a notice page's only sentence must survive.
+* Published time: a ``<meta>`` of `PUBLISHED_META`; else a ``<time>`` marked as the
+  publication time, or the first one in main content; else a date shown near the title
+  (`visible_date`: "发布时间：2018-06-20 10:00", "2018年06月20日", "Posted on …").
 
 >>> page = extract('<div class="msg">此内容因违规无法查看</div>', "http://example.org/a")
 >>> [b.text for b in page.blocks], page.boilerplate
@@ -62,6 +71,7 @@ BLOCK_TAGS = frozenset(
     "fieldset figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 header hgroup hr html "
     "legend li main menu nav noframes ol p pre section summary table tbody td tfoot th thead "
     "tr ul".split())
+HIDDEN_PATH = "(hidden)"  # PageLink.path of links inside hidden elements
 HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 ITEM_TAGS = frozenset("li dt dd tr tbody article section div figure".split())
 BOILERPLATE_TAGS = frozenset(("nav", "aside"))
@@ -121,10 +131,11 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     links = tuple(walk.links)
     if not main:
         main, boilerplate = boilerplate, ()
-        links = tuple(PageLink(lk.url, lk.text, lk.position, True, lk.path) for lk in links)
+        links = tuple(PageLink(lk.url, lk.text, lk.position, lk.path != HIDDEN_PATH, lk.path)
+                      for lk in links)
     title = head["title"] or next((b.text for b in main if b.heading), "")
-    published = head["published"] or visible_date([b.text for b in main],
-                                                  [b.heading for b in main])
+    published = (head["published"] or _time_element(walk.times)
+                 or visible_date([b.text for b in main], [b.heading for b in main]))
     return Page(title, main, boilerplate, links, _items(body, base, items, item_id),
                 head["refresh"], published, "\n".join(b.text for b in main))
 
@@ -156,10 +167,12 @@ def _absolute(base: str, href: str) -> str:
 
 
 def _head_facts(root: lxml.html.HtmlElement, base: str) -> dict:
-    title = " ".join((root.findtext(".//title") or "").split())
+    titles = root.xpath("//title[not(ancestor::svg)]")
+    title = " ".join(titles[0].text_content().split()) if titles else ""
     refresh = None
+    # a refresh inside <noscript> is the page's no-JavaScript fallback, not a redirect
     for content in root.xpath("//meta[translate(@http-equiv, 'REFSH', 'refsh')='refresh']"
-                              "/@content"):
+                              "[not(ancestor::noscript)]/@content"):
         target = _REFRESH.match(str(content)).group(1).strip().strip("'\"")
         refresh = _absolute(base, target) if target else None
         break
@@ -171,8 +184,16 @@ def _meta_date(root: lxml.html.HtmlElement) -> datetime | None:
         name = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if name in PUBLISHED_META and (when := find_date(meta.get("content") or "")):
             return when
-    for time in root.iter("time"):
-        if when := find_date(time.get("datetime") or time.text_content()):
+    return None
+
+
+def _time_element(times: list[tuple[lxml.html.HtmlElement, bool]]) -> datetime | None:
+    """``<time>``: one marked as the publication time, else the first in main content."""
+    marked = [el for el, _boiler in times
+              if el.get("pubdate") is not None or (el.get("itemprop") or "").lower()
+              in ("datepublished", "datecreated")]
+    for el in marked + [el for el, boiler in times if not boiler]:
+        if when := find_date(el.get("datetime") or el.text_content()):
             return when
     return None
 
@@ -228,6 +249,7 @@ class _Walk:
         self.anchors: list[str] = []
         self.total = 0
         self.slots = 0
+        self.times: list[tuple[lxml.html.HtmlElement, bool]] = []
 
     def _new_slot(self) -> int:
         self.slots += 1
@@ -271,6 +293,8 @@ class _Walk:
             return parent
         if tag in ("a", "area") and el.get("href") is not None:
             self._link(el, parent)
+        elif tag == "time":
+            self.times.append((el, parent.boiler))
         if tag not in BLOCK_TAGS:
             self._text(parent, el.text)
             return parent
@@ -319,7 +343,7 @@ class _Walk:
         for a in el.xpath("descendant-or-self::*[self::a or self::area][@href]"):
             url = _absolute(self.base, a.get("href") or "")
             text = " ".join(a.text_content().split())
-            self.links.append(PageLink(url, text, len(self.links), False, "(hidden)"))
+            self.links.append(PageLink(url, text, len(self.links), False, HIDDEN_PATH))
 
     def _link(self, el: lxml.html.HtmlElement, ctx: _Context) -> None:
         url = _absolute(self.base, el.get("href") or "")

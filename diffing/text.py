@@ -13,8 +13,8 @@
    among the `NEARBY` added blocks closest in page order, at most ``max_pairs`` full ratios
    in all, so 1 MB pages stay fast). Pairs scoring ≥ ``fuzzy`` become ``changed``; each
    block pairs at most once, best pairs first.
-4. **Contained**: a removed block whose key is part of an added or changed block (two
-   paragraphs merged) is not removed.
+4. **Contained**: a removed block whose key is part of a nearby added or changed block (two
+   paragraphs merged, a caption folded into its paragraph) is not removed.
 5. **Rotation** (carousels, featured stories, card lists, news tickers, a listing that
    pushed new items in at the top and old ones off the bottom): removed blocks that sit in a
    repeated sibling structure (``Block.repeated``: an ``li``/``div``/``article``/``tr``…

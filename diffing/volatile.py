@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -110,8 +111,12 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=65536)
 def mask(text: str) -> str:
     """The comparison key of ``text``: normalised, volatile spans replaced.
+
+    Memoised: two captures of a page share most of their blocks, and sites share their
+    templates, so most keys were computed a moment ago.
 
     Dates, clocks and relative times become ``#``; so do counter values (the counter's
     label is kept: ``阅读 #``) and hex/base64/uuid tokens of 16 characters or more; any
@@ -279,8 +284,12 @@ def _zone(text: str) -> timezone:
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
 
 
-_DATE_LABEL = re.compile(r"发布时间|发布日期|发表时间|发表于|发布于|时间|日期|published|posted|"
-                         r"date", re.IGNORECASE)
+_DATE_LABELS = (  # strong labels first; "更新时间"/"updated" is not a publication time
+    re.compile(r"发布时间|发布日期|发表时间|发表于|发布于|成文日期|发文日期|published|posted|"
+               r"pubdate", re.IGNORECASE),
+    re.compile(r"(?<!更新)(?<!修改)(?:时间|日期)|(?<![a-z])date(?![a-z])", re.IGNORECASE),
+)
+_UPDATED = re.compile(r"updated|modified|revised|更新|修改", re.IGNORECASE)
 # <meta> names (property, name or itemprop; lower case) that carry the publication time
 PUBLISHED_META = frozenset((
     "article:published_time", "og:published_time", "datepublished", "pubdate", "publishdate",
@@ -291,18 +300,25 @@ PUBLISHED_META = frozenset((
 def visible_date(texts: Sequence[str], headings: Sequence[bool]) -> datetime | None:
     """The publication date a page shows, from its main block texts in order.
 
-    A labelled date ("发布时间：…", "Posted …") within a dozen blocks of the first heading;
-    else a block that opens with a date (bylines, "Friday, October 09, 2015/Categories: …")
-    or a short date line near that heading.
+    A labelled date ("发布时间：…", "Posted …"; then "日期：", "Date:") within a dozen blocks
+    of the first heading; else a block that opens with a date (bylines, "Friday, October
+    09, 2015/Categories: …") or a short date line near that heading. Update times ("更新时间",
+    "Last updated on …") are not publication times.
 
     >>> visible_date(["标题", "2018年06月20日 来源：本网", "正文"], [True, False, False])
     datetime.datetime(2018, 6, 20, 0, 0)
+    >>> visible_date(["Title", "Last updated on January 20, 2017"], [True, False]) is None
+    True
     """
     start = next((i for i, h in enumerate(headings) if h), 0)
-    for text in texts[max(0, start - 2): start + 12]:
-        if _DATE_LABEL.search(text) and (when := find_date(text)):
-            return when
+    near = texts[max(0, start - 2): start + 12]
+    for label in _DATE_LABELS:
+        for text in near:
+            if label.search(text) and (when := find_date(text)):
+                return when
     for i, text in enumerate(texts[:start + 40]):
+        if _UPDATED.search(text):
+            continue
         found = date_span(text)
         if found and (found[0] <= 2 or (len(text) <= 60 and abs(i - start) <= 12)):
             return found[1]
