@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 # Placeholders: "#" for a volatile span (time, counter value, token), "0" for any other number.
 VOLATILE = "#"
