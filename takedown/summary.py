@@ -17,7 +17,7 @@ ROUND_COLUMNS = ("queued", "captures", "ok", "gone", "notice", "restricted", "fa
 
 def print_round(result: RoundResult, console: Console | None = None) -> None:
     """The summary table printed at the end of every round."""
-    console = console or _console()
+    console = console or wide_console()
     table = Table(title=f"round {result.round_id} at {result.at.isoformat()} "
                         f"({result.status})")
     table.add_column("target", no_wrap=True)
@@ -40,7 +40,7 @@ def print_rows(rows: list[dict], as_json: bool, title: str = "",
     if as_json:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return
-    console = console or _console()
+    console = console or wide_console()
     if not rows:
         console.print(f"no {title}" if title else "nothing")
         return
@@ -52,7 +52,7 @@ def print_rows(rows: list[dict], as_json: bool, title: str = "",
     console.print(table)
 
 
-def _console() -> Console:
+def wide_console() -> Console:
     """Stdout; wide enough for the tables when it is not a terminal (logs, pipes)."""
     probe = Console()
     return probe if probe.is_terminal else Console(width=160)

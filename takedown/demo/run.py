@@ -22,6 +22,7 @@ from rich.table import Table
 
 from takedown.demo.server import SiteServer
 from takedown.demo.site import DemoSite
+from takedown.summary import wide_console
 
 
 def _base(data: Path, db: str | None) -> list[str]:
@@ -39,7 +40,7 @@ def _run(cmd: list[str], env: dict | None = None) -> subprocess.CompletedProcess
 
 def run_demo(data: Path, db: str | None, days: int, start: datetime) -> list[dict]:
     """Crawl and detect *days* simulated days of the demo site; returns the takedowns."""
-    console = Console(soft_wrap=True)
+    console = wide_console()
     data.mkdir(parents=True, exist_ok=True)
     site = DemoSite(days=days)
     env = dict(os.environ, TAKEDOWN_LOOPBACK_ONLY="1")
