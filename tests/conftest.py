@@ -12,9 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 
 os.environ.setdefault("TAKEDOWN_LOOPBACK_ONLY", "1")
+
+# CI runs the same examples every time (a red build must be reproducible); locally the
+# search varies.  No deadline: a loaded 2-core machine is not a failing property.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 PG_URL = os.environ.get("TAKEDOWN_TEST_PG_URL")
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
