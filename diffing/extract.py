@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -93,10 +93,6 @@ STATE_CLASSES = frozenset(
 HIDDEN_CLASSES = ("element-hidden", "element-invisible", "visually-hidden", "sr-only",
                   "screen-reader-text", "d-none", "hidden")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
-# One scan with cheap substring tests; `_hidden` then checks tokens and styles exactly.
-_HIDDEN_XPATH = etree.XPath(
-    "//*[@hidden or @type='hidden' or contains(@style, 'none') or contains(@style, 'hidden')"
-    + "".join(f" or contains(@class, '{c}')" for c in HIDDEN_CLASSES) + "]")
 _NAME_PARTS = re.compile(r"[^a-z\u4e00-\u9fff]+")
 _CAMEL = re.compile(r"([a-z])([A-Z])")
 _REFRESH = re.compile(r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$", re.IGNORECASE | re.DOTALL)
@@ -159,7 +155,11 @@ def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
 
 
 def _absolute(base: str, href: str) -> str:
-    href = href.strip()
+    return _join(base, href.strip())  # a plain str: lxml's smart strings hold their tree
+
+
+@lru_cache(maxsize=65536)  # a portal repeats its links, and a pair of captures shares them
+def _join(base: str, href: str) -> str:
     try:
         return urljoin(base, href)
     except ValueError:
@@ -224,7 +224,7 @@ def _path_part(tag: str, id_: str, classes: str) -> str:
     return part
 
 
-@dataclass
+@dataclass(slots=True)
 class _Context:
     path: str
     boiler: bool
@@ -239,7 +239,7 @@ class _Context:
 class _Walk:
     """One pass over the body: blocks (with their boilerplate flag) and links, in page order.
 
-    Iterative (a stack, not recursion): malformed pages nest deeper than Python's stack.
+    `etree.iterwalk`, not recursion: malformed pages nest deeper than Python's stack.
     """
 
     def __init__(self, base: str, body: lxml.html.HtmlElement) -> None:
@@ -251,70 +251,73 @@ class _Walk:
         self.slots = 0
         self.times: list[tuple[lxml.html.HtmlElement, bool]] = []
 
-    def _new_slot(self) -> int:
-        self.slots += 1
-        return self.slots - 1
-
     def run(self, drop_hidden: bool) -> None:
-        hidden = set(_hidden(self.body)) if drop_hidden else set()
         self.total = len(self.body.text_content())
         top = _Context("body", False, False, False)
         self._text(top, self.body.text)
-        stack: list[tuple[lxml.html.HtmlElement, _Context, _Context | None, bool]] = []
-        self._push_children(stack, self.body, top)
-        while stack:
-            el, parent, own, repeated = stack.pop()
-            if own is not None:
-                self._leave(el, parent, own)
-            elif not isinstance(el.tag, str) or el in hidden:  # comments keep their tail
-                if isinstance(el.tag, str):
+        # one frame per open element: [element, the context it was entered from, the context
+        # of its children (None if hidden), whether it is a link, its children's signatures]
+        frames: list[list] = [[self.body, None, top, False, None]]
+        walker = etree.iterwalk(self.body, events=("start", "end"))
+        next(walker)  # the body's own start
+        for event, el in walker:
+            if event == "start":
+                if drop_hidden and _is_hidden(el):
+                    walker.skip_subtree()  # its "end" still comes
+                    parent = frames[-1][2]
+                    frames.append([el, parent, None, False, None])
                     self._hidden_links(el)
+                    if el.tail:
+                        self._text(parent, el.tail)
+                else:
+                    frames.append(self._enter(el, frames[-1]))
+                continue
+            if len(frames) == 1:
+                break
+            _el, parent, own, anchor, _counts = frames.pop()
+            if own is None:  # hidden: its tail is taken
+                continue
+            if anchor:
+                self.anchors.pop()
+            if own is not parent and own.texts:
+                self._flush(own)
+            if el.tail:
                 self._text(parent, el.tail)
-            else:
-                own = self._enter(el, parent, repeated)
-                stack.append((el, parent, own, False))
-                self._push_children(stack, el, own)
         self._flush(top)
 
-    @staticmethod
-    def _push_children(stack: list, el: lxml.html.HtmlElement, ctx: _Context) -> None:
-        """Queue ``el``'s children (reversed, for a stack), each with whether it repeats:
-        an item-like element with a sibling of the same signature."""
-        kids = list(el)
-        sigs = [_signature(child) if isinstance(child.tag, str) else ("", "") for child in kids]
-        counts = Counter(sigs)
-        for child, sig in zip(reversed(kids), reversed(sigs), strict=True):
-            stack.append((child, ctx, None, counts[sig] > 1 and sig[0] in ITEM_TAGS))
-
-    def _enter(self, el: lxml.html.HtmlElement, parent: _Context, repeated: bool) -> _Context:
+    def _enter(self, el: lxml.html.HtmlElement, up: list) -> list:
+        parent = up[2]
         tag = el.tag.lower()
         if tag in ("br", "hr"):
             self._flush(parent)
-            return parent
+            return [el, parent, parent, False, None]
+        anchor = False
         if tag in ("a", "area") and el.get("href") is not None:
             self._link(el, parent)
+            anchor = True
         elif tag == "time":
             self.times.append((el, parent.boiler))
         if tag not in BLOCK_TAGS:
-            self._text(parent, el.text)
-            return parent
-        self._flush(parent)
+            if el.text:
+                self._text(parent, el.text)
+            return [el, parent, parent, anchor, None]
+        if parent.texts:
+            self._flush(parent)
         role = (el.get("role") or "").lower()
+        part = _path_part(tag, el.get("id") or "", el.get("class") or "")
         ctx = _Context(
-            path=parent.path + ">" + _path_part(tag, el.get("id") or "", el.get("class") or ""),
+            path=parent.path + ">" + part,
             boiler=parent.boiler or self._boilerplate(el, tag, role, parent.in_article),
             heading=parent.heading or tag in HEADING_TAGS or role == "heading",
             in_article=parent.in_article or tag in ("article", "main") or role == "main",
-            slot=self._new_slot() if repeated else parent.slot)
-        self._text(ctx, el.text)
-        return ctx
+            slot=self._new_slot() if _repeated(up, tag, part) else parent.slot)
+        if el.text:
+            self._text(ctx, el.text)
+        return [el, parent, ctx, anchor, None]
 
-    def _leave(self, el: lxml.html.HtmlElement, parent: _Context, own: _Context) -> None:
-        if el.tag.lower() in ("a", "area") and el.get("href") is not None:
-            self.anchors.pop()
-        if own is not parent:
-            self._flush(own)
-        self._text(parent, el.tail)
+    def _new_slot(self) -> int:
+        self.slots += 1
+        return self.slots - 1
 
     def _text(self, ctx: _Context, text: str | None) -> None:
         if not text:
@@ -368,15 +371,27 @@ class _Walk:
         return 2 * len(el.text_content()) <= self.total
 
 
-def _hidden(body: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
-    for el in _HIDDEN_XPATH(body):
-        if el is body:
-            continue
-        style = el.get("style") or ""
-        if (el.get("hidden") is not None or el.get("type", "").lower() == "hidden"
-                or _HIDDEN_STYLE.search(style)
-                or set((el.get("class") or "").split()) & set(HIDDEN_CLASSES)):
-            yield el
+def _repeated(up: list, tag: str, part: str) -> bool:
+    """Whether an element repeats: item-like, with a sibling of the same signature (``up`` is
+    the parent's frame, which keeps the signatures of its children once counted)."""
+    if tag not in ITEM_TAGS:
+        return False
+    if up[4] is None:
+        up[4] = Counter(_signature(kid) for kid in up[0] if isinstance(kid.tag, str))
+    return up[4][(tag, part)] > 1
+
+
+def _is_hidden(el: lxml.html.HtmlElement) -> bool:
+    """Hidden by attribute, style or class (see module docstring)."""
+    hidden, type_ = el.get("hidden"), el.get("type")
+    style, classes = el.get("style") or "", el.get("class") or ""
+    if not (hidden is not None or type_ == "hidden" or "none" in style or "hidden" in style
+            or (classes and ("hidden" in classes or "invisible" in classes  # all HIDDEN_CLASSES
+                             or "sr-only" in classes or "d-none" in classes
+                             or "screen-reader-text" in classes))):
+        return False  # a substring test: the exact one follows
+    return bool(hidden is not None or (type_ or "").lower() == "hidden"
+                or _HIDDEN_STYLE.search(style) or set(classes.split()) & set(HIDDEN_CLASSES))
 
 
 def _items(body: lxml.html.HtmlElement, base: str, selector: str | None,

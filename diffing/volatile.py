@@ -46,20 +46,23 @@ _CJK_WEEKDAY = r"(?:\s*[(]?(?:星期|周|礼拜)[一二三四五六日天][)]?)"
 _MERIDIEM = r"(?:\s*[AaPp]\.?[Mm]\.?)?"
 _CLOCK = r"(?:(?:上午|下午|晚上|凌晨)\s*)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?" + _MERIDIEM
 _TZ = r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}|[A-Z]{2,4}T)\b)?"
-_DATE = re.compile(
-    "|".join([
-        # 2021-03-15, 2021/3/15, 2021.03.15, optionally with a clock: ISO 8601 and the rest
-        r"(?<!\d)\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:(?:T|\s+)" + _CLOCK + _TZ + ")?",
-        # 03/15/2021, 15.03.21
-        r"(?<![\d.])\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(?![\d.])",
-        # 2021年3月15日, 3月15日, 2021年3月 (with weekday and clock)
-        r"(?:\d{2,4}\s*年\s*)?\d{1,2}\s*月\s*\d{1,2}\s*[日号]" + _CJK_WEEKDAY + "?",
-        r"\d{4}\s*年\s*\d{1,2}\s*月",
-        # Wednesday, February 01, 2017; Mar 15, 2021; 15 March 2021; March 2021
-        _WEEKDAY + "?" + r"\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b",
-        _WEEKDAY + "?" + r"(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+\d{4}\b",
-        r"\b" + _MONTH + r"\s+\d{4}\b",
-    ]))
+_NUMERIC_DATES = [
+    # 2021-03-15, 2021/3/15, 2021.03.15, optionally with a clock: ISO 8601 and the rest
+    r"(?<!\d)\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:(?:T|\s+)" + _CLOCK + _TZ + ")?",
+    # 03/15/2021, 15.03.21
+    r"(?<![\d.])\d{1,2}[/.]\d{1,2}[/.]\d{2,4}(?![\d.])",
+    # 2021年3月15日, 3月15日, 2021年3月 (with weekday and clock)
+    r"(?:\d{2,4}\s*年\s*)?\d{1,2}\s*月\s*\d{1,2}\s*[日号]" + _CJK_WEEKDAY + "?",
+    r"\d{4}\s*年\s*\d{1,2}\s*月",
+]
+_DATE = re.compile("|".join([
+    *_NUMERIC_DATES,
+    # Wednesday, February 01, 2017; Mar 15, 2021; 15 March 2021; March 2021
+    _WEEKDAY + "?" + r"\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b",
+    _WEEKDAY + "?" + r"(?<!\d)\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+\d{4}\b",
+    r"\b" + _MONTH + r"\s+\d{4}\b",
+]))
+_NUMERIC_DATE = re.compile("|".join(_NUMERIC_DATES))  # `_DATE` where no month is named
 _TIME = re.compile(r"(?<![\d:])" + _CLOCK + _TZ + r"(?![\d:])")
 _RELATIVE = re.compile(
     "|".join([
@@ -86,8 +89,26 @@ _COUNTER = re.compile(
         _COUNT + r"\s*(?P<label2>(?:次|人|条|个)?(?:" + _CJK_COUNTER_WORDS + r")|(?:"
         + _EN_COUNTER_WORDS + r")\b)",
     ]), re.IGNORECASE)
+_CJK_COUNTER = re.compile(  # `_COUNTER` where no English counter word is written
+    "|".join([
+        r"(?P<label>(?:" + _CJK_COUNTER_WORDS + r")(?:数|量|次数|数量|人数)?)\s*[:(\[（]?\s*"
+        + _COUNT + r"\s*次?[)\]）]?",
+        _COUNT + r"\s*(?P<label2>(?:次|人|条|个)?(?:" + _CJK_COUNTER_WORDS + r"))",
+    ]), re.IGNORECASE)
 _DIGITS = re.compile(_NUM)
 _HAS_DIGIT = re.compile(r"\d")
+# What each pattern cannot match without, for `mask` to skip it: a digit, separator, digit
+# or "月" or a month name (`_DATE`); "前"/"后", or "天"/"日" before "#" (`_RELATIVE`);
+# a counter word (`_COUNTER`; English ones by stem, lower case).
+_DATE_SEP = re.compile(r"\d[-/.]\d")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                "Dec")
+_RELATIVE_CJK = ("前", "后", "天", "日")
+_RELATIVE_WORDS = ("ago", "just now", "yesterday", "today")
+_COUNTER_CJK = tuple(_CJK_COUNTER_WORDS.split("|"))
+_COUNTER_STEMS = ("view", "comment", "repl", "like", "share", "read", "hit", "visit",
+                  "follower", "retweet", "repost", "download", "vote", "click")
+_CASE_TRAPS = ("\u0131", "\u0130", "\u017f", "\u212a")  # ı İ ſ K (Kelvin)
 
 
 def _token(m: re.Match[str]) -> str:
@@ -106,7 +127,7 @@ def _counter(m: re.Match[str]) -> str:
 
 def normalize(text: str) -> str:
     """NFKC and whitespace collapsed to single spaces, trimmed."""
-    if not text.isascii():  # ASCII is already in NFKC
+    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):  # ASCII is NFKC
         text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split())
 
@@ -136,11 +157,31 @@ def mask(text: str) -> str:
     out = _TOKEN.sub(_token, out)
     if not _HAS_DIGIT.search(out):
         return _RELATIVE.sub(VOLATILE, out) if _maybe_relative(out) else out
-    out = _DATE.sub(VOLATILE, out)
-    out = _TIME.sub(VOLATILE, out)
-    out = _RELATIVE.sub(VOLATILE, out)
-    out = _COUNTER.sub(_counter, out)
+    # Each pattern runs only where a string it needs is present (a substitution only puts
+    # "#" in, so it never makes a word appear): most blocks hold none of them.
+    if _holds(out, _MONTH_NAMES):
+        out = _DATE.sub(VOLATILE, out)
+    elif "月" in out or _DATE_SEP.search(out):
+        out = _NUMERIC_DATE.sub(VOLATILE, out)
+    if ":" in out:
+        out = _TIME.sub(VOLATILE, out)
+    low = out.lower()
+    if not out.isascii() and _holds(out, _CASE_TRAPS):
+        low = None  # letters that match ASCII ones under re.IGNORECASE: no shortcut
+    if low is None or _holds(out, _RELATIVE_CJK) or _holds(low, _RELATIVE_WORDS):
+        out = _RELATIVE.sub(VOLATILE, out)
+    if low is None or _holds(low, _COUNTER_STEMS):
+        out = _COUNTER.sub(_counter, out)
+    elif _holds(out, _COUNTER_CJK):
+        out = _CJK_COUNTER.sub(_counter, out)
     return _DIGITS.sub(NUMBER, out)
+
+
+def _holds(text: str, parts: tuple[str, ...]) -> bool:
+    for part in parts:
+        if part in text:
+            return True
+    return False
 
 
 def _maybe_relative(text: str) -> bool:
@@ -157,6 +198,7 @@ _TO_BYTE = {ch: 0x80 + i for i, ch in enumerate(_CP1252_HIGH)}
 _CONT = "[\x80-\xbf" + re.escape(_CP1252_HIGH) + "]"
 _MOJIBAKE = re.compile(
     f"[\xc2-\xdf]{_CONT}|[\xe0-\xef]{_CONT}{{2}}|[\xf0-\xf4]{_CONT}{{3}}")
+_MOJIBAKE_LEAD = re.compile("[\xc2-\xf4]")
 
 
 def _as_bytes(chars: str) -> bytes | None:
@@ -194,6 +236,8 @@ def fix_mojibake(text: str, *, max_layers: int = 3) -> str:
     >>> fix_mojibake("café, 1€, déjà vu")
     'café, 1€, déjà vu'
     """
+    if not _MOJIBAKE_LEAD.search(text):  # every sequence starts with one of these
+        return text
     for _ in range(max_layers):
         before = len(_MOJIBAKE.findall(text))
         if not before:
