@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -59,7 +59,7 @@ def crawl_settings(crawl: CrawlSpec) -> Settings:
 
 
 def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
-    ids = store.ensure_targets((t.name, t.url, _spec_dict(t)) for t in watchlist.targets)
+    ids = store.ensure_targets((t.name, t.url, asdict(t)) for t in watchlist.targets)
     round_id = store.begin_round(at, watchlist.path)
     targets = []
     for t in watchlist.targets:
@@ -139,9 +139,3 @@ def _stats(tally: RoundTally, status: str, learned: dict[str, set[str]]) -> dict
             "new_blobs": tally.total("new_blobs"), "failed": tally.total("failed"),
             "bytes": tally.total("bytes"), "per_target": per,
             "learned_params": {h: sorted(n) for h, n in learned.items()}}
-
-
-def _spec_dict(t: object) -> dict:
-    from dataclasses import asdict
-
-    return asdict(t)  # type: ignore[call-overload]

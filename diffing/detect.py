@@ -90,6 +90,7 @@ class RoundDetector:
         self.js, self.job, self.phrases, self.summary = js, job, phrases, summary
         self.norm = _normalizer(drop)
         self.items_sel = job.spec.get("items")
+        self.depth = int(job.spec.get("depth") or 0)
         self.item_id = job.spec.get("item_id")
         seed = self.norm(job.spec.get("url", "")) or job.spec.get("url", "")
         root = urlunsplit(urlsplit(seed)[:2] + ("/", "", ""))
@@ -109,11 +110,16 @@ class RoundDetector:
                 self.pages[c.id] = self._extract(text, c.final_url or c.url)
         probe = next((c for c in caps if c.role == "probe"), None)
         self.caps = [c for c in caps if c.role == "page"]
+        # every page's same-host entry links, computed once for edits, listings and items
+        self.entries = {c.id: entry_links(self.pages[c.id], self.host, self.norm)
+                        for c in self.caps if c.id in self.pages}
         self.listing_urls = self._listing_pages()
         self.prev_listings = set(self._before("listings", lambda v: v))
         states = self.js.states([c.url_id for c in self.caps])
         for c in self.caps:
             self._one(c, states.get(c.url_id), probe)
+        self.ok = {c.url: (c, self.pages[c.id]) for c in self.caps
+                   if self.verdicts[c.id].state == "ok" and c.id in self.pages}
         memory = {"listings": self._listings(), "items": self._items()}
         self.js.mark_done(self.job.round_id, self.job.target_id, memory)
 
@@ -196,7 +202,7 @@ class RoundDetector:
             return Verdict(v.state, None, f"{v.rule}+pagination", v.detail)
         alive = any(o.status is not None and 200 <= o.status < 300
                     for o in self.caps if o.id != c.id)
-        if not alive or int(self.job.spec.get("depth") or 0) < 1:
+        if not alive or self.depth < 1:
             return v
         return Verdict(v.state, "section_closed", f"{v.rule}+listing-gone", v.detail)
 
@@ -218,10 +224,9 @@ class RoundDetector:
         """Pages that list the target's entries.  With depth ≥ 1 their entries are pages
         of their own, so what leaves a listing is judged by the listing rules and by the
         entries' own pages, never as an edit of the listing."""
-        if int(self.job.spec.get("depth") or 0) < 1:
+        if self.depth < 1:
             return set()
-        links = {c.url: entry_links(self.pages[c.id], self.host, self.norm)
-                 for c in self.caps if c.id in self.pages}
+        links = {c.url: self.entries[c.id] for c in self.caps if c.id in self.entries}
         nav = sitewide([u for u, _k in seq] for seq in links.values())
         return {url for url, seq in links.items()
                 if sum(u not in nav for u, _k in seq) >= LISTING_MIN_LINKS}
@@ -239,7 +244,7 @@ class RoundDetector:
         if last_ok is None or c.url in self.listing_urls:   # unchanged, or a listing
             edits.learn(page)
             return
-        removed = edits.removals(last_ok, page, self._gone_entries(last_ok, page))
+        removed = edits.removals(last_ok, page, self._gone_entries(last_ok, c))
         edits.learn(page)
         if removed:
             td = self._open(c, st.last_ok_capture_id, st.last_ok_at, "edited",
@@ -248,24 +253,20 @@ class RoundDetector:
                              "removed_keys": [EditMemory.key_of(r) for r in removed]})
             edits.opened(td.id)
 
-    def _gone_entries(self, old: Page, new: Page) -> list[str]:
-        """Link texts of same-host entries on *old* that are not on *new* (depth ≥ 1 only:
-        then those entries are pages the crawl watches on their own)."""
-        if int(self.job.spec.get("depth") or 0) < 1:
+    def _gone_entries(self, old: Page, c: CaptureRef) -> list[str]:
+        """Link texts of same-host entries on *old* that are not on the page captured by
+        *c* (depth ≥ 1 only: then those entries are pages the crawl watches on their own)."""
+        if self.depth < 1:
             return []
-        now = {u for u, _k in entry_links(new, self.host, self.norm)}
+        now = {u for u, _k in self.entries.get(c.id, [])}
         texts = {link.url: link.text for link in old.links}
         return [texts.get(u, "") for u, _k in entry_links(old, self.host, self.norm)
                 if u not in now and not is_home(u, self.homes)]
 
     # -- delisted ----------------------------------------------------------------------------------
-    def _ok_pages(self) -> dict[str, tuple[CaptureRef, Page]]:
-        return {c.url: (c, self.pages[c.id]) for c in self.caps
-                if self.verdicts[c.id].state == "ok" and c.id in self.pages}
-
     def _listings(self) -> dict:
-        ok = self._ok_pages()
-        links = {url: entry_links(page, self.host, self.norm) for url, (_c, page) in ok.items()}
+        ok = self.ok
+        links = {url: self.entries[c.id] for url, (c, _page) in ok.items()}
         nav = sitewide([u for u, _k in seq] for seq in links.values())
         entries = {url: [[u, k] for u, k in seq if u not in nav] for url, seq in links.items()}
         present = {u for seq in entries.values() for u, _k in seq}
@@ -307,7 +308,7 @@ class RoundDetector:
         by_url = {c.url: c for c in self.caps}
         open_urls = {td.url_id for td in self.js.open_takedowns(self.job.target_id, item=False)}
         # only listings that still serve can have taken an entry out
-        ok = self._ok_pages()
+        ok = self.ok
         chained = series_sequences({u: v["links"] for u, v in before.items() if u in ok})
         for listing, old_links in chained.items():
             # entries only: not the listing pages themselves (pagination), nor home pages
@@ -344,7 +345,7 @@ class RoundDetector:
     def _items(self) -> dict:
         if not self.items_sel:
             return {}
-        ok = self._ok_pages()
+        ok = self.ok
         now = {url: {"capture_id": c.id, "at": self.job.at.isoformat(),
                      "items": [[it.id, it.key, self._item_links(it)] for it in page.items]}
                for url, (c, page) in ok.items() if page.items}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from snapshots import store as blobcodec
@@ -161,9 +161,6 @@ class JobSession:
         self.s.flush()
         return row
 
-    def url_id(self, target_id: int, url: str) -> int | None:
-        return self.s.scalar(select(Url.id).where(Url.target_id == target_id, Url.url == url))
-
     def round_memory(self, target_id: int, before: datetime) -> dict:
         """What the detector kept of the target's last processed round before *before*."""
         q = (select(DetectedRound.memory).join(Round, Round.id == DetectedRound.round_id)
@@ -199,8 +196,3 @@ def _record(t: Takedown, url: str, target: str) -> dict:
     if t.restored_at is not None:
         rec["restored_at"] = as_utc(t.restored_at).isoformat()
     return rec
-
-
-def verdict_counts(store: Store) -> dict[str, int]:
-    with store.session() as s:
-        return dict(s.execute(select(Verdict.state, func.count()).group_by(Verdict.state)).all())

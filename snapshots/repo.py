@@ -116,10 +116,6 @@ class Store:
             row = s.get(Round, round_id)
             row.status, row.finished_at, row.stats = "done", utcnow(), stats
 
-    def round_at(self, round_id: int) -> datetime:
-        with self.session() as s:
-            return as_utc(s.get(Round, round_id).at)
-
     def urls_to_revisit(self, target_id: int, at: datetime, days: int) -> list[tuple[str, int]]:
         """URLs of a target seen alive within *days* before *at*, as (url, depth)."""
         since = at - timedelta(days=days)

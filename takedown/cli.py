@@ -6,7 +6,6 @@ code 2, with a traceback only under ``--debug``.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
@@ -182,7 +181,3 @@ def main() -> None:
             raise
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-
-
-def dump_json(rows: object) -> str:
-    return json.dumps(rows, ensure_ascii=False, indent=2, default=str)
