@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DATA ?= demo-data
 DEMO_DAYS ?= 10
 
-.PHONY: install demo test bench lint clean
+.PHONY: install browser demo test bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,11 +17,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The viewer's browser tests drive Debian's Chromium (Playwright cannot download browsers
+# here) and need a CJK font so Chinese renders as text, not boxes.  Installed when missing
+# and we may (root with apt); otherwise those tests skip and say why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wqy; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null)); \
+	  else echo "note: chromium or fonts-wqy-zenhei missing; browser tests will skip"; fi; \
+	fi
+
 demo: $(STAMP)
 	rm -rf $(DEMO_DATA)
 	$(PY) -m takedown --data $(DEMO_DATA) demo --days $(DEMO_DAYS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -167,6 +167,15 @@ def demo(obj: Context, days: int, start: str) -> None:
     run_demo(Path(obj.data), obj.db, days, parse_at(start))
 
 
+# -- reports (issue 4): report, serve ---------------------------------------------------------
+
+
+# -- scheduling (issue 5): schedule -----------------------------------------------------------
+
+
+# -- distributed crawling (issue 5): worker ---------------------------------------------------
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -64,3 +64,28 @@ def store(db_url: str):
     s = open_store(db_url=db_url)
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The demo site over ten simulated days through ``takedown demo`` (real crawls and
+    detection), once per test session: its data folder, stdout, export records, and the
+    site's ground truth and noise cases.  Scenario, report and viewer tests share it."""
+    import json
+    import subprocess
+    import sys
+
+    from takedown.demo.site import DemoSite
+
+    data = tmp_path_factory.mktemp("demo") / "data"
+    run = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "demo",
+                          "--days", "10"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    meta = json.loads((data / "demo-site.json").read_text())
+    export = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "export"],
+                            capture_output=True, text=True, check=True).stdout
+    records = [json.loads(line) for line in export.splitlines()]
+    site = DemoSite(days=meta["days"])
+    return {"meta": meta, "records": records, "stdout": run.stdout, "data": data,
+            "truth": site.ground_truth(meta["base_url"]),
+            "noise": site.noise_cases(meta["base_url"])}

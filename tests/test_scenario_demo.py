@@ -12,25 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from takedown.demo.site import DemoSite
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    data = tmp_path_factory.mktemp("demo") / "data"
-    run = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "demo",
-                          "--days", "10"], capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    meta = json.loads((data / "demo-site.json").read_text())
-    export = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "export"],
-                            capture_output=True, text=True, check=True).stdout
-    records = [json.loads(line) for line in export.splitlines()]
-    site = DemoSite(days=meta["days"])
-    return {"meta": meta, "records": records, "stdout": run.stdout, "data": data,
-            "truth": site.ground_truth(meta["base_url"]),
-            "noise": site.noise_cases(meta["base_url"])}
+def demo_run(demo_store: dict) -> dict:
+    return demo_store
 
 
 def key(url: str, item: str | None, kind: str) -> tuple[str, str, str]:
