@@ -89,3 +89,38 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"meta": meta, "records": records, "stdout": run.stdout, "data": data,
             "truth": site.ground_truth(meta["base_url"]),
             "noise": site.noise_cases(meta["base_url"])}
+
+
+@pytest.fixture(scope="session")
+def demo_pg_url(demo_store: dict) -> Iterator[str]:
+    """The demo store copied into a PostgreSQL schema of its own, once per session
+    (schema made by the migrations, rows copied table by table; see tests/storecopy.py)."""
+    if not PG_URL:
+        pytest.skip("TAKEDOWN_TEST_PG_URL is not set (CI sets it; see .ci/run)")
+    from storecopy import copy_store
+
+    from snapshots.db import default_url
+
+    schema = f"td_demo_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = pg_schema_url(PG_URL, schema)
+        copy_store(default_url(demo_store["data"]), url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def demo_db_url(request: pytest.FixtureRequest, demo_store: dict) -> str:
+    """A database URL holding the demo store, on SQLite (the demo's own file) and on
+    PostgreSQL (a copy).  Read-only: tests that write must copy it first."""
+    if request.param == "sqlite":
+        from snapshots.db import default_url
+
+        return default_url(demo_store["data"])
+    return request.getfixturevalue("demo_pg_url")

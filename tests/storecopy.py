@@ -1,0 +1,98 @@
+"""Copy a store from one database to another, table by table, for tests.
+
+``copy_store(src_url, dst_url)`` gives *dst_url* the real schema through snapshots' own
+migrations (``open_store``), then copies every table of ``snapshots.models`` that the
+source holds, parents before children, with SQLAlchemy Core bulk inserts, and moves each
+PostgreSQL id sequence past the copied ids so later writes get fresh ones.  Used to put the
+demo store (SQLite) into PostgreSQL once per test session.  Imports only ``snapshots``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, DateTime, Engine, Table, func, inspect, select, text
+
+import snapshots.models  # noqa: F401 - registers the tables on Base.metadata
+from snapshots import open_store
+from snapshots.db import Base, make_engine
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+def copy_store(src_url: str, dst_url: str) -> dict[str, int]:
+    """Copy every row of the store at *src_url* into a fresh store at *dst_url*; return
+    the number of rows copied per table."""
+    open_store(db_url=dst_url).close()  # the schema by the migrations, not create_all
+    src, dst = make_engine(src_url), make_engine(dst_url)
+    try:
+        present = set(inspect(src).get_table_names())
+        counts: dict[str, int] = {}
+        with src.connect() as read, dst.begin() as write:
+            for table in Base.metadata.sorted_tables:  # FK order: parents first
+                if table.name in present:
+                    counts[table.name] = _copy_table(read, write, table)
+            if write.dialect.name == "postgresql":
+                reset_sequences(write)
+        log.info("copied %s rows from %s", sum(counts.values()), src.url.database)
+        return counts
+    finally:
+        src.dispose()
+        dst.dispose()
+
+
+def _copy_table(read: Connection, write: Connection, table: Table) -> int:
+    stamps = [c.name for c in table.columns if isinstance(c.type, DateTime)]
+    order = list(table.primary_key.columns) or list(table.columns)
+    rows = read.execute(select(table).order_by(*order)).mappings()
+    total = 0
+    while batch := rows.fetchmany(BATCH):
+        records = [_with_utc(dict(r), stamps) for r in batch]
+        write.execute(table.insert(), records)
+        total += len(records)
+    return total
+
+
+def _with_utc(row: dict, stamps: list[str]) -> dict:
+    # SQLite hands timestamps back naive (they are stored as UTC); PostgreSQL would read a
+    # naive value in its session time zone, so say UTC explicitly.
+    for name in stamps:
+        value = row.get(name)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[name] = value.replace(tzinfo=UTC)
+    return row
+
+
+def reset_sequences(conn: Connection) -> None:
+    """Move every serial id sequence to the largest id its table holds, so the next insert
+    without an explicit id does not collide with a copied row."""
+    for table in Base.metadata.sorted_tables:
+        pk = list(table.primary_key.columns)
+        if len(pk) != 1 or pk[0].autoincrement is False or not _is_integer(pk[0]):
+            continue
+        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                           {"t": table.name, "c": pk[0].name}).scalar()
+        if seq is None:
+            continue
+        top = conn.execute(select(func.max(pk[0]))).scalar()
+        # setval(seq, 1, false): an empty table's next id is 1
+        conn.execute(text("SELECT setval(:s, :v, :called)"),
+                     {"s": seq, "v": top or 1, "called": top is not None})
+
+
+def _is_integer(column) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return column.type.python_type is int
+    except NotImplementedError:
+        return False
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    """Rows per model table present in *engine*'s database (for checking a copy)."""
+    present = set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                for t in Base.metadata.sorted_tables if t.name in present}
