@@ -1,0 +1,343 @@
+"""The documented-events file: what happened when, to lay takedowns against.
+
+A TOML file of ``[[event]]`` tables (and an optional top-level ``title`` for the report)::
+
+    title = "Military-civil fusion content purge"
+
+    [[event]]
+    id       = "anshan-deletes-30-items"          # unique, [a-z0-9_-]+
+    date     = 2018-06-20                         # a day; "2018-06" a month; "2015" a year
+    title    = "Anshan portal reports deleting 30 items"
+    summary  = "Free text, may span lines."
+    sources  = ["https://example.org/report"]     # http(s) URLs
+    keywords = ["军民融合", "中国鞍山"]            # substring match; "A+B" needs both
+    keyword_files = ["mcf-terms.txt"]             # lists (relative to this file), see keywords
+    scope    = ["gov-portal", "/gov/"]            # target names, or regexes searched in URLs
+
+    [[event]]
+    id = "forum-closures"
+    start = 2021-03-15                            # a range: start and end, days or months
+    end   = "2021-03"
+    title = "Military forums close sections"
+
+A scope entry that is a valid target name (``[a-z0-9_-]+``) names a target; anything else
+is a regular expression searched in the takedown's URL.  Every problem raises `EventsError`
+naming file:line:key; tomllib gives no positions, so `_KeyLines` finds them in the text.
+Imports the standard library and ``reports.keywords``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reports.keywords import InputFileError, Term, load_keywords
+
+__all__ = ["Event", "EventsError", "EventsFile", "load_events", "load_events_file"]
+
+NAME_RE = re.compile(r"[a-z0-9_-]+")
+_DATE_RE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+EVENT_KEYS = ("id", "title", "date", "start", "end", "summary", "sources", "keywords",
+              "keyword_files", "scope")
+PRECISIONS = ("day", "month", "year", "range")
+
+
+class EventsError(InputFileError):
+    """An invalid events file, located by file, line and key."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One documented event; ``end`` is inclusive (the month's or year's last day)."""
+
+    id: str
+    title: str
+    start: date
+    end: date
+    precision: str
+    summary: str = ""
+    sources: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    scope: tuple[str, ...] = ()
+
+    def applies_to(self, target: str, url: str) -> bool:
+        """Whether a takedown of *url* on *target* falls in this event's scope.
+
+        >>> e = Event("e", "t", date(2021, 3, 1), date(2021, 3, 31), "month",
+        ...           scope=("forum", "/gov/"))
+        >>> e.applies_to("forum", "http://x/a"), e.applies_to("news", "http://x/gov/1")
+        (True, True)
+        >>> e.applies_to("news", "http://x/forum/1")
+        False
+        """
+        if not self.scope:
+            return True
+        return any(target == s if NAME_RE.fullmatch(s) else re.search(s, url) is not None
+                   for s in self.scope)
+
+    @property
+    def when(self) -> str:
+        """The date as written for people: ``2018-06-20``, ``2018-06``, ``2015`` or a range."""
+        if self.precision == "day":
+            return self.start.isoformat()
+        if self.precision == "month":
+            return self.start.isoformat()[:7]
+        if self.precision == "year":
+            return str(self.start.year)
+        return f"{self.start.isoformat()} – {self.end.isoformat()}"
+
+
+@dataclass(frozen=True)
+class EventsFile:
+    path: str
+    title: str
+    events: tuple[Event, ...]
+
+
+def load_events(path: str | Path) -> list[Event]:
+    """The events of the file at *path*, in file order."""
+    return list(load_events_file(path).events)
+
+
+def load_events_file(path: str | Path) -> EventsFile:
+    """Read and validate the events file at *path* (its keyword files too)."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise EventsError(name, None, None, f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise EventsError(name, None, None, "not UTF-8 text") from exc
+    return parse_events(text, name, base=Path(path).parent)
+
+
+def parse_events(text: str, path: str = "<string>", base: Path | None = None) -> EventsFile:
+    """Validate events TOML *text*; *path* names it in errors, *base* resolves files."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+)", str(exc))
+        raise EventsError(path, int(match[1]) if match else None, None,
+                          f"TOML syntax error: {str(exc).split(' (at ')[0]}") from None
+    ctx = _Context(path, _KeyLines(text), base or Path("."))
+    for key in data:
+        if key not in ("title", "event"):
+            raise ctx.error(None, key, f"unknown top-level key {key!r} (known keys: event, "
+                                       "title)")
+    title = data.get("title", "")
+    if not isinstance(title, str):
+        raise ctx.error(None, "title", f"key 'title' must be a string, got {title!r}")
+    raw = data.get("event")
+    if not isinstance(raw, list) or not raw or not all(isinstance(e, dict) for e in raw):
+        raise ctx.error(None, "event", "no [[event]] tables: expected an array of tables")
+    events: list[Event] = []
+    for index, table in enumerate(raw):
+        event = _event(index, table, ctx)
+        if any(e.id == event.id for e in events):
+            raise ctx.error(index, "id", f"duplicate event id {event.id!r} in key 'id'")
+        events.append(event)
+    return EventsFile(path, title, tuple(events))
+
+
+@dataclass(frozen=True)
+class _Context:
+    path: str
+    lines: _KeyLines
+    base: Path
+
+    def error(self, index: int | None, key: str, message: str) -> EventsError:
+        return EventsError(self.path, self.lines.line(index, key), key, message)
+
+
+def _event(index: int, table: dict[str, Any], ctx: _Context) -> Event:
+    label = f"[[event]] #{index + 1}"
+    for key in table:
+        if key not in EVENT_KEYS:
+            raise ctx.error(index, key, f"unknown key {key!r} in {label} (known keys: "
+                                        f"{', '.join(sorted(EVENT_KEYS))})")
+    for key in ("id", "title"):
+        if key not in table:
+            raise ctx.error(index, key, f"missing key {key!r} in {label}")
+    ident = table["id"]
+    if not isinstance(ident, str) or not NAME_RE.fullmatch(ident):
+        raise ctx.error(index, "id", f"key 'id' in {label} must match [a-z0-9_-]+, "
+                                     f"got {ident!r}")
+    label = f"[[event]] {ident!r}"
+    start, end, precision = _when(index, table, ctx, label)
+    keywords = _strings(index, table, "keywords", ctx, label, _term_check)
+    for file in _strings(index, table, "keyword_files", ctx, label):
+        keywords += tuple(t.text for t in load_keywords(ctx.base / file).terms)
+    return Event(
+        id=ident, title=_one_line(index, table, "title", ctx, label), start=start, end=end,
+        precision=precision, summary=_summary(index, table, ctx, label),
+        sources=_strings(index, table, "sources", ctx, label, _url_check),
+        keywords=tuple(dict.fromkeys(keywords)),
+        scope=_strings(index, table, "scope", ctx, label, _scope_check))
+
+
+def _when(index: int, table: dict, ctx: _Context, label: str) -> tuple[date, date, str]:
+    if "date" in table:
+        for key in ("start", "end"):
+            if key in table:
+                raise ctx.error(index, key, f"key {key!r} in {label}: give 'date' or "
+                                            "'start' and 'end', not both")
+        return _date(index, table, "date", ctx, label)
+    missing = [key for key in ("start", "end") if key not in table]
+    if missing:
+        wanted = "'date' (or 'start' and 'end')" if len(missing) == 2 else repr(missing[0])
+        raise ctx.error(index, "date" if len(missing) == 2 else missing[0],
+                        f"missing key {wanted} in {label}")
+    start = _date(index, table, "start", ctx, label)[0]
+    end = _date(index, table, "end", ctx, label)[1]
+    if end < start:
+        raise ctx.error(index, "end", f"key 'end' in {label} ({end}) is before its start "
+                                      f"({start})")
+    return start, end, "range"
+
+
+def _date(index: int, table: dict, key: str, ctx: _Context,
+          label: str) -> tuple[date, date, str]:
+    """A day, month or year as (first day, last day, precision)."""
+    value = table[key]
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value, value, "day"
+    match = _DATE_RE.fullmatch(value) if isinstance(value, str) else None
+    try:
+        if match is None:
+            raise ValueError
+        year, month, day = (int(g) if g else None for g in match.groups())
+        if day is not None:
+            when = date(year, month, day)
+            return when, when, "day"
+        if month is not None:
+            last = calendar.monthrange(year, month)[1]
+            return date(year, month, 1), date(year, month, last), "month"
+        return date(year, 1, 1), date(year, 12, 31), "year"
+    except ValueError:
+        raise ctx.error(index, key, f"key {key!r} in {label} must be a date (2018-06-20), a "
+                                    f"month (\"2018-06\") or a year (\"2015\"), got "
+                                    f"{value!r}") from None
+
+
+def _one_line(index: int, table: dict, key: str, ctx: _Context, label: str) -> str:
+    value = table[key]
+    if not isinstance(value, str) or not value.strip() or "\n" in value:
+        raise ctx.error(index, key, f"key {key!r} in {label} must be a non-empty one-line "
+                                    f"string, got {value!r}")
+    return value.strip()
+
+
+def _summary(index: int, table: dict, ctx: _Context, label: str) -> str:
+    value = table.get("summary", "")
+    if not isinstance(value, str):
+        raise ctx.error(index, "summary", f"key 'summary' in {label} must be a string, got "
+                                          f"{value!r}")
+    return " ".join(value.split())
+
+
+def _strings(index: int, table: dict, key: str, ctx: _Context, label: str,
+             check: Any = None) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ctx.error(index, key, f"key {key!r} in {label} must be a list of non-empty "
+                                    f"strings, got {value!r}")
+    for item in value:
+        problem = check(item) if check else None
+        if problem:
+            raise ctx.error(index, key, f"key {key!r} in {label} {problem}")
+    return tuple(v.strip() for v in value)
+
+
+def _term_check(value: str) -> str | None:
+    try:
+        Term.parse(value)
+    except ValueError as exc:
+        return f"has a bad term: {exc}"
+    return None
+
+
+def _url_check(value: str) -> str | None:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc \
+            or any(c.isspace() for c in value):
+        return f"has {value!r}, which is not an http(s) URL"
+    return None
+
+
+def _scope_check(value: str) -> str | None:
+    if NAME_RE.fullmatch(value):
+        return None
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"has regex {value!r} that does not compile: {exc}"
+    return None
+
+
+class _KeyLines:
+    """The line of each ``[[event]]`` header and of each key inside one.
+
+    Enough TOML for this flat file: keys at the start of a line, skipping the inside of
+    multi-line strings and arrays.
+
+    >>> kl = _KeyLines('title = "x"\\n[[event]]\\nid = "a"\\nkeywords = [\\n "id = 1"]\\n'
+    ...                '[[event]]\\n')
+    >>> kl.line(None, "title"), kl.line(0, "id"), kl.line(0, "keywords"), kl.line(1, "id")
+    (1, 3, 4, 6)
+    """
+
+    _HEADER = re.compile(r"\s*\[\[\s*event\s*\]\]")
+    _KEY = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[int | None, str | None], int] = {}
+        index: int | None = None
+        quote, depth = None, 0  # an open multi-line string; open brackets
+        for number, line in enumerate(text.split("\n"), start=1):
+            start = 0
+            if quote is not None:
+                start = line.find(quote)
+                if start < 0:
+                    continue
+                quote, start = None, start + 3
+            elif depth == 0 and self._HEADER.match(line):
+                index = 0 if index is None else index + 1
+                self.lines[(index, None)] = number
+                continue
+            elif depth == 0 and (match := self._KEY.match(line)):
+                key = next(g for g in match.groups() if g is not None)
+                self.lines.setdefault((index, key), number)
+                start = match.end()
+            quote, depth = _scan(line, start, depth)
+
+    def line(self, index: int | None, key: str | None) -> int | None:
+        return self.lines.get((index, key), self.lines.get((index, None)))
+
+
+def _scan(line: str, index: int, depth: int) -> tuple[str | None, int]:
+    """Skip a value from *index*: any multi-line string left open, and the bracket depth."""
+    while index < len(line):
+        char = line[index]
+        if char == "#":
+            break
+        if char in "\"'":
+            quote = char * 3 if line.startswith(char * 3, index) else char
+            end = line.find(quote, index + len(quote))
+            while quote == '"' and end > 0 and line[end - 1] == "\\":
+                end = line.find(quote, end + 1)  # an escaped quote inside a basic string
+            if end < 0:
+                return (quote if len(quote) == 3 else None), depth
+            index = end + len(quote)
+            continue
+        depth += (char in "[{") - (char in "]}")
+        index += 1
+    return None, depth
