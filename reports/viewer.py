@@ -1,0 +1,154 @@
+"""``takedown serve``: the read-only web viewer (Starlette), and the guard around it.
+
+`create_app(store, events=None, token=None)` builds the app; `reports.viewer_pages` holds
+the pages.  Routes (deep links, see /work/shared interfaces): ``/`` targets,
+``/targets/{name}``, ``/urls/{url_id}``, ``/takedowns`` (filters ``kind target since until
+q event page``), ``/takedowns/{takedown_id}``, ``/compare/{url_id}?a=&b=``,
+``/captures/{capture_id}/raw``.
+
+The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included:
+
+* only GET and HEAD (anything else: 405, the viewer has no write endpoint);
+* without a token (bound to loopback) the ``Host`` must be a loopback name or the bound
+  host, so a DNS-rebinding page cannot read the store through the user's browser;
+* with a token, a request needs ``Authorization: Bearer``, the cookie, or ``?token=``
+  once: that sets an HttpOnly SameSite=Strict cookie and redirects to the URL without it
+  (the token leaves the address bar and history);
+* headers: the CSP below, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
+  no-referrer``, ``X-Frame-Options: SAMEORIGIN``.  The CSP is the issue's
+  (``default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'``)
+  with three directives that only tighten it: ``form-action 'self'`` and ``base-uri
+  'none'`` (``default-src`` covers neither) and ``frame-ancestors 'self'`` (the CSP form
+  of X-Frame-Options).  srcdoc frames needed no loosening: Chromium does not check
+  ``frame-src`` for ``about:srcdoc``, and the frame inherits this policy.
+
+Imports reports, snapshots (through reports.viewer_pages) and Starlette.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reports import viewer_pages as pages
+from reports.render import render
+
+log = logging.getLogger(__name__)
+
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
+SECURITY_HEADERS = (
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+)
+COOKIE = "takedown_token"
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+ALLOWED_METHODS = ("GET", "HEAD")
+
+
+def _host_name(host_header: str) -> str:
+    """``[::1]:8080`` → ``::1``; ``127.0.0.1:8080`` → ``127.0.0.1``."""
+    if host_header.startswith("["):
+        return host_header[1:].split("]", 1)[0]
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+class ViewerGuard:
+    """Methods, Host, token and security headers, around the whole app (module doc)."""
+
+    def __init__(self, app: ASGIApp, token: str | None, hosts: Sequence[str] = ()) -> None:
+        self.app, self.token = app, token
+        self.hosts = LOOPBACK_NAMES | {h.strip("[]").lower() for h in hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _v in SECURITY_HEADERS}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": kept + list(SECURITY_HEADERS)}
+            await send(message)
+
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send_secured)
+            return
+        await self.app(scope, receive, send_secured)
+
+    def _refusal(self, scope: Scope) -> Response | None:
+        if scope["method"] not in ALLOWED_METHODS:
+            return PlainTextResponse("method not allowed: the viewer is read-only\n", 405,
+                                     headers={"Allow": ", ".join(ALLOWED_METHODS)})
+        headers = Headers(scope=scope)
+        if self.token is None:
+            if _host_name(headers.get("host", "")).lower() not in self.hosts:
+                return PlainTextResponse("unexpected Host header\n", 400)
+            return None
+        return self._token_refusal(scope, headers)
+
+    def _token_refusal(self, scope: Scope, headers: Headers) -> Response | None:
+        assert self.token is not None
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer ") and self._ok(auth[7:].strip()):
+            return None
+        cookie = SimpleCookie(headers.get("cookie", ""))
+        if COOKIE in cookie and self._ok(cookie[COOKIE].value):
+            return None
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                          keep_blank_values=True)
+        given = [v for k, v in query if k == "token"]
+        if given and self._ok(given[-1]):
+            rest = urlencode([(k, v) for k, v in query if k != "token"])
+            response = RedirectResponse(scope["path"] + ("?" + rest if rest else ""), 303)
+            response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
+            return response
+        return PlainTextResponse("a token is required: ?token=… once, or "
+                                 "Authorization: Bearer …\n", 401,
+                                 headers={"WWW-Authenticate": "Bearer"})
+
+    def _ok(self, given: str) -> bool:
+        assert self.token is not None
+        return hmac.compare_digest(given.encode(), self.token.encode())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    body = render("viewer/error.html", title=f"{exc.status_code}", message=exc.detail,
+                  **pages.helpers())
+    return HTMLResponse(body, exc.status_code)
+
+
+def create_app(store: Any, events: Sequence[Any] | None = None, token: str | None = None,
+               *, hosts: Sequence[str] = ()) -> ASGIApp:
+    """The viewer over *store* (a snapshots Store).  *events* (reports.events.Event) feed
+    the takedown list's event filter; *token*, when given, is required on every request;
+    *hosts* are Host names accepted besides loopback when there is no token."""
+    view = pages.Pages(store, list(events or ()))
+    routes = [
+        Route("/", view.index, methods=["GET"]),
+        Route("/targets/{name}", view.target, methods=["GET"]),
+        Route("/urls/{url_id:int}", view.url, methods=["GET"]),
+        Route("/takedowns", view.takedowns, methods=["GET"]),
+        Route("/takedowns/{takedown_id:int}", view.takedown, methods=["GET"]),
+        Route("/compare/{url_id:int}", view.compare, methods=["GET"]),
+        Route("/captures/{capture_id:int}/raw", view.raw, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    return ViewerGuard(app, token, hosts)

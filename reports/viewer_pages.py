@@ -1,0 +1,237 @@
+"""The viewer's pages: targets, a target's URLs, a URL's capture history, the takedown list
+and its filters, the side-by-side comparison of two captures, raw bodies.
+
+Every page is a template under ``reports/templates/viewer/`` rendered through
+``reports.render`` (autoescape); captured pages reach the browser only as the ``srcdoc``
+of an empty-sandbox iframe, after ``reports.sanitize``.  Imports reports, snapshots and
+Starlette; the guard and routes are in ``reports.viewer``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from reports.compare import Comparison, compare_pages
+from reports.render import render
+from reports.sanitize import inert_html, inert_text
+from snapshots import browse
+from snapshots.browse import CaptureBody
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+
+
+def linkable(url: object) -> bool:
+    """Only http(s) URLs become links; anything else is shown as text."""
+    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+
+
+def when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
+
+
+def helpers() -> dict[str, Any]:
+    return {"linkable": linkable, "when": when}
+
+
+def page(template: str, **context: Any) -> HTMLResponse:
+    return HTMLResponse(render(f"viewer/{template}", **context, **helpers()))
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a number, not {raw!r}") from None
+
+
+def _date_param(request: Request, name: str) -> date | None:
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be a date (YYYY-MM-DD), not {raw!r}") from None
+
+
+def _is_html(c: CaptureBody) -> bool:
+    if c.content_type:
+        return "html" in c.content_type.lower() or "xml" in c.content_type.lower()
+    return (c.text or "").lstrip()[:1] == "<"
+
+
+def _frame(c: CaptureBody | None, marks: dict[str, Any]) -> str:
+    """The inert srcdoc document of one capture."""
+    if c is None:
+        return inert_text("(no capture)")
+    if c.text is None:
+        what = c.error or ("binary body, see raw" if c.body else "no body")
+        return inert_text(f"({what}; HTTP status {c.status})")
+    if not _is_html(c):
+        return inert_text(c.text)
+    return inert_html(c.text, c.final_url or c.url, **marks)
+
+
+def _comparison(a: CaptureBody | None, b: CaptureBody | None) -> Comparison | None:
+    if a is None or b is None:
+        return None
+    spec = b.spec or {}
+    try:
+        return compare_pages(a.text or "", b.text or "", a.final_url or a.url,
+                             b.final_url or b.url, items=spec.get("items"),
+                             item_id=spec.get("item_id"))
+    except ValueError as exc:       # a bad item selector in the target's spec
+        log.warning("items of %s not compared: %s", b.target, exc)
+        return compare_pages(a.text or "", b.text or "", a.final_url or a.url,
+                             b.final_url or b.url)
+
+
+def side_by_side(a: CaptureBody | None, b: CaptureBody | None) -> dict[str, Any]:
+    """Everything the comparison template needs for captures *a* (before), *b* (after)."""
+    cmp = _comparison(a, b)
+    old_marks: dict[str, Any] = {}
+    new_marks: dict[str, Any] = {}
+    if cmp is not None:
+        old_marks = {"removed_blocks": cmp.removed_blocks,
+                     "removed_links": {lk.url for lk in cmp.links_removed}}
+        new_marks = {"added_blocks": cmp.added_blocks}
+    return {"a": a, "b": b, "cmp": cmp, "frame_a": _frame(a, old_marks),
+            "frame_b": _frame(b, new_marks)}
+
+
+def _matches(row: dict, q: str) -> bool:
+    hay = " ".join((row["url"], row["item"], row["target"], row["kind"],
+                    json.dumps(row["evidence"], ensure_ascii=False))).lower()
+    return all(word in hay for word in q.lower().split())
+
+
+class Pages:
+    """The page handlers over one store (blocking reads run in the thread pool)."""
+
+    def __init__(self, store: Any, events: list[Any]) -> None:
+        self.store, self.events = store, events
+
+    async def index(self, request: Request) -> Response:
+        rows = await run_in_threadpool(browse.targets_overview, self.store)
+        return page("index.html", title="Targets", targets=rows)
+
+    async def target(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        target = await run_in_threadpool(browse.target_urls, self.store, name)
+        if target is None:
+            raise HTTPException(404, f"no target named {name!r}")
+        return page("target.html", title=f"Target {name}", target=target)
+
+    async def url(self, request: Request) -> Response:
+        detail = await run_in_threadpool(browse.url_detail, self.store,
+                                         request.path_params["url_id"])
+        if detail is None:
+            raise HTTPException(404, "no such URL")
+        return page("url.html", title="Capture history", u=detail)
+
+    async def takedowns(self, request: Request) -> Response:
+        return page("takedowns.html", title="Takedowns",
+                    **await run_in_threadpool(self._takedowns, request))
+
+    def _takedowns(self, request: Request) -> dict[str, Any]:
+        params = request.query_params
+        kind, target = params.get("kind", ""), params.get("target", "")
+        since, until = _date_param(request, "since"), _date_param(request, "until")
+        event = self._event(params.get("event", ""))
+        rows = browse.takedown_list(
+            self.store, kinds=(kind,) if kind else (), targets=(target,) if target else (),
+            since=_midnight(since), until=_midnight(until + timedelta(days=1) if until else None))
+        if event is not None:
+            rows = _in_event(rows, event)
+        q = params.get("q", "").strip()
+        if q:
+            rows = [r for r in rows if _matches(r, q)]
+        number = max(1, _int_param(request, "page") or 1)
+        kinds, targets = browse.kinds_and_targets(self.store)
+        return {"rows": rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], "total": len(rows),
+                "page_number": number, "pages": max(1, -(-len(rows) // PAGE_SIZE)),
+                "kinds": kinds, "targets": targets, "events": self.events, "event": event,
+                "f": {k: params.get(k, "") for k in ("kind", "target", "since", "until", "q",
+                                                     "event")},
+                "query": [(k, v) for k, v in params.multi_items() if k != "page"]}
+
+    def _event(self, event_id: str) -> Any:
+        if not event_id:
+            return None
+        for event in self.events:
+            if event.id == event_id:
+                return event
+        raise HTTPException(400, f"unknown event {event_id!r}")
+
+    async def takedown(self, request: Request) -> Response:
+        ctx = await run_in_threadpool(self._takedown, request.path_params["takedown_id"])
+        return page("compare.html", **ctx)
+
+    def _takedown(self, takedown_id: int) -> dict[str, Any]:
+        td = browse.takedown_detail(self.store, takedown_id)
+        if td is None:
+            raise HTTPException(404, "no such takedown")
+        a = (None if td["last_ok_capture_id"] is None
+             else browse.capture_body(self.store, td["last_ok_capture_id"]))
+        b = browse.capture_body(self.store, td["first_capture_id"])
+        return {"title": f"Takedown #{td['id']}: {td['kind']}", "td": td,
+                "evidence": json.dumps(td["evidence"], ensure_ascii=False, indent=1),
+                "url_id": td["url_id"], **side_by_side(a, b)}
+
+    async def compare(self, request: Request) -> Response:
+        ctx = await run_in_threadpool(self._compare, request)
+        return page("compare.html", **ctx)
+
+    def _compare(self, request: Request) -> dict[str, Any]:
+        url_id = request.path_params["url_id"]
+        detail = browse.url_detail(self.store, url_id)
+        if detail is None:
+            raise HTTPException(404, "no such URL")
+        ids = [c["id"] for c in detail["captures"]]
+        a_id, b_id = _int_param(request, "a"), _int_param(request, "b")
+        if b_id is None:
+            b_id = ids[-1] if ids else None
+        if a_id is None and b_id in ids:
+            a_id = ids[max(0, ids.index(b_id) - 1)]
+        for cid in (a_id, b_id):
+            if cid is None or cid not in ids:
+                raise HTTPException(404, f"capture {cid} is not a capture of this URL")
+        a, b = browse.capture_body(self.store, a_id), browse.capture_body(self.store, b_id)
+        return {"title": "Compare captures", "td": None, "evidence": "", "url_id": url_id,
+                "captures": detail["captures"], **side_by_side(a, b)}
+
+    async def raw(self, request: Request) -> Response:
+        cap = await run_in_threadpool(browse.capture_body, self.store,
+                                      request.path_params["capture_id"])
+        if cap is None or cap.body is None:
+            raise HTTPException(404, "no stored body for this capture")
+        # text/plain and an attachment: a browser neither renders nor sniffs it
+        return Response(cap.body, media_type="text/plain", headers={
+            "Content-Disposition": f'attachment; filename="capture-{cap.id}.txt"'})
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _in_event(rows: list[dict], event: Any) -> list[dict]:
+    """Takedowns detected within the event's window and scope."""
+    from reports.correlate import event_window
+
+    start, end = event_window(event)
+    return [r for r in rows if start <= r["detected_at"].date() <= end
+            and event.applies_to(r["target"], r["url"])]
+
