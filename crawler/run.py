@@ -91,12 +91,17 @@ def run_round(watchlist: Watchlist, store: Store, at: datetime,
         process.crawl(crawler, plan=plan)
         process.start()
     status = "done" if reasons == ["finished"] else "interrupted"
-    learned = learn_session_params(store, plan.round_id)
-    stats = _stats(plan.tally, status, learned)
-    store.finish_round(plan.round_id, stats)
     if status != "done":
         log.warning("round %s ended early: %s", plan.round_id, reasons or "no close signal")
-    return RoundResult(plan.round_id, at, status, plan.tally, learned)
+    return close_round(plan, status)
+
+
+def close_round(plan: RoundPlan, status: str) -> RoundResult:
+    """The steps after the fetching: learn session parameters, close the round in the store
+    with its stats (a local round and a distributed one end alike)."""
+    learned = learn_session_params(plan.store, plan.round_id)
+    plan.store.finish_round(plan.round_id, _stats(plan.tally, status, learned))
+    return RoundResult(plan.round_id, plan.at, status, plan.tally, learned)
 
 
 def learn_session_params(store: Store, round_id: int) -> dict[str, set[str]]:

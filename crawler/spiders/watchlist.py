@@ -103,6 +103,11 @@ class WatchlistSpider(scrapy.Spider):
         self.seen: dict[str, set[str]] = {t.spec.name: set() for t in plan.targets}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        for req in self.planned():
+            yield req
+
+    def planned(self) -> Iterator[scrapy.Request]:
+        """The round's first requests: per target its seed, its revisits, its probe."""
         for t in self.plan.targets:
             seed = self.plan.normalize(t.spec.url)
             req = self._request(t, seed, 0, "seed")
@@ -112,19 +117,28 @@ class WatchlistSpider(scrapy.Spider):
                 req = self._request(t, self.plan.normalize(url), depth, "revisit")
                 if req is not None:
                     yield req
-            probe = self._request(t, probe_url(seed, t.spec.name), PROBE_DEPTH, "probe")
+            # robots.txt may forbid the probe: then skip it (discovered)
+            probe = self._request(t, probe_url(seed, t.spec.name), PROBE_DEPTH, "probe",
+                                  discovered=True)
             if probe is not None:
-                probe.meta["discovered"] = True   # robots.txt may forbid it: then skip it
                 yield probe
 
-    def _request(self, t: TargetPlan, url: str, depth: int, via: str) -> scrapy.Request | None:
+    def _request(self, t: TargetPlan, url: str, depth: int, via: str,
+                 discovered: bool = False) -> scrapy.Request | None:
         name = t.spec.name
         if url in self.seen[name]:
             return None
         self.seen[name].add(url)
         self.plan.tally.add(name, queued=1)
-        meta = {"target": name, "watched": url, "depth": depth, "via": via,
+        return self.build_request(t, url, depth, via, discovered)
+
+    def build_request(self, t: TargetPlan, url: str, depth: int, via: str,
+                      discovered: bool = False) -> scrapy.Request:
+        """The request fetching *url* for target *t* (no bookkeeping)."""
+        meta = {"target": t.spec.name, "watched": url, "depth": depth, "via": via,
                 "download_timeout": self.plan.crawl.timeout}
+        if discovered:
+            meta["discovered"] = True
         if not t.spec.robots:
             meta["dont_obey_robotstxt"] = True
         if t.spec.proxy:
@@ -171,9 +185,8 @@ class WatchlistSpider(scrapy.Spider):
     def _follow(self, t: TargetPlan, links: list[tuple[str, str]], depth: int) -> Iterator[Any]:
         for url, _text in links:
             if t.spec.allows(url):
-                req = self._request(t, url, depth, "link")
+                req = self._request(t, url, depth, "link", discovered=True)
                 if req is not None:
-                    req.meta["discovered"] = True
                     yield req
 
     def failed(self, failure: Failure) -> Iterator[NewCapture]:

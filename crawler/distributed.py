@@ -1,0 +1,155 @@
+"""A round crawled by many workers over Redis: the coordinator's side.
+
+``coordinate`` is what ``takedown crawl WATCHLIST --redis URL`` runs instead of
+``crawler.run.run_round``: it plans the round exactly as a local round does (seeds, URLs
+seen alive lately, not-found probes), publishes the round's context in Redis, pushes the
+first requests to the shared ``Frontier``, then waits until every request is captured or
+failed (workers push the links they find to the same frontier) while requeueing the
+requests of workers whose lease expired.  The post-round steps are the local ones
+(``crawler.run.close_round``).  The worker's side is ``crawler.worker``.
+
+Both sides share ``round_context``/``plan_from_context`` (the round as JSON in Redis) and
+``FrontierRequests``, the spider mixin that sends requests to the frontier instead of
+Scrapy's own scheduler.  Imports ``crawler`` and ``snapshots``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from crawler.frontier import Entry, Frontier
+from crawler.plan import RoundPlan, RoundTally, TargetPlan
+from crawler.progress import RoundProgress
+from crawler.run import close_round, plan_round
+from crawler.spiders.watchlist import WatchlistSpider
+from crawler.watchlist import CrawlSpec, TargetSpec
+
+if TYPE_CHECKING:
+    from crawler.run import RoundResult
+    from crawler.watchlist import Watchlist
+    from snapshots.repo import Store
+
+log = logging.getLogger(__name__)
+
+NOTE_EVERY = 30.0     # seconds between two "still waiting" notes of the coordinator
+REAP_EVERY = 0.5      # seconds between two looks for workers whose lease expired
+
+
+class RedisTally(RoundTally):
+    """A worker's tally: every count also goes to the round's hash in Redis, where the
+    coordinator sums what all workers did."""
+
+    def __init__(self, frontier: Frontier, round_id: int) -> None:
+        super().__init__()
+        self.frontier, self.round_id = frontier, round_id
+
+    def add(self, target: str, **counts: int) -> None:
+        super().add(target, **counts)
+        self.frontier.count(self.round_id, target, **counts)
+
+
+class FrontierRequests:
+    """Mixin for ``WatchlistSpider``: a request is pushed to the shared frontier (once per
+    target and round, across all workers) instead of being handed to Scrapy."""
+
+    frontier: Frontier
+    plan: RoundPlan
+    seen: dict[str, set[str]]
+
+    def _request(self, t: TargetPlan, url: str, depth: int, via: str,
+                 discovered: bool = False) -> None:
+        name = t.spec.name
+        # the local set spares Redis the navigation links every page repeats
+        if url in self.seen[name]:
+            return None
+        self.seen[name].add(url)
+        self.frontier.push(Entry(self.plan.round_id, name, url, depth, via, discovered))
+        return None
+
+
+class Seeder(FrontierRequests, WatchlistSpider):
+    """Pushes a round's first requests (the coordinator never runs Scrapy)."""
+
+    def __init__(self, plan: RoundPlan, frontier: Frontier, **kwargs: Any) -> None:
+        super().__init__(plan=plan, **kwargs)
+        self.frontier = frontier
+
+    def seed(self) -> None:
+        for _ in self.planned():
+            pass   # FrontierRequests pushed each request as it was planned
+
+
+def round_context(plan: RoundPlan) -> dict:
+    """What a worker needs of a round, as JSON: id, stamp, crawl settings, targets (with
+    their store ids) and the session parameters dropped from URLs."""
+    return {"round_id": plan.round_id, "at": plan.at.isoformat(),
+            "crawl": asdict(plan.crawl),
+            "targets": [{"id": t.target_id, "spec": asdict(t.spec)} for t in plan.targets],
+            "drop": {host: sorted(names) for host, names in plan.drop.items()}}
+
+
+def plan_from_context(context: dict, store: Store, frontier: Frontier) -> RoundPlan:
+    """A worker's plan of the round published as *context*, writing to *store*."""
+    targets = [TargetPlan(spec=TargetSpec(**{k: _frozen(v) for k, v in t["spec"].items()}),
+                          target_id=t["id"]) for t in context["targets"]]
+    store.preload(t.target_id for t in targets)
+    round_id = context["round_id"]
+    return RoundPlan(round_id=round_id, at=datetime.fromisoformat(context["at"]),
+                     crawl=CrawlSpec(**context["crawl"]), targets=targets, store=store,
+                     drop={h: set(n) for h, n in context["drop"].items()},
+                     tally=RedisTally(frontier, round_id))
+
+
+def _frozen(value: Any) -> Any:
+    """JSON lists back to the tuples of the frozen specs (``headers`` nests them)."""
+    return tuple(_frozen(v) for v in value) if isinstance(value, list) else value
+
+
+def coordinate(watchlist: Watchlist, store: Store, at: datetime, frontier: Frontier,
+               progress: bool = False, poll: float = 0.05) -> RoundResult:
+    """Run one round of *watchlist* on the workers of *frontier*, stamped *at*."""
+    token = frontier.lock()
+    try:
+        plan = plan_round(watchlist, store, at)
+        frontier.open_round(plan.round_id, round_context(plan))
+        status = "done"
+        try:
+            with RoundProgress(plan, enabled=progress):
+                Seeder(plan, frontier).seed()
+                _wait(frontier, plan, token, poll)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            log.warning("round %s interrupted; its waiting requests are dropped",
+                        plan.round_id)
+        plan.tally.per_target = frontier.tally(plan.round_id)
+        frontier.close_round(plan.round_id)
+        return close_round(plan, status)
+    finally:
+        frontier.unlock(token)
+
+
+def _wait(frontier: Frontier, plan: RoundPlan, token: str, poll: float) -> None:
+    """Until no request of the round is waiting or leased: requeue the requests of dead
+    workers, keep the lock, refresh the tally the progress display reads."""
+    rid = plan.round_id
+    last_reap = time.monotonic()
+    next_note = last_reap + 5.0
+    while (pending := frontier.pending(rid)) > 0:
+        now = time.monotonic()
+        if now - last_reap >= REAP_EVERY:
+            frontier.reap()
+            frontier.renew(token)
+            plan.tally.per_target = frontier.tally(rid)
+            last_reap = now
+        if now >= next_note:
+            workers = frontier.workers()
+            log.warning("round %s: %d requests pending (%d waiting), %d workers%s", rid,
+                        pending, frontier.waiting(), len(workers),
+                        "" if workers else ": start one with `takedown worker --redis URL`")
+            next_note = now + NOTE_EVERY
+        time.sleep(poll)
+    log.info("round %s: every request captured or failed", rid)

@@ -1,0 +1,297 @@
+"""A distributed round's worker: ``takedown worker --redis URL [--db URL]``.
+
+One long-running Scrapy process (Twisted's reactor runs once) with one idle spider,
+``FrontierSpider``: scrapy-redis's ``RedisMixin`` keeps it open when idle
+(``spider_idle`` -> ``DontCloseSpider``) and turns frontier entries into requests, but
+its lossy pop is replaced by a lease (``Frontier.lease``: the entry moves to this worker's
+own list).  A ticker renews the worker's lease, requeues the requests of dead workers,
+follows the round published by the coordinator (a new round id means a new plan: new
+targets, settings, store caches) and tops up the work in hand to the round's concurrency.
+
+A request is acknowledged only once its capture is committed (``LeasedSnapshotPipeline``)
+or when it yields no capture (a link robots.txt forbids); the links of a page are pushed
+before its capture is stored, so the round can never look finished while they are on
+their way.  SIGTERM: take no more work, finish and acknowledge what is in hand, exit.
+SIGINT: requeue what is in hand at once and exit.  Imports ``crawler`` and ``snapshots``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from itemadapter import ItemAdapter
+from redis import RedisError
+from scrapy import signals
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.defer import deferred_from_coro
+from scrapy_redis.spiders import RedisMixin
+from twisted.internet import task
+
+from crawler.distributed import FrontierRequests, plan_from_context
+from crawler.frontier import Entry, Frontier
+from crawler.pipelines import SnapshotPipeline
+from crawler.run import crawl_settings
+from crawler.spiders.watchlist import WatchlistSpider
+from snapshots import open_store
+from snapshots.records import NewCapture
+from snapshots.repo import Store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+    from crawler.plan import RoundPlan, TargetPlan
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 3   # a capture the store refused this often is given up (and logged)
+
+
+class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
+    """``WatchlistSpider`` fed by the shared frontier, one round after another."""
+
+    name = "watchlist-worker"
+
+    def __init__(self, plan: RoundPlan, frontier: Frontier, worker_id: str,
+                 lease: float = 30.0, poll: float = 0.05, **kwargs: Any) -> None:
+        super().__init__(plan=plan, **kwargs)
+        self.frontier, self.worker_id = frontier, worker_id
+        self.lease_s, self.poll = lease, poll
+        self.redis_key = frontier.key("frontier")
+        self.leases: dict[tuple[str, str], bytes] = {}    # (target, url) -> raw entry
+        self.tries: Counter[tuple[str, str]] = Counter()
+        self.draining = False
+        self.done = 0
+        self._beat_at = 0.0
+        self._ticker: task.LoopingCall | None = None   # made once the reactor runs
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FrontierSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.setup_redis(crawler)
+        # scrapy-redis pops with LRANGE+LTRIM: a request is lost if the worker dies
+        spider.fetch_data = spider._take
+        spider.count_size = lambda _key: spider.frontier.waiting()
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider._closed, signal=signals.spider_closed)
+        crawler.signals.connect(spider._item_error, signal=signals.item_error)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for req in ():   # the work comes from the frontier (see _tick)
+            yield req
+
+    # -- taking work -----------------------------------------------------------------------
+    def _take(self, _key: str, batch: int) -> list[bytes]:
+        room = min(batch, self.plan.crawl.concurrency) - len(self.leases)
+        return [] if self.draining else self.frontier.lease(self.worker_id, room)
+
+    def make_request_from_data(self, data: bytes) -> scrapy.Request | list:
+        e = Entry.decode(data)
+        if e.round_id != self.plan.round_id:
+            self._follow_round()
+        t = self.by_name.get(e.target)
+        if e.round_id != self.plan.round_id or t is None:
+            log.info("dropping %s of round %s: round %s runs", e.url, e.round_id,
+                     self.plan.round_id)
+            self.frontier.ack(self.worker_id, data)
+            return []
+        self.seen[e.target].add(e.url)
+        self.leases[(e.target, e.url)] = data
+        return self.build_request(t, e.url, e.depth, e.via, e.discovered)
+
+    def build_request(self, t: TargetPlan, url: str, depth: int, via: str,
+                      discovered: bool = False) -> scrapy.Request:
+        req = super().build_request(t, url, depth, via, discovered)
+        req.meta["max_retry_times"] = self.plan.crawl.retries   # the round's, not the first
+        return req
+
+    # -- finishing work ----------------------------------------------------------------------
+    def parse(self, response: Response) -> Iterator[Any]:
+        # run it whole first: its links reach the frontier before the capture is acked
+        yield from list(super().parse(response))
+
+    def failed(self, failure: Failure) -> Iterator[NewCapture]:
+        out = list(super().failed(failure))
+        if not out:   # a link robots.txt forbids: no capture, done all the same
+            self.ack(failure.request.meta["target"], failure.request.meta["watched"])
+        yield from out
+
+    def current(self, target: str, url: str) -> bool:
+        """Whether (target, url) is a request of the running round leased here."""
+        raw = self.leases.get((target, url))
+        return raw is not None and Entry.decode(raw).round_id == self.plan.round_id
+
+    def ack(self, target: str, url: str) -> None:
+        raw = self.leases.pop((target, url), None)
+        if raw is not None:
+            self.frontier.ack(self.worker_id, raw)
+            self.done += 1
+
+    def _retry_or_drop(self, target: str, url: str, why: str) -> None:
+        key = (target, url)
+        raw = self.leases.pop(key, None)
+        if raw is None:
+            return
+        self.tries[key] += 1
+        if self.tries[key] < MAX_TRIES:
+            log.warning("%s: %s; requeued", url, why)
+            self.frontier.nack(self.worker_id, raw)
+        else:
+            log.error("%s: %s, %d times; given up", url, why, self.tries[key])
+            self.frontier.ack(self.worker_id, raw)
+
+    def _item_error(self, item: Any, response: Response, spider: object,
+                    failure: Failure) -> None:
+        c = ItemAdapter(item)
+        self._retry_or_drop(c["target"], c["url"], f"not stored ({failure.value!r})")
+
+    def _spider_error(self, failure: Failure, response: Response, spider: object) -> None:
+        meta = response.meta
+        self._retry_or_drop(meta["target"], meta["watched"], f"not parsed ({failure.value!r})")
+
+    # -- rounds, lease, shutdown -----------------------------------------------------------
+    def _follow_round(self) -> None:
+        context = self.frontier.context()
+        if context is None or context["round_id"] == self.plan.round_id:
+            return
+        plan = plan_from_context(context, Store(self.plan.store.engine), self.frontier)
+        self.plan, self.max_size = plan, plan.crawl.max_size
+        self.by_name = {t.spec.name: t for t in plan.targets}
+        self.seen = {t.spec.name: set() for t in plan.targets}
+        log.info("worker %s: round %s", self.worker_id, plan.round_id)
+
+    def _tick(self) -> None:
+        try:
+            now = time.monotonic()
+            if now >= self._beat_at:
+                self.frontier.heartbeat(self.worker_id, self.lease_s)
+                self.frontier.reap()
+                self._beat_at = now + self.lease_s / 3
+            if self.draining:
+                if not self.leases:
+                    self._stop("finished")
+                return
+            rid = self.frontier.round_id()
+            if rid is not None:
+                if rid != self.plan.round_id:
+                    self._follow_round()
+                self.schedule_next_requests()
+        except RedisError as exc:
+            log.warning("worker %s: Redis: %s", self.worker_id, exc)
+
+    def spider_idle(self) -> None:
+        if not self.draining:
+            super().spider_idle()   # raises DontCloseSpider
+
+    def _opened(self, spider: object) -> None:
+        self._ticker = task.LoopingCall(self._tick)
+        self._ticker.start(self.poll, now=True)
+
+    def _closed(self, spider: object, reason: str) -> None:
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+
+    def drain(self) -> None:
+        """SIGTERM: no more work; exit once what is in hand is acknowledged."""
+        log.warning("worker %s: finishing %d requests, then exiting", self.worker_id,
+                    len(self.leases))
+        self.draining = True
+
+    def abort(self) -> None:
+        """SIGINT: requeue what is in hand now and exit."""
+        self.draining = True
+        moved = self.frontier.retire(self.worker_id)
+        log.warning("worker %s: interrupted, %d requests requeued", self.worker_id, moved)
+        self.leases.clear()
+        self._stop("shutdown")
+
+    def _stop(self, reason: str) -> None:
+        if self._ticker is not None and self._ticker.running:
+            self._ticker.stop()
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=reason))
+
+
+class LeasedSnapshotPipeline(SnapshotPipeline):
+    """``SnapshotPipeline``, then the acknowledgement of the capture's request."""
+
+    def process_item(self, item: Any) -> Any:
+        spider: FrontierSpider = self.crawler.spider  # type: ignore[assignment]
+        c = item if isinstance(item, NewCapture) else NewCapture(**ItemAdapter(item).asdict())
+        if spider.current(c.target, c.url):
+            item = super().process_item(c)
+        spider.ack(c.target, c.url)   # a request of an earlier round is dropped
+        return item
+
+
+def run_worker(redis_url: str, data: str, db: str | None, prefix: str = "takedown",
+               lease: float = 30.0, poll: float = 0.05) -> int:
+    """Serve rounds until SIGTERM or SIGINT; returns the requests this worker finished."""
+    frontier = Frontier.from_url(redis_url, prefix)
+    worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    stop = _Signals()
+    context = _wait_for_round(frontier, stop, poll=max(poll, 0.2))
+    if context is None:
+        return 0
+    store = open_store(data, db)
+    plan = plan_from_context(context, store, frontier)
+    settings = crawl_settings(plan.crawl)
+    settings.set("ITEM_PIPELINES", {"crawler.worker.LeasedSnapshotPipeline": 300},
+                 priority="cmdline")
+    settings.set("REDIS_URL", redis_url, priority="cmdline")
+    settings.set("MAX_IDLE_TIME_BEFORE_CLOSE", 0, priority="cmdline")
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(FrontierSpider)
+    process.crawl(crawler, plan=plan, frontier=frontier, worker_id=worker_id, lease=lease,
+                  poll=poll)
+    stop.attach(crawler)
+    log.warning("worker %s serving %s (prefix %r)", worker_id, redis_url, prefix)
+    process.start(install_signal_handlers=False)
+    frontier.retire(worker_id)
+    done = crawler.spider.done if crawler.spider is not None else 0
+    log.warning("worker %s: %d requests done, exiting", worker_id, done)
+    return done
+
+
+def _wait_for_round(frontier: Frontier, stop: _Signals, poll: float) -> dict | None:
+    """The running round's context, once there is one (None if stopped first)."""
+    while not stop.received:
+        context = frontier.context()
+        if context is not None:
+            return context
+        time.sleep(poll)
+    return None
+
+
+class _Signals:
+    """SIGTERM drains the worker, SIGINT aborts it; before Scrapy runs, both just stop."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.crawler: Crawler | None = None
+        signal.signal(signal.SIGTERM, self._handle)
+        signal.signal(signal.SIGINT, self._handle)
+
+    def attach(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.received = signum
+        spider = self.crawler.spider if self.crawler is not None else None
+        if spider is None:
+            return
+        from twisted.internet import reactor
+
+        act = spider.drain if signum == signal.SIGTERM else spider.abort
+        reactor.callFromThread(act)
