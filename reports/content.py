@@ -50,7 +50,7 @@ def read_page(page: Page) -> tuple[str, Content]:
     if published is not None:
         published = published.replace(tzinfo=UTC) if published.tzinfo is None \
             else published.astimezone(UTC)
-    return key, Content(p.title, p.text[:MAX_TEXT], published,
+    return key, Content(p.title, p.main_text[:MAX_TEXT], published,
                         {i.id: i.text[:MAX_TEXT] for i in p.items})
 
 

@@ -80,7 +80,7 @@ def capture_text_keys(store: Store, capture_ids: Iterable[int]) -> dict[int, str
         for start in range(0, len(ids), CHUNK):
             q = select(Capture.id, Capture.text_sha256).where(
                 Capture.id.in_(ids[start:start + CHUNK]))
-            out.update(conn.execute(q).tuples())
+            out.update((cid, sha) for cid, sha in conn.execute(q))
     return out
 
 
