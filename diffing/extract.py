@@ -1,8 +1,8 @@
 """Extraction: one captured HTML page → its text blocks, links, items and dates (`Page`).
 
-Parsed with lxml.html (the parser bs4 would use, without bs4's tree-building cost: 1 MB pages
-are common on portals), after NUL bytes are dropped and UTF-8 read as latin-1/cp1252 is
-repaired (`fix_mojibake`). Rules, in the order they apply:
+Parsed with lxml's HTML parser (the parser bs4 would use, without bs4's tree-building
+cost: 1 MB pages are common on portals), after NUL bytes are dropped and UTF-8 read as
+latin-1/cp1252 is repaired (`fix_mojibake`). Rules, in the order they apply:
 
 * Dropped: ``script style noscript template svg math select datalist iframe object embed
   canvas audio video`` and hidden elements (``hidden``, ``display:none``,
@@ -47,9 +47,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from lxml import etree
 
 from diffing.results import Block, Item, Page, PageLink
@@ -95,9 +94,23 @@ HIDDEN_CLASSES = ("element-hidden", "element-invisible", "visually-hidden", "sr-
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 _NAME_PARTS = re.compile(r"[^a-z\u4e00-\u9fff]+")
 _CAMEL = re.compile(r"([a-z])([A-Z])")
+# a superset of the hidden elements (`_is_hidden` decides): every HIDDEN_CLASSES name contains
+# one of these substrings
+_MAYBE_HIDDEN = etree.XPath(
+    ".//*[@hidden or @type='hidden' or contains(@style, 'none') or contains(@style, 'hidden')"
+    " or contains(@class, 'hidden') or contains(@class, 'invisible')"
+    " or contains(@class, 'sr-only') or contains(@class, 'd-none')"
+    " or contains(@class, 'screen-reader-text')]")
+_HIDING_WORDS = ("hidden", "none", "invisible", "sr-only", "screen-reader-text", "&#")
+_STRING = etree.XPath("string()")
+# what urljoin would rewrite in a root-relative href: dot segments, an empty query after
+# "?#" or a params ";" (dropped when empty), characters urlsplit removes
+_UNPLAIN = re.compile(r"/\.|\?#|[;\t\r\n]")
 _REFRESH = re.compile(r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$", re.IGNORECASE | re.DOTALL)
 
 
+_PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True,
+                           huge_tree=True)  # deep, unclosed nesting is common
 EMPTY_PAGE = Page("", (), (), (), (), None, None, "")
 
 
@@ -118,8 +131,9 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     body = root.find("body")
     body = root if body is None else body
     walk = _Walk(base, body)
-    walk.run(drop_hidden=True)
-    if not walk.blocks:
+    hides = _may_hide(html)
+    walk.run(drop_hidden=hides)
+    if not walk.blocks and hides:
         walk = _Walk(base, body)
         walk.run(drop_hidden=False)
     main = tuple(b for b, boiler in walk.blocks if not boiler)
@@ -136,19 +150,24 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
                 head["refresh"], published, "\n".join(b.text for b in main))
 
 
-def _parse(html: str) -> lxml.html.HtmlElement | None:
+def _parse(html: str) -> etree._Element | None:
     html = fix_mojibake(html.replace("\x00", ""))
     if not html.strip():
         return None
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True,
-                                  huge_tree=True)  # deep, unclosed nesting is common
     try:
-        return lxml.html.document_fromstring(html.encode("utf-8", "replace"), parser=parser)
-    except (etree.ParserError, ValueError):
+        # plain lxml elements, not lxml.html's: the same parser, without a Python class
+        # lookup for every element the walk touches
+        return etree.fromstring(html.encode("utf-8", "replace"), parser=_PARSER)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
 
 
-def _base_url(root: lxml.html.HtmlElement, url: str) -> str:
+def _text_of(el: etree._Element) -> str:
+    """The element's text content (its descendants' text, not its tail), as a plain str."""
+    return str(_STRING(el))
+
+
+def _base_url(root: etree._Element, url: str) -> str:
     for href in root.xpath("//base/@href"):
         return _absolute(url, str(href))
     return url
@@ -160,15 +179,29 @@ def _absolute(base: str, href: str) -> str:
 
 @lru_cache(maxsize=65536)  # a portal repeats its links, and a pair of captures shares them
 def _join(base: str, href: str) -> str:
+    if href[:1] == "/" and href[1:2] != "/" and (origin := _origin(base)) is not None \
+            and not _UNPLAIN.search(href) and not href.endswith(("?", "#")):
+        return origin + href  # what urljoin gives for a plain root-relative href, faster
     try:
         return urljoin(base, href)
     except ValueError:
         return href
 
 
-def _head_facts(root: lxml.html.HtmlElement, base: str) -> dict:
+@lru_cache(maxsize=1024)
+def _origin(base: str) -> str | None:
+    """``scheme://host`` of an http(s) *base*, as urljoin spells it; else None."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        return None
+    ok = parts.scheme in ("http", "https") and parts.netloc
+    return f"{parts.scheme}://{parts.netloc}" if ok else None
+
+
+def _head_facts(root: etree._Element, base: str) -> dict:
     titles = root.xpath("//title[not(ancestor::svg)]")
-    title = " ".join(titles[0].text_content().split()) if titles else ""
+    title = " ".join(_text_of(titles[0]).split()) if titles else ""
     refresh = None
     # a refresh inside <noscript> is the page's no-JavaScript fallback, not a redirect
     for content in root.xpath("//meta[translate(@http-equiv, 'REFSH', 'refsh')='refresh']"
@@ -179,7 +212,7 @@ def _head_facts(root: lxml.html.HtmlElement, base: str) -> dict:
     return {"title": title, "refresh": refresh, "published": _meta_date(root)}
 
 
-def _meta_date(root: lxml.html.HtmlElement) -> datetime | None:
+def _meta_date(root: etree._Element) -> datetime | None:
     for meta in root.iter("meta"):
         name = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
         if name in PUBLISHED_META and (when := find_date(meta.get("content") or "")):
@@ -187,13 +220,13 @@ def _meta_date(root: lxml.html.HtmlElement) -> datetime | None:
     return None
 
 
-def _time_element(times: list[tuple[lxml.html.HtmlElement, bool]]) -> datetime | None:
+def _time_element(times: list[tuple[etree._Element, bool]]) -> datetime | None:
     """``<time>``: one marked as the publication time, else the first in main content."""
     marked = [el for el, _boiler in times
               if el.get("pubdate") is not None or (el.get("itemprop") or "").lower()
               in ("datepublished", "datecreated")]
     for el in marked + [el for el, boiler in times if not boiler]:
-        if when := find_date(el.get("datetime") or el.text_content()):
+        if when := find_date(el.get("datetime") or _text_of(el)):
             return when
     return None
 
@@ -208,8 +241,8 @@ def _is_boilerplate_name(names: str) -> bool:
     return False
 
 
-def _signature(el: lxml.html.HtmlElement) -> tuple[str, str]:
-    tag = el.tag.lower()
+def _signature(el: etree._Element) -> tuple[str, str]:
+    tag = el.tag  # the HTML parser gives tag names in lower case
     return tag, _path_part(tag, el.get("id") or "", el.get("class") or "")
 
 
@@ -239,42 +272,45 @@ class _Context:
 class _Walk:
     """One pass over the body: blocks (with their boilerplate flag) and links, in page order.
 
-    `etree.iterwalk`, not recursion: malformed pages nest deeper than Python's stack.
+    `etree.iterwalk`, not recursion: malformed pages nest deeper than Python's stack.  The
+    loop is written flat, with its state in locals: it runs once per element of 1 MB pages.
     """
 
-    def __init__(self, base: str, body: lxml.html.HtmlElement) -> None:
+    def __init__(self, base: str, body: etree._Element) -> None:
         self.base, self.body = base, body
         self.blocks: list[tuple[Block, bool]] = []
         self.links: list[PageLink] = []
         self.anchors: list[str] = []
         self.total = 0
         self.slots = 0
-        self.times: list[tuple[lxml.html.HtmlElement, bool]] = []
+        self.times: list[tuple[etree._Element, bool]] = []
 
     def run(self, drop_hidden: bool) -> None:
-        self.total = len(self.body.text_content())
+        self.total = len(_text_of(self.body))
+        hidden = _hidden_elements(self.body) if drop_hidden else frozenset()
         top = _Context("body", False, False, False)
         self._text(top, self.body.text)
-        # one frame per open element: [element, the context it was entered from, the context
-        # of its children (None if hidden), whether it is a link, its children's signatures]
-        frames: list[list] = [[self.body, None, top, False, None]]
+        # one frame per open element: (the context it was entered from, the context of its
+        # children (None if hidden), whether it is a link, its children's signatures)
+        frames: list[list] = [[None, top, False, None, self.body]]
         walker = etree.iterwalk(self.body, events=("start", "end"))
         next(walker)  # the body's own start
+        enter, text = self._enter, self._text
         for event, el in walker:
             if event == "start":
-                if drop_hidden and _is_hidden(el):
+                if hidden and el in hidden:
                     walker.skip_subtree()  # its "end" still comes
-                    parent = frames[-1][2]
-                    frames.append([el, parent, None, False, None])
+                    parent = frames[-1][1]
+                    frames.append([parent, None, False, None, el])
                     self._hidden_links(el)
                     if el.tail:
-                        self._text(parent, el.tail)
+                        text(parent, el.tail)
                 else:
-                    frames.append(self._enter(el, frames[-1]))
+                    frames.append(enter(el, frames[-1]))
                 continue
             if len(frames) == 1:
                 break
-            _el, parent, own, anchor, _counts = frames.pop()
+            parent, own, anchor, _counts, _el = frames.pop()
             if own is None:  # hidden: its tail is taken
                 continue
             if anchor:
@@ -282,28 +318,30 @@ class _Walk:
             if own is not parent and own.texts:
                 self._flush(own)
             if el.tail:
-                self._text(parent, el.tail)
+                text(parent, el.tail)
         self._flush(top)
 
-    def _enter(self, el: lxml.html.HtmlElement, up: list) -> list:
-        parent = up[2]
-        tag = el.tag.lower()
-        if tag in ("br", "hr"):
+    def _enter(self, el: etree._Element, up: list) -> list:
+        parent = up[1]
+        tag = el.tag
+        if tag == "br" or tag == "hr":
             self._flush(parent)
-            return [el, parent, parent, False, None]
+            return [parent, parent, False, None, el]
         anchor = False
-        if tag in ("a", "area") and el.get("href") is not None:
-            self._link(el, parent)
-            anchor = True
+        if tag == "a" or tag == "area":
+            if el.get("href") is not None:
+                self._link(el, parent)
+                anchor = True
         elif tag == "time":
             self.times.append((el, parent.boiler))
         if tag not in BLOCK_TAGS:
             if el.text:
                 self._text(parent, el.text)
-            return [el, parent, parent, anchor, None]
+            return [parent, parent, anchor, None, el]
         if parent.texts:
             self._flush(parent)
-        role = (el.get("role") or "").lower()
+        role = el.get("role")
+        role = role.lower() if role else ""
         part = _path_part(tag, el.get("id") or "", el.get("class") or "")
         ctx = _Context(
             path=parent.path + ">" + part,
@@ -313,15 +351,15 @@ class _Walk:
             slot=self._new_slot() if _repeated(up, tag, part) else parent.slot)
         if el.text:
             self._text(ctx, el.text)
-        return [el, parent, ctx, anchor, None]
+        return [parent, ctx, anchor, None, el]
 
     def _new_slot(self) -> int:
         self.slots += 1
         return self.slots - 1
 
     def _text(self, ctx: _Context, text: str | None) -> None:
-        if not text:
-            return
+        if not text or (not ctx.texts and text.isspace() and not self.anchors):
+            return  # leading white space: collapsed away (markup indentation, mostly)
         ctx.texts.append(text)
         if self.anchors:
             ctx.link_chars += len("".join(text.split()))
@@ -335,27 +373,26 @@ class _Walk:
         if text:
             chars = len(text) - text.count(" ")
             share = min(1.0, ctx.link_chars / chars) if chars else 0.0
-            hrefs = tuple(dict.fromkeys(ctx.hrefs))
+            hrefs = tuple(dict.fromkeys(ctx.hrefs)) if ctx.hrefs else ()
             block = Block(text, mask(text), ctx.path, round(share, 3), ctx.heading, hrefs,
                           ctx.slot)
             self.blocks.append((block, ctx.boiler))
         ctx.texts, ctx.link_chars, ctx.hrefs = [], 0, []
 
-    def _hidden_links(self, el: lxml.html.HtmlElement) -> None:
+    def _hidden_links(self, el: etree._Element) -> None:
         """Links in hidden parts (collapsed menus) are links all the same, never main."""
         for a in el.xpath("descendant-or-self::*[self::a or self::area][@href]"):
             url = _absolute(self.base, a.get("href") or "")
-            text = " ".join(a.text_content().split())
+            text = " ".join(_text_of(a).split())
             self.links.append(PageLink(url, text, len(self.links), False, HIDDEN_PATH))
 
-    def _link(self, el: lxml.html.HtmlElement, ctx: _Context) -> None:
+    def _link(self, el: etree._Element, ctx: _Context) -> None:
         url = _absolute(self.base, el.get("href") or "")
-        text = " ".join(el.text_content().split()) if el.tag.lower() == "a" else (
-            el.get("alt") or "")
+        text = " ".join(_text_of(el).split()) if el.tag == "a" else (el.get("alt") or "")
         self.links.append(PageLink(url, text, len(self.links), not ctx.boiler, ctx.path))
         self.anchors.append(url)
 
-    def _boilerplate(self, el: lxml.html.HtmlElement, tag: str, role: str,
+    def _boilerplate(self, el: etree._Element, tag: str, role: str,
                      in_article: bool) -> bool:
         if tag in BOILERPLATE_TAGS or role in ("navigation", "complementary"):
             return el.find(".//main") is None
@@ -368,7 +405,7 @@ class _Walk:
         # is layout, not boilerplate.
         if el.find(".//main") is not None or el.xpath("boolean(.//*[@role='main'])"):
             return False
-        return 2 * len(el.text_content()) <= self.total
+        return 2 * len(_text_of(el)) <= self.total
 
 
 def _repeated(up: list, tag: str, part: str) -> bool:
@@ -376,25 +413,35 @@ def _repeated(up: list, tag: str, part: str) -> bool:
     the parent's frame, which keeps the signatures of its children once counted)."""
     if tag not in ITEM_TAGS:
         return False
-    if up[4] is None:
-        up[4] = Counter(_signature(kid) for kid in up[0] if isinstance(kid.tag, str))
-    return up[4][(tag, part)] > 1
+    if up[3] is None:
+        up[3] = Counter(_signature(kid) for kid in up[4] if isinstance(kid.tag, str))
+    return up[3][(tag, part)] > 1
 
 
-def _is_hidden(el: lxml.html.HtmlElement) -> bool:
+def _may_hide(html: str) -> bool:
+    """Whether the source holds what a hidden element needs (see `_MAYBE_HIDDEN`), or a
+    character reference that could spell it: most pages hide nothing, and then the walk
+    need not look."""
+    low = html.lower()
+    return any(word in low for word in _HIDING_WORDS)
+
+
+def _hidden_elements(body: etree._Element) -> frozenset[etree._Element]:
+    """The elements under *body* hidden by attribute, style or class: a substring test in
+    XPath (one pass in C), then the exact one.  The set keeps the element proxies alive, so
+    the walk meets the same objects."""
+    return frozenset(el for el in _MAYBE_HIDDEN(body) if _is_hidden(el))
+
+
+def _is_hidden(el: etree._Element) -> bool:
     """Hidden by attribute, style or class (see module docstring)."""
     hidden, type_ = el.get("hidden"), el.get("type")
     style, classes = el.get("style") or "", el.get("class") or ""
-    if not (hidden is not None or type_ == "hidden" or "none" in style or "hidden" in style
-            or (classes and ("hidden" in classes or "invisible" in classes  # all HIDDEN_CLASSES
-                             or "sr-only" in classes or "d-none" in classes
-                             or "screen-reader-text" in classes))):
-        return False  # a substring test: the exact one follows
     return bool(hidden is not None or (type_ or "").lower() == "hidden"
                 or _HIDDEN_STYLE.search(style) or set(classes.split()) & set(HIDDEN_CLASSES))
 
 
-def _items(body: lxml.html.HtmlElement, base: str, selector: str | None,
+def _items(body: etree._Element, base: str, selector: str | None,
            item_id: str | None) -> tuple[Item, ...]:
     if not selector:
         return ()
@@ -414,7 +461,7 @@ def _items(body: lxml.html.HtmlElement, base: str, selector: str | None,
     return tuple(out)
 
 
-def _select(root: lxml.html.HtmlElement, selector: str) -> list:
+def _select(root: etree._Element, selector: str) -> list:
     from lxml.cssselect import CSSSelector  # needs cssselect (a Scrapy/parsel dependency)
 
     try:
@@ -423,7 +470,7 @@ def _select(root: lxml.html.HtmlElement, selector: str) -> list:
         raise ValueError(f"bad CSS selector {selector!r}: {exc}") from exc
 
 
-def _item_id(el: lxml.html.HtmlElement, base: str, item_id: str | None) -> str | None:
+def _item_id(el: etree._Element, base: str, item_id: str | None) -> str | None:
     if not item_id:
         return None
     value = el.get(item_id)
@@ -433,7 +480,7 @@ def _item_id(el: lxml.html.HtmlElement, base: str, item_id: str | None) -> str |
         href = inner.get("href")
         if href:
             return _absolute(base, href)
-        text = " ".join(inner.text_content().split())
+        text = " ".join(_text_of(inner).split())
         if text:
             return text
     return None

@@ -3,7 +3,8 @@
 `blocks_diff` follows STYLE.md's differ signature, ``f(old, new, **opts) -> DiffResult``:
 
 1. ``difflib.SequenceMatcher`` aligns the two block sequences by their masked keys (common
-   head and tail trimmed first; difflib's autojunk heuristic only on long sequences).
+   head and tail trimmed first, then anchored on the keys found once on each side, as the
+   patience diff does; difflib's autojunk heuristic only on long stretches).
 2. **Moved** blocks are neither removed nor added. Counted as multisets: a key that occurs
    n more times in ``old`` than in ``new`` yields at most n removals (so one of 24 identical
    "View this Dataset" links can be removed, while a paragraph that merely moved cannot).
@@ -101,12 +102,10 @@ def _aligned(old: Sequence[Block], new: Sequence[Block]
     tail = 0
     while tail < len(a) - head and tail < len(b) - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
-    mid_a, mid_b = a[head:len(a) - tail], b[head:len(b) - tail]
-    matcher = SequenceMatcher(None, mid_a, mid_b, autojunk=len(mid_b) > 2000)
     removed: list[int] = []
     added: list[int] = []
     anchor: dict[int, int] = {}
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in _opcodes(a[head:len(a) - tail], b[head:len(b) - tail]):
         if tag in ("delete", "replace"):
             for i in range(i1, i2):
                 removed.append(head + i)
@@ -114,6 +113,50 @@ def _aligned(old: Sequence[Block], new: Sequence[Block]
         if tag in ("insert", "replace"):
             added.extend(range(head + j1, head + j2))
     return removed, added, anchor
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """difflib opcodes (without ``equal``) of *a* → *b*, anchored first on the keys that
+    occur once on each side (the patience diff's anchors: their longest run in the same
+    order), then `SequenceMatcher` on each stretch between two anchors.  A 1 MB page has
+    thousands of blocks; difflib over all of them at once costs far more than over the
+    short stretches between paragraphs that did not change."""
+    once_a, once_b = Counter(a), Counter(b)
+    where_b = {key: j for j, key in enumerate(b) if once_b[key] == 1}
+    pairs = [(i, where_b[key]) for i, key in enumerate(a)
+             if once_a[key] == 1 and key in where_b]
+    out: list[tuple[str, int, int, int, int]] = []
+    i0 = j0 = 0
+    for i, j in [*_increasing(pairs), (len(a), len(b))]:
+        if i > i0 or j > j0:
+            gap_a, gap_b = a[i0:i], b[j0:j]
+            matcher = SequenceMatcher(None, gap_a, gap_b, autojunk=len(gap_b) > 2000)
+            out.extend((tag, i0 + x1, i0 + x2, j0 + y1, j0 + y2)
+                       for tag, x1, x2, y1, y2 in matcher.get_opcodes() if tag != "equal")
+        i0, j0 = i + 1, j + 1
+    return out
+
+
+def _increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The longest run of *pairs* (sorted by their first member) whose second members
+    increase too (patience sorting, O(n log n))."""
+    tops: list[int] = []     # the smallest second member ending a run of each length
+    ends: list[int] = []     # index in pairs of that run's last pair
+    back = [-1] * len(pairs)
+    for n, (_i, j) in enumerate(pairs):
+        k = bisect.bisect_left(tops, j)
+        back[n] = ends[k - 1] if k else -1
+        if k == len(tops):
+            tops.append(j)
+            ends.append(n)
+        else:
+            tops[k], ends[k] = j, n
+    run: list[tuple[int, int]] = []
+    n = ends[-1] if ends else -1
+    while n >= 0:
+        run.append(pairs[n])
+        n = back[n]
+    return run[::-1]
 
 
 def _unmoved(indices: list[int], blocks: Sequence[Block], surplus: Counter[str]) -> list[int]:

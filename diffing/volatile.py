@@ -63,6 +63,7 @@ _DATE = re.compile("|".join([
     r"\b" + _MONTH + r"\s+\d{4}\b",
 ]))
 _NUMERIC_DATE = re.compile("|".join(_NUMERIC_DATES))  # `_DATE` where no month is named
+_DIGIT_DATE = re.compile("|".join(_NUMERIC_DATES[:2]))  # `_NUMERIC_DATE` without "月"
 _TIME = re.compile(r"(?<![\d:])" + _CLOCK + _TZ + r"(?![\d:])")
 _RELATIVE = re.compile(
     "|".join([
@@ -97,18 +98,33 @@ _CJK_COUNTER = re.compile(  # `_COUNTER` where no English counter word is writte
     ]), re.IGNORECASE)
 _DIGITS = re.compile(_NUM)
 _HAS_DIGIT = re.compile(r"\d")
-# What each pattern cannot match without, for `mask` to skip it: a digit, separator, digit
-# or "月" or a month name (`_DATE`); "前"/"后", or "天"/"日" before "#" (`_RELATIVE`);
-# a counter word (`_COUNTER`; English ones by stem, lower case).
-_DATE_SEP = re.compile(r"\d[-/.]\d")
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-                "Dec")
-_RELATIVE_CJK = ("前", "后", "天", "日")
-_RELATIVE_WORDS = ("ago", "just now", "yesterday", "today")
-_COUNTER_CJK = tuple(_CJK_COUNTER_WORDS.split("|"))
-_COUNTER_STEMS = ("view", "comment", "repl", "like", "share", "read", "hit", "visit",
-                  "follower", "retweet", "repost", "download", "vote", "click")
-_CASE_TRAPS = ("\u0131", "\u0130", "\u017f", "\u212a")  # ı İ ſ K (Kelvin)
+# What each pattern cannot match without, for `mask` to skip it: a month name (`_DATE`), or
+# "月" or two separators between digits (`_NUMERIC_DATE`); a colon between digits (`_TIME`);
+# "前"/"后", or "天"/"日" and "#" (`昨天 #`), or an English relative word (`_RELATIVE`); a
+# counter word (`_COUNTER`: an English one by its stem, lower case, with a digit next to it —
+# what may stand between taken generously, a superset of the pattern's own).
+_TWO_DATE_SEPS = re.compile(r"\d[-/.]\d{1,2}[-/.]\d")
+_CLOCK_SEP = re.compile(r"\d:\d")
+
+
+def _any_of(*parts: str) -> re.Pattern[str]:
+    """One regex for "contains one of *parts*": a search beats a loop over ``in`` tests."""
+    return re.compile("|".join(map(re.escape, parts)))
+
+
+_RELATIVE_CJK_AGO = _any_of("前", "后")
+_MONTH_NAMES = _any_of("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                       "Nov", "Dec")
+_RELATIVE_CJK = _any_of("前", "后", "天", "日")
+_RELATIVE_WORDS = _any_of("ago", "just now", "yesterday", "today")
+_COUNTER_CJK = _any_of(*_CJK_COUNTER_WORDS.split("|"))
+_STEMS = ("view", "comment", "repl", "like", "share", "read", "hit", "visit", "follower",
+          "retweet", "repost", "download", "vote", "click")
+_COUNTER_STEMS = _any_of(*_STEMS)
+_EN_COUNTER_NEAR = re.compile(
+    r"(?:" + "|".join(_STEMS) + r")[a-z]*\s*[:(\[（]?\s*\d"
+    r"|\d[\d,.\s万千亿kmw+]*(?:次|人|条|个)?(?:" + "|".join(_STEMS) + ")")
+_CASE_TRAPS = _any_of("\u0131", "\u0130", "\u017f", "\u212a")  # ı İ ſ K (Kelvin)
 
 
 def _token(m: re.Match[str]) -> str:
@@ -125,10 +141,25 @@ def _counter(m: re.Match[str]) -> str:
     return f"{VOLATILE} {m.group('label2')}"
 
 
+_FULL_WIDTH = {chr(cp): unicodedata.normalize("NFKC", chr(cp))
+               for cp in (*range(0xFF01, 0xFF5F), 0x3000)}
+_FULL_WIDTH_CHAR = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _half_width(m: re.Match[str]) -> str:
+    return _FULL_WIDTH[m.group()]
+
+
 def normalize(text: str) -> str:
     """NFKC and whitespace collapsed to single spaces, trimmed."""
-    if not text.isascii() and not unicodedata.is_normalized("NFKC", text):  # ASCII is NFKC
-        text = unicodedata.normalize("NFKC", text)
+    if not text.isascii():  # ASCII is NFKC
+        # Full-width forms are what most CJK text is not normalised for; mapped to their
+        # NFKC images first, the rest is often normal already (the same result: NFKC
+        # decomposes them to those very characters).
+        if _FULL_WIDTH_CHAR.search(text):
+            text = _FULL_WIDTH_CHAR.sub(_half_width, text)
+        if not unicodedata.is_normalized("NFKC", text):
+            text = unicodedata.normalize("NFKC", text)
     return " ".join(text.split())
 
 
@@ -150,38 +181,52 @@ def mask(text: str) -> str:
     >>> mask("Chapter 12: the 2 shadows")
     'Chapter 0: the 0 shadows'
     """
+    # The key depends on where the digits are, never on their values (every pattern takes
+    # any ASCII digit alike, and all of them are replaced): counters that ticked since the
+    # last capture share one computation.
+    return _masked(_NONZERO.sub(NUMBER, text))
+
+
+_NONZERO = re.compile("[1-9]")
+
+
+@lru_cache(maxsize=65536)
+def _masked(text: str) -> str:
     out = normalize(text)
     if not out:
         return out
-    out = _UUID.sub(VOLATILE, out)
-    out = _TOKEN.sub(_token, out)
+    if out.count("-") >= 4:
+        out = _UUID.sub(VOLATILE, out)
+    if _HAS_DIGIT.search(out):  # a token is masked only if it holds a digit
+        out = _TOKEN.sub(_token, out)
     if not _HAS_DIGIT.search(out):
         return _RELATIVE.sub(VOLATILE, out) if _maybe_relative(out) else out
     # Each pattern runs only where a string it needs is present (a substitution only puts
-    # "#" in, so it never makes a word appear): most blocks hold none of them.
+    # "#" in, so it never makes a word or a digit appear): most blocks hold none of them.
     if _holds(out, _MONTH_NAMES):
         out = _DATE.sub(VOLATILE, out)
-    elif "月" in out or _DATE_SEP.search(out):
+    elif "月" in out:
         out = _NUMERIC_DATE.sub(VOLATILE, out)
-    if ":" in out:
+    elif _TWO_DATE_SEPS.search(out):
+        out = _DIGIT_DATE.sub(VOLATILE, out)
+    if ":" in out and _CLOCK_SEP.search(out):
         out = _TIME.sub(VOLATILE, out)
     low = out.lower()
     if not out.isascii() and _holds(out, _CASE_TRAPS):
         low = None  # letters that match ASCII ones under re.IGNORECASE: no shortcut
-    if low is None or _holds(out, _RELATIVE_CJK) or _holds(low, _RELATIVE_WORDS):
+    if (low is None or (("#" in out or _holds(out, _RELATIVE_CJK_AGO))
+                        and _holds(out, _RELATIVE_CJK)) or _holds(low, _RELATIVE_WORDS)):
         out = _RELATIVE.sub(VOLATILE, out)
-    if low is None or _holds(low, _COUNTER_STEMS):
+    if low is None or (_holds(low, _COUNTER_STEMS) and _EN_COUNTER_NEAR.search(low)):
         out = _COUNTER.sub(_counter, out)
     elif _holds(out, _COUNTER_CJK):
         out = _CJK_COUNTER.sub(_counter, out)
     return _DIGITS.sub(NUMBER, out)
 
 
-def _holds(text: str, parts: tuple[str, ...]) -> bool:
-    for part in parts:
-        if part in text:
-            return True
-    return False
+def _holds(text: str, parts: re.Pattern[str]) -> bool:
+    """Whether *text* contains one of the strings *parts* (see `_any_of`) was made of."""
+    return parts.search(text) is not None
 
 
 def _maybe_relative(text: str) -> bool:
