@@ -73,7 +73,9 @@ class DetectionStore:
              .where(~select(DetectedRound.round_id).where(
                  DetectedRound.round_id == Round.id, DetectedRound.target_id == Target.id)
                  .exists())
-             .group_by(Round.id, Round.at, Target.id, Target.name, Target.spec)
+             # by the primary keys alone: the other columns follow from them, and
+             # PostgreSQL cannot group by a JSON column (spec) at all
+             .group_by(Round.id, Target.id)
              .order_by(Round.at, Round.id, Target.name))
         with self.store.session() as s:
             return [Job(r, as_utc(at), t, name, spec or {})

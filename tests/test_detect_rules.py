@@ -1,6 +1,7 @@
 """Detector rules on a small loopback site, round by round: a later page of a list that
 got shorter is pagination, a board page that went while the site lives is a closed
-section, a 404 that comes back is restored, and a kind change updates the record."""
+section, a 404 that comes back is restored, and a kind change updates the record; on SQLite
+and on PostgreSQL (the detector's state updates, upserts and restores)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def routes(day: int) -> dict:
     return r
 
 
-def test_rules_over_three_rounds(tmp_path: Path) -> None:
+def test_rules_over_three_rounds(tmp_path: Path, db_url: str) -> None:
     site = RouteSite(routes(0))
     server = serve(site)
     base = server.base_url
@@ -53,12 +54,13 @@ def test_rules_over_three_rounds(tmp_path: Path) -> None:
     try:
         for day in range(3):
             site.swap(routes(day))
-            assert crawl(wl, data, f"2021-03-{20 + day}T00:00:00Z").returncode == 0
-            subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "detect"],
-                           check=True, capture_output=True)
+            assert crawl(wl, data, f"2021-03-{20 + day}T00:00:00Z", db=db_url).returncode == 0
+            det = subprocess.run([sys.executable, "-m", "takedown", "--db", db_url, "detect"],
+                                 capture_output=True, text=True)
+            assert det.returncode == 0, det.stderr[-3000:]
     finally:
         server.stop()
-    out = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "export"],
+    out = subprocess.run([sys.executable, "-m", "takedown", "--db", db_url, "export"],
                          check=True, capture_output=True, text=True).stdout
     got = {r["url"].removeprefix(base): r for r in map(json.loads, out.splitlines())}
     assert sorted(got) == ["/bbs/board.html", "/news/a3.html", "/news/a5.html"]
