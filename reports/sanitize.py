@@ -146,7 +146,7 @@ def _prepare(root: lxml.html.HtmlElement, url: str, removed_links: Collection[st
                 _mark(el, REMOVED_MARK, "removed-link")
         elif tag == "img" and not _DATA_IMAGE.match(el.get("src") or ""):
             src = el.attrib.pop("src", "")
-            src = urljoin(base, src.strip())
+            src = urljoin(base, src.strip()) if src.strip() else ""
             if src.lower().startswith(("http://", "https://")) and not el.get("title"):
                 el.set("title", src[:500])
             el.set("alt", el.get("alt") or "[image]")

