@@ -14,7 +14,8 @@ Further ``[[target]]`` keys: ``items`` (CSS selector of the sub-page items of a 
 ``headers`` (table of extra request headers), ``robots`` (obey robots.txt, default true),
 ``retention_days`` (override of ``[crawl]``), ``every`` (schedule interval: ``45s``,
 ``30m``, ``6h``, ``1d``) and ``proxy`` (http(s) proxy URL). An optional top-level
-``[crawl]`` table holds the fields of :class:`CrawlSpec`.
+``[crawl]`` table holds the fields of :class:`CrawlSpec` (its ``every`` is the interval of
+targets that name none). :func:`select_targets` keeps the targets a round is asked for.
 
 Everything is validated when the file is read. Each problem raises
 :class:`~crawler.errors.WatchlistError` naming the file, line and key; tomllib reports no
@@ -42,7 +43,7 @@ from crawler.errors import WatchlistError
 from crawler.tomllines import KeyLines
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     Check = Callable[[Any], Any]
     Where = tuple[str | int, ...]
@@ -54,6 +55,7 @@ __all__ = [
     "load_watchlist",
     "parse_interval",
     "parse_watchlist",
+    "select_targets",
 ]
 
 NAME_RE = re.compile(r"[a-z0-9_-]+")
@@ -74,6 +76,7 @@ class CrawlSpec:
     max_size: int = 10 * 1024 * 1024  # bytes; 0 means no limit
     autothrottle: bool = True
     retention_days: int = 90  # how long a URL once seen alive keeps being revisited
+    every: str | None = None  # schedule interval of targets without their own
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,29 @@ def parse_interval(text: str) -> timedelta:
     if match is None or int(match[1]) == 0:
         raise ValueError(f"not an interval like '45s', '30m', '6h' or '1d': {text!r}")
     return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+
+
+def select_targets(watchlist: Watchlist, names: Iterable[str]) -> Watchlist:
+    """The watchlist cut down to the targets *names* (all of them when none is given).
+
+    >>> wl = parse_watchlist('[[target]]\\nname = "a"\\nurl = "http://x.test/"\\n', "wl.toml")
+    >>> select_targets(wl, ["a"]) == wl
+    True
+    >>> select_targets(wl, ["b"])
+    Traceback (most recent call last):
+    ...
+    crawler.errors.WatchlistError: wl.toml: unknown target 'b' (targets: a)
+    """
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return watchlist
+    known = [t.name for t in watchlist.targets]
+    for name in wanted:
+        if name not in known:
+            message = f"unknown target {name!r} (targets: {', '.join(known)})"
+            raise WatchlistError(watchlist.path, None, "target", message)
+    kept = tuple(t for t in watchlist.targets if t.name in wanted)
+    return Watchlist(watchlist.path, watchlist.crawl, kept)
 
 
 def load_watchlist(path: str | Path) -> Watchlist:
@@ -406,6 +432,7 @@ _CRAWL_CHECKS: dict[str, Check] = {
     "max_size": _integer(0),
     "autothrottle": _boolean,
     "retention_days": _integer(0),
+    "every": _interval,
 }
 
 _TARGET_CHECKS: dict[str, Check] = {
