@@ -50,7 +50,9 @@ def test_missing_watchlist_file(tmp_path: Path) -> None:
     assert run.returncode == 2 and "nope.toml" in run.stderr
 
 
-def test_inspection_commands(tmp_path: Path) -> None:
+def test_inspection_commands(tmp_path: Path, db_url: str) -> None:
+    """targets, rounds and history read the same on SQLite and PostgreSQL (aggregates,
+    time zones of the stamps)."""
     site = RouteSite({"/a.html": page("<a href='/b.html'>b</a>"), "/b.html": page("b")})
     server = serve(site)
     base = server.base_url
@@ -58,17 +60,17 @@ def test_inspection_commands(tmp_path: Path) -> None:
                    f'[[target]]\nname = "a"\nurl = "{base}/a.html"\ndepth = 1\n')
     data = str(tmp_path / "d")
     try:
-        assert crawl(wl, Path(data), "2021-03-22T08:00:00+08:00").returncode == 0
+        assert crawl(wl, Path(data), "2021-03-22T08:00:00+08:00", db=db_url).returncode == 0
     finally:
         server.stop()
-    targets = json.loads(takedown("--data", data, "targets", "--json").stdout)
+    targets = json.loads(takedown("--db", db_url, "targets", "--json").stdout)
     assert targets == [{"name": "a", "url": f"{base}/a.html", "urls": 2, "captures": 2,
                         "last_capture": "2021-03-22T00:00:00+00:00"}]
-    rounds = json.loads(takedown("--data", data, "rounds", "--json").stdout)
+    rounds = json.loads(takedown("--db", db_url, "rounds", "--json").stdout)
     assert [(r["status"], r["captures"], r["failed"]) for r in rounds] == [("done", 2, 0)]
-    hist = json.loads(takedown("--data", data, "history", f"{base}/b.html#frag", "--json").stdout)
+    hist = json.loads(takedown("--db", db_url, "history", f"{base}/b.html#frag", "--json").stdout)
     assert [(h["state"], h["status"], len(h["body_sha256"])) for h in hist] == [("ok", 200, 64)]
-    table = takedown("--data", data, "history", f"{base}/b.html").stdout
+    table = takedown("--db", db_url, "history", f"{base}/b.html").stdout
     assert "2021-03-22T00:00:00+00:00" in table and "ok" in table
-    missing = takedown("--data", data, "history", f"{base}/never.html")
+    missing = takedown("--db", db_url, "history", f"{base}/never.html")
     assert missing.returncode == 2 and "no captures" in missing.stderr

@@ -1,5 +1,6 @@
 """Odd real pages (web-monitoring-diff's encoding fixtures) and malformed markup: each is
-stored byte for byte and classified; none crashes the round."""
+stored byte for byte and classified; none crashes the round.  On SQLite and PostgreSQL
+(NUL bytes, invalid UTF-8 and binary bodies through BLOB and bytea)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ MALFORMED = {
 
 
 @pytest.mark.skipif(not ENCODING.is_dir(), reason=f"realdata not found at {ENCODING}")
-def test_odd_pages_are_stored_and_classified(tmp_path: Path) -> None:
+def test_odd_pages_are_stored_and_classified(tmp_path: Path, db_url: str) -> None:
     files = {f"/enc/{p.name}": p.read_bytes() for p in sorted(ENCODING.iterdir())}
     routes = {path: Reply(headers={"Content-Type": TYPES[Path(path).suffix]}, body=body)
               for path, body in files.items()}
@@ -36,11 +37,11 @@ def test_odd_pages_are_stored_and_classified(tmp_path: Path) -> None:
                       for i, p in enumerate(routes))
     wl = watchlist(tmp_path / "wl.toml", targets)
     try:
-        run = crawl(wl, tmp_path / "data", "2021-03-15T00:00:00Z")
+        run = crawl(wl, tmp_path / "data", "2021-03-15T00:00:00Z", db=db_url)
     finally:
         server.stop()
     assert run.returncode == 0, run.stderr
-    store = open_store(tmp_path / "data")
+    store = open_store(db_url=db_url)
     for path, body in (files | MALFORMED).items():
         (row,) = store.history(base + path)
         assert row.state == "ok", path
