@@ -122,10 +122,14 @@ class Frontier:
     def from_url(cls, url: str, prefix: str = "takedown") -> Frontier:
         """The frontier on the Redis at *url*; FrontierError when it does not answer."""
         from redis import Redis, RedisError
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
         try:
+            # one try to tell a wrong URL at once; the working client retries (its default)
+            with Redis.from_url(url, retry=Retry(NoBackoff(), 0)) as probe:
+                probe.ping()
             server = Redis.from_url(url)
-            server.ping()
         except (RedisError, ValueError) as exc:
             raise FrontierError(f"cannot use Redis at {url}: {exc}") from exc
         return cls(server, prefix)
