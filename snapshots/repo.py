@@ -337,7 +337,10 @@ class _Statements:
         urls, blobs = Url.__table__, Blob.__table__
         self.insert_url = (upsert(urls).on_conflict_do_nothing(
             index_elements=["target_id", "url"]).returning(urls.c.id))
-        self.insert_blob = upsert(blobs).on_conflict_do_nothing(index_elements=["sha256"])
+        # rowcount tells a new blob from one already there; without preserve_rowcount
+        # psycopg's INSERT reports -1 (truthy), which counted every known blob as new
+        self.insert_blob = upsert(blobs).on_conflict_do_nothing(
+            index_elements=["sha256"]).execution_options(preserve_rowcount=True)
         self.find_url = select(urls.c.id, urls.c.depth).where(
             urls.c.target_id == bindparam("t"), urls.c.url == bindparam("u"))
         self.insert_capture = insert(Capture.__table__)

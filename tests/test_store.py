@@ -63,6 +63,24 @@ def test_capture_fields_and_links_in_order(store) -> None:
                    (2, "http://127.0.0.1/p2")]
 
 
+def test_body_stored_by_an_earlier_process_is_not_new(store, db_url: str) -> None:
+    """A fresh Store (no preload, so it must ask the database) sees a known body as known:
+    the blob insert's row count, not -1, decides (it was -1 on PostgreSQL)."""
+    from snapshots import open_store
+
+    rid, ids = open_round(store)
+    assert store.record_capture(rid, ids["t"], AT, capture()).new_blobs == 1
+    store.finish_round(rid, {})
+    later = open_store(db_url=db_url)
+    try:
+        rid, ids = open_round(later, AT + timedelta(days=1))
+        stored = later.record_capture(rid, ids["t"], AT + timedelta(days=1), capture())
+        assert stored.new_blobs == 0
+        assert later.count(Blob) == 1
+    finally:
+        later.close()
+
+
 @pytest.mark.parametrize(("status", "error_kind", "state"), [
     (200, None, "ok"), (404, None, "gone"), (410, None, "gone"), (451, None, "notice"),
     (500, None, "failed"), (429, None, "failed"), (None, "timeout", "failed"),

@@ -1,0 +1,157 @@
+"""Schema migrations on SQLite and PostgreSQL: a store made by an older schema revision,
+holding rows that schema knows, is brought to head by ``open_store``; the rows survive, the
+new tables work (detection runs over the old captures), and opening it again changes
+nothing.  No downgrade is ever needed or run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, MetaData, func, select
+
+from diffing.detect import detect
+from snapshots import open_store
+from snapshots import store as blobcodec
+from snapshots.db import Base, make_engine
+from snapshots.migrate import alembic_config, current, upgrade
+from snapshots.models import Capture, Takedown, Url
+from snapshots.records import NewCapture
+
+DAY0 = datetime(2021, 3, 15, tzinfo=UTC)
+PAGE = "http://127.0.0.1:9/news/1.html"
+ARTICLE = ("<html><head><title>一篇文章</title></head><body><article><h1>一篇文章</h1><p>"
+           + "这是一篇正常的文章正文，内容完整。" * 12 + "</p></article></body></html>")
+HTML = "text/html; charset=utf-8"
+GONE = "<html><head><title>Not Found</title></head><body><h1>Not Found</h1></body></html>"
+
+
+def revisions() -> tuple[str, list[str]]:
+    """(head, every older revision), from the migration scripts themselves."""
+    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    walk = [rev.revision for rev in script.walk_revisions()]   # head first
+    return walk[0], walk[1:]
+
+
+HEAD, OLDER = revisions()
+
+
+def old_store(url: str, revision: str) -> Engine:
+    """A store at *revision* holding one target, two daily rounds of one page (an article,
+    then a 404) with their blobs and a link, and a learned session parameter: rows every
+    revision since the first has held, written through its own (reflected) tables."""
+    engine = make_engine(url)
+    upgrade(engine, revision)
+    meta = MetaData()
+    meta.reflect(engine)
+    t = meta.tables
+    with engine.begin() as conn:
+        # ids as the database hands them out (its sequences, on PostgreSQL), like a real store
+        put = _writer(conn, t)
+        tid = put("targets", name="news", url=PAGE, spec={"depth": 0}, created_at=DAY0)
+        uid = put("urls", target_id=tid, url=PAGE, depth=0, first_seen=DAY0, last_alive=DAY0)
+        for day, (status, html) in enumerate(((200, ARTICLE), (404, GONE))):
+            at, body = DAY0 + timedelta(days=day), html.encode("utf-8")
+            sha, codec, packed = blobcodec.pack(body)
+            put("blobs", sha256=sha, size=len(body), codec=codec, data=packed)
+            rid = put("rounds", at=at, started_at=at, finished_at=at, status="done",
+                      watchlist="", stats={"captures": 1})
+            cid = put("captures", round_id=rid, url_id=uid, target_id=tid, captured_at=at,
+                      fetched_at=at, state="ok" if status == 200 else "gone", status=status,
+                      final_url=PAGE, redirects=[], headers={"content-type": HTML},
+                      body_sha256=sha, text_sha256=sha, size=len(body), truncated=False,
+                      content_type=HTML, encoding="utf-8", attempts=1, via="seed")
+            put("links", capture_id=cid, position=0, url="http://127.0.0.1:9/", text="首页")
+        put("volatile_params", host="127.0.0.1:9", name="sid", learned_at=DAY0,
+            evidence={"seen": 3})
+    return engine
+
+
+def _writer(conn, tables):  # type: ignore[no-untyped-def]
+    def put(table_name: str, /, **row: object) -> object:
+        table = tables[table_name]
+        res = conn.execute(table.insert(), {k: v for k, v in row.items() if k in table.columns})
+        return res.inserted_primary_key[0]
+    return put
+
+
+@pytest.mark.parametrize("revision", OLDER)
+def test_open_store_upgrades_an_older_store_and_keeps_its_rows(db_url: str,
+                                                              revision: str) -> None:
+    engine = old_store(db_url, revision)
+    assert current(engine) == revision
+    engine.dispose()
+    store = open_store(db_url=db_url)
+    try:
+        assert current(store.engine) == HEAD
+        rows = store.history(PAGE)
+        assert [(r.status, r.state) for r in rows] == [(200, "ok"), (404, "gone")]
+        assert store.blob(rows[0].body_sha256).decode("utf-8") == ARTICLE
+        assert store.volatile_params() == {"127.0.0.1:9": {"sid"}}
+        # old URLs take the new columns' defaults (role 'page'), so revisits still find them
+        assert store.urls_to_revisit(1, DAY0 + timedelta(days=1), 7) == [(PAGE, 0)]
+        assert store.integrity_problems() == []
+        # the new schema works on the old rows: detection turns them into a takedown
+        summary = detect(store)
+        assert (summary.jobs, summary.opened) == (2, {"removed": 1})
+    finally:
+        store.close()
+
+
+def test_upgraded_store_takes_new_writes_and_restores(db_url: str) -> None:
+    """After the upgrade, a third round written through the Store API (ids from the
+    sequences past the old explicit ones) brings the article back: the takedown is
+    restored."""
+    old_store(db_url, OLDER[0]).dispose()
+    store = open_store(db_url=db_url)
+    try:
+        detect(store)
+        at = DAY0 + timedelta(days=2)
+        rid = store.begin_round(at)
+        stored = store.record_capture(rid, 1, at, NewCapture(
+            "news", PAGE, 0, "revisit", at, status=200, final_url=PAGE,
+            headers={"content-type": "text/html; charset=utf-8"},
+            body=ARTICLE.encode("utf-8"), text=ARTICLE, encoding="utf-8"))
+        store.finish_round(rid, {"captures": 1})
+        assert (rid, stored.capture_id, stored.new_blobs) == (3, 3, 0)  # same body, one blob
+        assert detect(store).restored == 1
+        with store.session() as s:
+            (td,) = s.scalars(select(Takedown)).all()
+            assert (td.kind, td.first_capture_id, td.last_ok_capture_id) == ("removed", 2, 1)
+            assert td.restored_at is not None and td.restored_at.date() == at.date()
+    finally:
+        store.close()
+
+
+def test_reopening_at_head_changes_nothing(db_url: str) -> None:
+    old_store(db_url, OLDER[0]).dispose()
+    for _ in range(2):
+        store = open_store(db_url=db_url)
+        detect(store)
+        store.close()
+    store = open_store(db_url=db_url)
+    try:
+        assert current(store.engine) == HEAD
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM alembic_version").scalar() == 1
+            counts = [conn.scalar(select(func.count()).select_from(m))
+                      for m in (Url, Capture, Takedown)]
+        assert counts == [1, 2, 1]
+        assert store.count(Takedown) == 1
+    finally:
+        store.close()
+
+
+def test_migrations_build_exactly_the_models_schema(db_url: str) -> None:
+    """What the migrations create equals what the models declare (no drift left for a
+    future autogenerate to pick up), on both backends."""
+    store = open_store(db_url=db_url)
+    try:
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert diff == []
+    finally:
+        store.close()
