@@ -70,6 +70,7 @@ BLOCK_TAGS = frozenset(
     "fieldset figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 header hgroup hr html "
     "legend li main menu nav noframes ol p pre section summary table tbody td tfoot th thead "
     "tr ul".split())
+VOID_UNKNOWN = ("embed", "source", "track", "wbr", "keygen")
 HIDDEN_PATH = "(hidden)"  # PageLink.path of links inside hidden elements
 HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 ITEM_TAGS = frozenset("li dt dd tr tbody article section div figure".split())
@@ -127,6 +128,9 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
         return EMPTY_PAGE
     base = _base_url(root, url)
     head = _head_facts(root, base)
+    # libxml2 does not know these HTML5 void elements: it nests what follows them inside
+    # them; unwrapped, the text after an <embed> or a <wbr> stays where it was written
+    etree.strip_tags(root, *VOID_UNKNOWN)
     etree.strip_elements(root, *DROP_TAGS, with_tail=False)
     body = root.find("body")
     body = root if body is None else body
