@@ -12,10 +12,12 @@ runs no later than one new interval from now) and removes jobs whose targets are
 new job runs at once.
 
 Rounds of one store never overlap: ``Store.begin_round`` closes every round still running
-(it would mark a concurrent round ``interrupted`` and detection could read it half-done), so
-a round lock serialises every crawl and detection of this scheduler, and a file lock
-(``DATA/schedule.lock``, held for the scheduler's life) refuses a second scheduler on the
-same data folder. Detection therefore never runs twice at once from the scheduler.
+(it would mark a concurrent round ``interrupted`` and detection could read it half-done),
+so the executor has one worker thread: crawl and detection run one job at a time (a job due
+meanwhile waits its turn; ``max_instances=1`` and ``coalesce`` fold its repeats into one
+run). A lock held for the scheduler's life (PostgreSQL: an advisory lock; SQLite: a flock
+beside the database file) refuses a second scheduler on the same database. Detection
+therefore never runs twice at once from the scheduler.
 
 SIGTERM/SIGINT: no new run starts, SIGINT goes to the crawl in flight (Scrapy finishes the
 requests in flight, commits their captures, closes the round), detection runs over it, and
@@ -46,7 +48,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 
 from crawler.watchlist import load_watchlist, parse_interval
 from snapshots import open_store
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from apscheduler.job import Job
+    from sqlalchemy.engine import Engine
 
     from crawler.watchlist import Watchlist
     from snapshots.repo import Store
@@ -65,7 +68,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EVERY = "6h"
 JOB_TABLE = "schedule_jobs"
-LOCK_FILE = "schedule.lock"
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
@@ -138,7 +140,8 @@ def make_jobstore(url: str) -> SQLAlchemyJobStore:
 def sync_jobs(scheduler: BackgroundScheduler, plans: list[JobPlan], opts: ScheduleOptions,
               now: datetime | None = None) -> dict[str, str]:
     """Make the stored jobs match *plans*; job id → added, kept, updated, rescheduled or
-    removed. Kept and updated jobs keep their persisted next run time."""
+    removed. Kept and updated jobs keep their persisted next run time; added ones are due
+    now, the longest interval first (a microsecond apart, so that the order is stable)."""
     now = now or datetime.now(UTC)
     actions: dict[str, str] = {}
     wanted = {p.id for p in plans}
@@ -146,19 +149,20 @@ def sync_jobs(scheduler: BackgroundScheduler, plans: list[JobPlan], opts: Schedu
         if job.id not in wanted:
             scheduler.remove_job(job.id)
             actions[job.id] = "removed"
-    for plan in plans:
-        actions[plan.id] = _sync_one(scheduler, plan, opts, now)
-    return actions
+    for rank, plan in enumerate(sorted(plans, key=lambda p: -p.seconds)):
+        actions[plan.id] = _sync_one(scheduler, plan, opts, now, rank)
+    return dict(sorted(actions.items()))
 
 
 def _sync_one(scheduler: BackgroundScheduler, plan: JobPlan, opts: ScheduleOptions,
-              now: datetime) -> str:
+              now: datetime, rank: int) -> str:
     trigger = IntervalTrigger(seconds=plan.seconds, jitter=opts.jitter or None, timezone=UTC)
     settings = {"args": job_args(plan, opts), "misfire_grace_time": opts.misfire_grace,
                 "max_instances": 1, "coalesce": True, "name": ", ".join(plan.targets)}
     job = scheduler.get_job(plan.id)
     if job is None:
-        scheduler.add_job(run_round_job, trigger, id=plan.id, next_run_time=now, **settings)
+        first = now + timedelta(microseconds=rank)
+        scheduler.add_job(run_round_job, trigger, id=plan.id, next_run_time=first, **settings)
         return "added"
     if job.trigger.interval.total_seconds() != plan.seconds:
         soonest = now + timedelta(seconds=plan.seconds)
@@ -204,7 +208,6 @@ class _Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)
     signals: int = 0                      # written by the signal handler only
     lock: threading.Lock = field(default_factory=threading.Lock)
-    round_lock: threading.Lock = field(default_factory=threading.Lock)
     # Rebuilt, never mutated, so that the signal handler may read it without a lock.
     children: tuple[tuple[subprocess.Popen, bool], ...] = ()
     signalled: set[int] = field(default_factory=set)
@@ -251,10 +254,41 @@ _RUNTIME: _Runtime | None = None
 
 
 @contextmanager
-def scheduler_lock(data: str) -> Iterator[None]:
-    """Hold ``DATA/schedule.lock`` (flock) for the scheduler's life; a second scheduler on
-    the same data folder gets a ScheduleError."""
-    path = Path(data) / LOCK_FILE
+def scheduler_lock(url: str) -> Iterator[None]:
+    """One scheduler per metadata database, for the scheduler's life: PostgreSQL gets an
+    advisory lock (per schema), SQLite a flock on ``<database file>.schedule-lock``. A
+    second scheduler gets a ScheduleError."""
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name == "postgresql":
+            with _advisory_lock(engine):
+                yield
+        else:
+            with _file_lock(Path(f"{engine.url.database}.schedule-lock")):
+                yield
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _advisory_lock(engine: Engine) -> Iterator[None]:
+    key = {"key": "takedown schedule"}
+    with engine.connect() as conn:  # a session-level lock lives as long as the connection
+        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:key || "
+                                "current_schema()))"), key).scalar()
+        conn.commit()
+        if not got:
+            raise ScheduleError(f"another scheduler runs on this database ({engine.url!r})")
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:key || current_schema()))"),
+                         key)
+            conn.commit()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as fh:
         try:
@@ -264,8 +298,7 @@ def scheduler_lock(data: str) -> Iterator[None]:
             owner = fh.read().strip() or "?"
             raise ScheduleError(f"{path}: another scheduler (pid {owner}) runs on this "
                                 "store") from None
-        fh.seek(0)
-        fh.truncate()
+        fh.truncate(0)
         fh.write(f"{os.getpid()}\n")
         fh.flush()
         try:
@@ -280,12 +313,13 @@ def run_scheduler(opts: ScheduleOptions) -> None:
     global _RUNTIME
     plans = plan_jobs(load_watchlist(opts.watchlist), opts.every)
     _show_info()
-    with scheduler_lock(opts.data):
+    with scheduler_lock(opts.db_url):
         rt = _RUNTIME = _Runtime(opts, open_store(opts.data, opts.db))
         jobstore = make_jobstore(opts.db_url)
         scheduler = BackgroundScheduler(
             jobstores={"default": jobstore}, timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max(1, len(plans)))})
+            # One worker: runs are serial, and jobs due together run in due-time order.
+            executors={"default": ThreadPoolExecutor(1)})
         previous = {s: signal.signal(s, rt.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             scheduler.start(paused=True)
@@ -354,8 +388,8 @@ def _restore(jobstore: SQLAlchemyJobStore, due: dict[str, datetime | None],
 
 def run_round_job(job_id: str, watchlist: str, targets: list[str], data: str,
                   db: str | None, phrases: list[str]) -> None:
-    """The scheduled job: ``takedown crawl WATCHLIST --target …`` then ``takedown detect``,
-    one run at a time per store."""
+    """The scheduled job: ``takedown crawl WATCHLIST --target …`` then ``takedown detect``;
+    the executor's single worker runs one at a time."""
     rt = _RUNTIME
     if rt is None:
         raise RuntimeError("run_round_job runs inside `takedown schedule` only")
@@ -363,12 +397,10 @@ def run_round_job(job_id: str, watchlist: str, targets: list[str], data: str,
     with rt.lock:
         rt.active += 1
     try:
-        with rt.round_lock:
-            if not _crawl(rt, job_id, [*base, "crawl", watchlist, "--no-progress"], targets):
-                rt.deferred.add(job_id)
-                return
-            _detect(rt, job_id, [*base, "detect",
-                                 *(a for p in phrases for a in ("--phrases", p))])
+        if not _crawl(rt, job_id, [*base, "crawl", watchlist, "--no-progress"], targets):
+            rt.deferred.add(job_id)
+            return
+        _detect(rt, job_id, [*base, "detect", *(a for p in phrases for a in ("--phrases", p))])
     finally:
         with rt.lock:
             rt.active -= 1

@@ -27,6 +27,7 @@ from crawler.errors import WatchlistError
 from crawler.watchlist import parse_watchlist, select_targets
 from snapshots import open_store
 from snapshots.models import Capture, DetectedRound, Round, Target, Url
+from takedown import schedule
 from takedown.schedule import (
     JobPlan,
     ScheduleError,
@@ -100,6 +101,11 @@ def _scheduler(url: str) -> BackgroundScheduler:
     return s
 
 
+def _close(s: BackgroundScheduler) -> None:
+    s.remove_jobstore("default")  # or APScheduler's last pass would move due jobs on
+    s.shutdown()
+
+
 def test_sync_keeps_persisted_times_and_follows_the_watchlist(db_url: str, tmp_path: Path) -> None:
     opts = ScheduleOptions("/w.toml", str(tmp_path), db_url)
     t0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -108,7 +114,7 @@ def test_sync_keeps_persisted_times_and_follows_the_watchlist(db_url: str, tmp_p
     assert sync_jobs(s, plans, opts, now=t0) == {"every-1h": "added", "every-1d": "added"}
     s.modify_job("every-1h", next_run_time=t0 + timedelta(minutes=17))
     s.modify_job("every-1d", next_run_time=t0 + timedelta(days=1))
-    s.shutdown()
+    _close(s)
     s = _scheduler(db_url)  # a restart: a new scheduler over the same table
     assert sync_jobs(s, plans, opts, now=t0 + timedelta(minutes=5)) == {
         "every-1h": "kept", "every-1d": "kept"}
@@ -121,7 +127,7 @@ def test_sync_keeps_persisted_times_and_follows_the_watchlist(db_url: str, tmp_p
     # A shorter interval: due one new interval from now, not a day later.
     assert s.get_job("every-1d").next_run_time == t0 + timedelta(minutes=35)
     assert sync_jobs(s, changed[:1], opts, now=t0) == {"every-1d": "removed", "every-1h": "kept"}
-    s.shutdown()
+    _close(s)
     listed = list_jobs(opts)
     assert [(j["job"], j["targets"], j["every"]) for j in listed] == [("every-1h", ["a", "c"],
                                                                        "1h")]
@@ -141,22 +147,35 @@ def test_runs_due_while_stopping_stay_due(tmp_path: Path) -> None:
     # (it moved too, but through run_round_job, which found the stop and deferred it).
     s.modify_job("every-1h", next_run_time=now + timedelta(hours=1))
     s.modify_job("every-1d", next_run_time=now + timedelta(days=1))
-    s.shutdown()
+    _close(s)
     jobstore = make_jobstore(url)
     jobstore.start(None, "default")
     _restore(jobstore, due, {"every-1d"})
     after = {j.id: j.next_run_time for j in jobstore.get_all_jobs()}
-    assert after["every-1h"] == now
+    assert after["every-1h"] == due["every-1h"] <= now + timedelta(microseconds=2)
     assert now <= after["every-1d"] <= datetime.now(UTC)
-    assert after["every-2d"] == now  # untouched
+    assert after["every-2d"] == due["every-2d"]  # untouched
 
 
-def test_one_scheduler_per_data_folder(tmp_path: Path) -> None:
-    with scheduler_lock(str(tmp_path)):
-        with pytest.raises(ScheduleError, match=rf"another scheduler \(pid {os.getpid()}\)"):
-            with scheduler_lock(str(tmp_path)):
+def test_a_run_due_after_the_stop_starts_no_crawl(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    rt = schedule._Runtime(ScheduleOptions("/w.toml", str(tmp_path)), store)
+    rt.stop()
+    schedule._RUNTIME = rt
+    try:
+        schedule.run_round_job("every-1h", "/w.toml", ["a"], str(tmp_path), None, [])
+    finally:
+        schedule._RUNTIME = None
+        store.close()
+    assert rt.deferred == {"every-1h"} and rt.children == () and rt.active == 0
+
+
+def test_one_scheduler_per_database(db_url: str) -> None:
+    with scheduler_lock(db_url):
+        with pytest.raises(ScheduleError, match="another scheduler"):
+            with scheduler_lock(db_url):
                 pass
-    with scheduler_lock(str(tmp_path)):  # released on exit
+    with scheduler_lock(db_url):  # released on exit
         pass
 
 
@@ -215,29 +234,29 @@ def test_sigterm_and_restart_resume_the_schedule(db_url: str, tmp_path: Path) ->
     opts = ScheduleOptions(str(wl), str(tmp_path / "data"), db_url)
     try:
         sched.start()
-        # Stop while slow.html is being fetched. The hourly round (due at the start too)
-        # ran before, or was left due by the stop: either way it must run exactly once.
+        # Both jobs are due at once: the hourly round first (longest interval first), then
+        # the fast one, stopped while slow.html is being fetched.
         wait_for(lambda: hits("/slow.html") > 0, "a fast round")
         log1 = sched.stop()
         persisted = {j["job"]: j["next_run"] for j in list_jobs(opts)}
         sched.log = tmp_path / "log2.txt"
         sched.start()
-        wait_for(lambda: hits("/hourly.html") > 0, "the hourly round")
-        seen = hits("/slow.html")
-        wait_for(lambda: hits("/slow.html") > seen, "a fast round after the restart")
+        wait_for(lambda: hits("/slow.html") > 1, "a fast round after the restart")
         log2 = sched.stop()
     finally:
         if sched.proc.poll() is None:
             sched.proc.kill()
         server.stop()
-    assert "job every-2s (fast): added" in log1 and "job every-1h (hourly): added" in log1
-    assert "job every-2s (fast): kept" in log2
+    assert log1.index("round of hourly started") < log1.index("round of fast started")
+    assert "job every-1h (hourly): added" in log1 and "job every-2s (fast): added" in log1
+    # The restart took both next run times from the job store: the fast job's was past, so
+    # it ran at once; the hourly one's is an hour after its first run, so it did not run.
+    assert f"job every-2s (fast): kept, next run {persisted['every-2s']}" in log2
     assert f"job every-1h (hourly): kept, next run {persisted['every-1h']}" in log2
+    assert "round of hourly" not in log2 and hits("/hourly.html") == 1
     after = {j["job"]: j["next_run"] for j in list_jobs(opts)}
-    hourly_ran_first = "job every-1h did not run before the stop" not in log1
-    if hourly_ran_first:  # not run again after the restart: its time came from the store
-        assert after["every-1h"] == persisted["every-1h"] > datetime.now(UTC).isoformat()
-    assert "Traceback" not in log1 + log2
+    assert after["every-1h"] == persisted["every-1h"] > datetime.now(UTC).isoformat()
+    assert "Traceback" not in log1 + log2 and "did not run before the stop" not in log1 + log2
     check_store(db_url, tmp_path / "data")
 
 
@@ -259,7 +278,7 @@ def check_store(db_url: str, data: Path) -> None:
         store.close()
     assert [r.status for r in rounds] == ["done"] * len(rounds)  # none open or killed
     assert len(per_target["hourly"]) == 1, "the hourly target ran again after the restart"
-    assert len(per_target["fast"]) >= 2 and len(rounds) == len(per_target["fast"]) + 1
+    assert len(per_target["fast"]) == 2 and len(rounds) == 3
     # The two SIGTERM'd rounds stopped early, yet kept the capture that was in flight.
     stopped = [r.id for r in rounds if r.stats.get("status") == "interrupted"]
     assert len(stopped) == 2 and set(stopped) <= slow
