@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-def copy_store(src_url: str, dst_url: str) -> dict[str, int]:
-    """Copy every row of the store at *src_url* into a fresh store at *dst_url*; return
-    the number of rows copied per table."""
+DETECTION_TABLES = frozenset({"verdicts", "takedowns", "detect_state", "detected_rounds"})
+
+
+def copy_store(src_url: str, dst_url: str, skip: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Copy every row of the store at *src_url* into a fresh store at *dst_url*, but for the
+    tables named in *skip* (``DETECTION_TABLES``: the crawls alone, for detecting afresh);
+    return the number of rows copied per table."""
     open_store(db_url=dst_url).close()  # the schema by the migrations, not create_all
     src, dst = make_engine(src_url), make_engine(dst_url)
     try:
@@ -33,7 +37,7 @@ def copy_store(src_url: str, dst_url: str) -> dict[str, int]:
         counts: dict[str, int] = {}
         with src.connect() as read, dst.begin() as write:
             for table in Base.metadata.sorted_tables:  # FK order: parents first
-                if table.name in present:
+                if table.name in present and table.name not in skip:
                     counts[table.name] = _copy_table(read, write, table)
             if write.dialect.name == "postgresql":
                 reset_sequences(write)
