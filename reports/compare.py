@@ -20,12 +20,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from diffing.extract import extract
 from diffing.results import Block, Item, Page, PageLink
 from diffing.text import blocks_diff, substantive_removals
+from snapshots.urls import normalize_url
 
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
                     r"|[^\W_]+|\s+|[^\w\s]|_")
@@ -185,16 +186,23 @@ def fold(rows: Sequence[Row], context: int = CONTEXT) -> list[Row]:
     return out
 
 
-def links_diff(old: Sequence[PageLink], new: Sequence[PageLink]
+def links_diff(old: Sequence[PageLink], new: Sequence[PageLink], drop: Iterable[str] = ()
                ) -> tuple[tuple[LinkChange, ...], tuple[LinkChange, ...]]:
     """Links whose target is on one side only, in page order (counted as multisets: one
-    of two identical links can go)."""
+    of two identical links can go).  Targets are compared normalised (`normalize_url`,
+    without the session parameters in *drop* either): a link whose session token changed
+    is the same link."""
+    drop = frozenset(drop)
+
+    def key(url: str) -> str:
+        return normalize_url(url, drop) if url.startswith(("http://", "https://")) else url
+
     def side(mine: Sequence[PageLink], other: Sequence[PageLink]) -> tuple[LinkChange, ...]:
-        left = Counter(lk.url for lk in other)
+        left = Counter(key(lk.url) for lk in other)
         out = []
         for lk in mine:
-            if left[lk.url]:
-                left[lk.url] -= 1
+            if left[key(lk.url)]:
+                left[key(lk.url)] -= 1
             else:
                 out.append(LinkChange(lk.url, lk.text, lk.position))
         return tuple(out)
@@ -209,9 +217,10 @@ def items_diff(old: Sequence[Item], new: Sequence[Item]
             tuple(ItemChange(i.id, i.text) for i in new if i.id not in old_ids))
 
 
-def compare_extracted(old: Page, new: Page, context: int = CONTEXT) -> Comparison:
+def compare_extracted(old: Page, new: Page, context: int = CONTEXT,
+                      drop: Iterable[str] = ()) -> Comparison:
     rows, removed, substantive = block_rows(old.blocks, new.blocks)
-    links_removed, links_added = links_diff(old.links, new.links)
+    links_removed, links_added = links_diff(old.links, new.links, drop)
     items_removed, items_added = items_diff(old.items, new.items)
     added = tuple(r.new[0].text for r in rows if r.op == "added" and not r.moved)
     return Comparison(old.title, new.title, tuple(fold(rows, context)), links_removed,
@@ -221,8 +230,9 @@ def compare_extracted(old: Page, new: Page, context: int = CONTEXT) -> Compariso
 
 def compare_pages(old_html: str, new_html: str, old_url: str, new_url: str, *,
                   items: str | None = None, item_id: str | None = None,
-                  context: int = CONTEXT) -> Comparison:
+                  context: int = CONTEXT, drop: Iterable[str] = ()) -> Comparison:
     """Compare two captured pages (decoded text; URLs they were fetched from).  *items* and
-    *item_id* are the target's item selectors, if any.  A bad selector raises ValueError."""
+    *item_id* are the target's item selectors, if any; *drop* the session parameters
+    learned for the site.  A bad selector raises ValueError."""
     return compare_extracted(extract(old_html, old_url, items, item_id),
-                             extract(new_html, new_url, items, item_id), context)
+                             extract(new_html, new_url, items, item_id), context, drop)

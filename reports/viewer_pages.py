@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -85,23 +87,26 @@ def _frame(c: CaptureBody | None, marks: dict[str, Any]) -> str:
     return inert_html(c.text, c.final_url or c.url, **marks)
 
 
-def _comparison(a: CaptureBody | None, b: CaptureBody | None) -> Comparison | None:
+def _comparison(a: CaptureBody | None, b: CaptureBody | None,
+                drop: Iterable[str]) -> Comparison | None:
     if a is None or b is None:
         return None
     spec = b.spec or {}
     try:
         return compare_pages(a.text or "", b.text or "", a.final_url or a.url,
                              b.final_url or b.url, items=spec.get("items"),
-                             item_id=spec.get("item_id"))
+                             item_id=spec.get("item_id"), drop=drop)
     except ValueError as exc:       # a bad item selector in the target's spec
         log.warning("items of %s not compared: %s", b.target, exc)
         return compare_pages(a.text or "", b.text or "", a.final_url or a.url,
-                             b.final_url or b.url)
+                             b.final_url or b.url, drop=drop)
 
 
-def side_by_side(a: CaptureBody | None, b: CaptureBody | None) -> dict[str, Any]:
-    """Everything the comparison template needs for captures *a* (before), *b* (after)."""
-    cmp = _comparison(a, b)
+def side_by_side(a: CaptureBody | None, b: CaptureBody | None,
+                 drop: Iterable[str] = ()) -> dict[str, Any]:
+    """Everything the comparison template needs for captures *a* (before), *b* (after);
+    *drop*: the session parameters learned for the site, ignored in the links diff."""
+    cmp = _comparison(a, b, drop)
     old_marks: dict[str, Any] = {}
     new_marks: dict[str, Any] = {}
     if cmp is not None:
@@ -189,7 +194,7 @@ class Pages:
         b = browse.capture_body(self.store, td["first_capture_id"])
         return {"title": f"Takedown #{td['id']}: {td['kind']}", "td": td,
                 "evidence": json.dumps(td["evidence"], ensure_ascii=False, indent=1),
-                "url_id": td["url_id"], **side_by_side(a, b)}
+                "url_id": td["url_id"], **side_by_side(a, b, self._session_params(b))}
 
     async def compare(self, request: Request) -> Response:
         ctx = await run_in_threadpool(self._compare, request)
@@ -211,7 +216,15 @@ class Pages:
                 raise HTTPException(404, f"capture {cid} is not a capture of this URL")
         a, b = browse.capture_body(self.store, a_id), browse.capture_body(self.store, b_id)
         return {"title": "Compare captures", "td": None, "evidence": "", "url_id": url_id,
-                "captures": detail["captures"], **side_by_side(a, b)}
+                "captures": detail["captures"],
+                **side_by_side(a, b, self._session_params(b))}
+
+    def _session_params(self, capture: CaptureBody | None) -> set[str]:
+        """The session parameters learned for *capture*'s host (see crawler/run.py)."""
+        if capture is None:
+            return set()
+        host = urlsplit(capture.final_url or capture.url).hostname or ""
+        return self.store.volatile_params().get(host, set())
 
     async def raw(self, request: Request) -> Response:
         cap = await run_in_threadpool(browse.capture_body, self.store,

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,9 @@ class Watch:
 
 def test_edited_takedown_side_by_side_in_chromium(browser, demo_store) -> None:
     edited = {r["url"]: r for r in demo_store["records"] if r["kind"] == "edited"}
+    chinese = {u for u, r in edited.items()
+               if any(re.search("[\u4e00-\u9fff]", t) for t in r["evidence"]["removed_text"])}
+    assert chinese, "the demo site edits a Chinese page"
     store = open_store(demo_store["data"])
     context = browser.new_context(viewport={"width": 1500, "height": 1100})
     watch = Watch(context)
@@ -76,7 +80,10 @@ def test_edited_takedown_side_by_side_in_chromium(browser, demo_store) -> None:
             pg = context.new_page()
             watch.attach(pg)
             pg.goto(base + "/takedowns")
-            row = pg.locator("#takedowns tr", has=pg.locator(".kind-edited")).first
+            # a Chinese page, so the screenshot shows CJK text drawn in the installed font
+            rows = pg.locator("#takedowns tr", has=pg.locator(".kind-edited"))
+            row = next(rows.nth(i) for i in range(rows.count())
+                       if rows.nth(i).locator("td.url a").inner_text() in chinese)
             url = row.locator("td.url a").inner_text()
             row.locator("a[href^='/takedowns/']").click()
             pg.wait_for_url("**/takedowns/*")
