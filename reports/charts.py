@@ -45,6 +45,7 @@ RC = {
 _PROLOGUE = re.compile(r"\A.*?(?=<svg)", re.S)
 _METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 MAX_LABEL = 40
+MAX_STEPS = 1500
 
 
 def _svg(fig: Figure) -> str:
@@ -124,6 +125,9 @@ def lifetime_svg(bounds: Sequence[tuple[timedelta, timedelta]]) -> str | None:
                                    (1, "at most (first seen gone)", "--")):
             hours = sorted(max(b[index].total_seconds() / 3600, 0.1) for b in bounds)
             shares = [(i + 1) / len(hours) for i in range(len(hours))]
+            if len(hours) > MAX_STEPS:  # the curve's shape needs no more points than pixels
+                keep = [round(i * (len(hours) - 1) / (MAX_STEPS - 1)) for i in range(MAX_STEPS)]
+                hours, shares = [hours[i] for i in keep], [shares[i] for i in keep]
             ax.step(hours, shares, where="post", linestyle=style, label=name)
         ax.set_xscale("log")
         ax.set_xlabel("age at removal (hours since publication, log scale)")

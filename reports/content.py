@@ -1,8 +1,10 @@
-"""What a takedown's last seen content said: title, main text, publication time, items.
+"""What a takedown's last seen content said: title, main text, publication time, items,
+and the listed terms each holds.
 
-Each distinct page (text key, items selector) is extracted once with ``diffing.extract``;
-many pages go to a process pool, since extraction is CPU-bound Python and a report of a
-large store extracts thousands of pages.  Imports the standard library and ``diffing``.
+Each distinct page (text key, items selector) is extracted once with ``diffing.extract``
+and searched for the terms there and then; many pages go to a process pool, since both are
+CPU-bound Python and a report of a large store reads thousands of pages.  Imports the
+standard library, ``diffing`` and ``reports.keywords``.
 """
 
 from __future__ import annotations
@@ -13,17 +15,19 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from diffing.extract import extract
+from reports.keywords import Matcher
 
 log = logging.getLogger(__name__)
 
 POOL_THRESHOLD = 300  # fewer pages than this: a pool's start-up costs more than it saves
-CHUNKSIZE = 64
+CHUNKSIZE = 128
 MAX_TEXT = 20_000  # characters of main text kept per page (keyword matching, excerpts)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Content:
     """A page as the report reads it; ``published`` is UTC (a page's local time, when it
     states no offset, is read as UTC: the age it gives may be off by the site's offset)."""
@@ -32,14 +36,16 @@ class Content:
     text: str = ""
     published: datetime | None = None
     items: dict[str, str] = field(default_factory=dict)
+    hits: frozenset[str] = frozenset()  # terms in the title and main text
+    item_hits: dict[str, frozenset[str]] = field(default_factory=dict)  # … in title + item
 
 
 # (key, html, url, items selector, item id) → one page to read
 Page = tuple[str, str, str, str | None, str | None]
 
 
-def read_page(page: Page) -> tuple[str, Content]:
-    """Extract one page; a page extraction cannot read gives empty content, logged."""
+def read_page(page: Page, matcher: Matcher | None = None) -> tuple[str, Content]:
+    """Extract one page and search it; a page extraction cannot read is empty, logged."""
     key, html, url, items, item_id = page
     try:
         p = extract(html, url, items, item_id)
@@ -50,21 +56,31 @@ def read_page(page: Page) -> tuple[str, Content]:
     if published is not None:
         published = published.replace(tzinfo=UTC) if published.tzinfo is None \
             else published.astimezone(UTC)
-    return key, Content(p.title, p.main_text[:MAX_TEXT], published,
-                        {i.id: i.text[:MAX_TEXT] for i in p.items})
+    text = p.main_text[:MAX_TEXT]
+    found = {i.id: i.text[:MAX_TEXT] for i in p.items}
+    content = Content(p.title, text, published, found)
+    if matcher:
+        content.hits = _search(matcher, p.title, text)
+        content.item_hits = {i: _search(matcher, p.title, t) for i, t in found.items()}
+    return key, content
+
+
+def _search(matcher: Matcher, title: str, text: str) -> frozenset[str]:
+    return frozenset(matcher.match(f"{title}\n{text}"))
 
 
 def read_pages(pages: Iterable[Page], total: int,
                progress: Callable[[int], None] | None = None,
-               workers: int | None = None) -> Iterator[tuple[str, Content]]:
+               workers: int | None = None,
+               matcher: Matcher | None = None) -> Iterator[tuple[str, Content]]:
     """(key, Content) for every page; *progress* is told how many pages are done."""
     workers = workers or os.cpu_count() or 1
+    read = partial(read_page, matcher=matcher)
     if total < POOL_THRESHOLD or workers < 2:
-        results: Iterable[tuple[str, Content]] = map(read_page, pages)
-        yield from _counted(results, progress)
+        yield from _counted(map(read, pages), progress)
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from _counted(pool.map(read_page, pages, chunksize=CHUNKSIZE), progress)
+        yield from _counted(pool.map(read, pages, chunksize=CHUNKSIZE), progress)
 
 
 def _counted(results: Iterable[tuple[str, Content]],

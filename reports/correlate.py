@@ -46,6 +46,7 @@ class TakedownRow:
     published: datetime | None = None
     terms: tuple[str, ...] = ()
     events: list[str] = field(default_factory=list)
+    hits: frozenset[str] | None = None  # every listed or event term its content holds
 
     @property
     def age_bounds(self) -> tuple[timedelta, timedelta] | None:
@@ -101,12 +102,20 @@ def correlate(events: Sequence[Event], rows: Sequence[TakedownRow], before_days:
         inside = [r for r in scoped if start <= r.day <= end]
         for r in inside:
             r.events.append(event.id)
-        hits = {r.id: matcher.match(r.content) for r in scoped} if matcher else {}
+        hits = {r.id: _event_hits(r, event, matcher) for r in scoped} if matcher else {}
         results.append(EventResult(
             event, (start, end), inside,
             [(r, hits[r.id]) for r in inside if hits.get(r.id)],
             sum(1 for found in hits.values() if found)))
     return results
+
+
+def _event_hits(row: TakedownRow, event: Event, matcher: Matcher) -> list[str]:
+    """The event's terms in the row's content: from the terms found once for all events
+    when the report did that, else searched now."""
+    if row.hits is None:
+        return matcher.match(row.content)
+    return [k for k in event.keywords if k in row.hits]
 
 
 def daily_counts(rows: Iterable[TakedownRow]) -> dict[date, Counter]:

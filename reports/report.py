@@ -14,6 +14,7 @@ import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -31,7 +32,7 @@ from reports.correlate import (
     lifetime_summary,
 )
 from reports.events import Event
-from reports.keywords import KeywordList, Matcher
+from reports.keywords import KeywordList, Matcher, Term
 from snapshots.repo import Store
 from snapshots.reporting import (
     capture_text_keys,
@@ -156,24 +157,25 @@ def build_report(store: Store, events: list[Event], options: ReportOptions,
         store, since=since, until=until, kinds=options.kinds, targets=options.targets)]
     counts = store_counts(store)
     seconds["query"] = time.perf_counter() - t0
-    _read_contents(store, rows, progress)
-    seconds["content"] = time.perf_counter() - t0 - seconds["query"]
     lists = keyword_lists or []
-    matcher = Matcher(t for kl in lists for t in kl.terms)
-    if matcher:
-        for r in rows:
-            r.terms = tuple(matcher.match(r.content))
+    listed = [t for kl in lists for t in kl.terms]
+    matcher = Matcher(listed + [Term.parse(k) for e in events for k in e.keywords])
+    _read_contents(store, rows, progress, matcher)
+    order = [t.text for t in dict.fromkeys(listed)]
+    for r in rows:
+        r.terms = tuple(t for t in order if r.hits and t in r.hits)
+    seconds["content"] = time.perf_counter() - t0 - seconds["query"]
     progress.stage("correlating")
     results = correlate(events, rows, options.before_days, options.after_days)
     days = daily_counts(rows)
     report = Report(title or "Takedown report", datetime.now(UTC).replace(microsecond=0),
                     options, list(events), lists, counts, rows, results, days,
                     _span(days, options, events), lifetime_summary(rows))
-    t1 = time.perf_counter()
+    t2 = time.perf_counter()
     progress.stage("drawing charts")
     report.timeline_svg = timeline_svg(days, events, report.span)
     report.lifetime_svg = lifetime_svg([b for r in rows if (b := r.age_bounds)])
-    seconds["charts"] = time.perf_counter() - t1
+    seconds["charts"] = time.perf_counter() - t2
     report.seconds = seconds
     return report
 
@@ -199,8 +201,10 @@ def _content_capture(row: TakedownRow) -> int | None:
     return None if row.last_ok is None else row.last_ok["capture_id"]
 
 
-def _read_contents(store: Store, rows: list[TakedownRow], progress: StageProgress) -> None:
-    """Fill each row's title, content and publication time from its last seen page."""
+def _read_contents(store: Store, rows: list[TakedownRow], progress: StageProgress,
+                   matcher: Matcher) -> None:
+    """Fill each row's title, content, publication time and terms from its last seen
+    page (searched for *matcher*'s terms)."""
     specs = target_specs(store)
     captures = {r.id: _content_capture(r) for r in rows}
     keys = capture_text_keys(store, [c for c in captures.values() if c is not None])
@@ -218,7 +222,7 @@ def _read_contents(store: Store, rows: list[TakedownRow], progress: StageProgres
     total = sum(len(v) for v in wanted.values())
     progress.stage("reading pages", total)
 
-    def pages() -> Page:
+    def pages() -> Iterator[Page]:
         for sha, html in texts(store, wanted):
             seen = set()
             for items, item_id, url in sorted(wanted[sha], key=str):
@@ -227,16 +231,19 @@ def _read_contents(store: Store, rows: list[TakedownRow], progress: StageProgres
                     seen.add(key)
                     yield key, html, url, items, item_id
 
-    found = dict(read_pages(pages(), total, progress.update))
+    found = dict(read_pages(pages(), total, progress.update, matcher=matcher))
     for r in rows:
         content = found.get(row_key[r.id][1]) if r.id in row_key else None
-        _fill(r, content or Content())
+        _fill(r, content or Content(), matcher)
 
 
-def _fill(row: TakedownRow, content: Content) -> None:
-    text = content.items.get(row.item, content.text) if row.item else content.text
+def _fill(row: TakedownRow, content: Content, matcher: Matcher) -> None:
+    in_item = bool(row.item) and row.item in content.items
+    text = content.items[row.item] if in_item else content.text
+    hits = content.item_hits.get(row.item, frozenset()) if in_item else content.hits
     removed = row.evidence.get("removed_text") or []
     extra = "\n".join(t for t in removed if isinstance(t, str) and t not in text)
     row.title = content.title
     row.content = "\n".join(t for t in (content.title, text, extra) if t)
     row.published = content.published
+    row.hits = hits | frozenset(matcher.match(extra)) if extra else hits

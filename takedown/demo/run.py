@@ -2,7 +2,8 @@
 
 Each day is one real ``takedown crawl`` subprocess (Twisted's reactor runs once per
 process) stamped with that day's ``--at``, followed by ``takedown detect``; a table of
-every round and one of the takedowns found close the run.  The site's base URL and day
+every round and one of the takedowns found close the run, then ``takedown report`` writes
+the report against ``events.toml`` to ``DATA/report/``.  The site's base URL and day
 count are written to ``DATA/demo-site.json`` so tests can score the result against the
 site's ground truth.
 """
@@ -23,6 +24,8 @@ from rich.table import Table
 from takedown.demo.server import SiteServer
 from takedown.demo.site import DemoSite
 from takedown.summary import wide_console
+
+EVENTS = Path(__file__).with_name("events.toml")  # documented-style events on the demo's days
 
 
 def _base(data: Path, db: str | None) -> list[str]:
@@ -66,7 +69,19 @@ def run_demo(data: Path, db: str | None, days: int, start: datetime) -> list[dic
                  _run(_base(data, db) + ["export", "--format", "jsonl"]).stdout.splitlines()]
     _print_takedowns(console, takedowns, server_base=json.loads(
         (data / "demo-site.json").read_text())["base_url"])
+    _write_report(console, data, db)
     return takedowns
+
+
+def _write_report(console: Console, data: Path, db: str | None) -> None:
+    """The demo ends with the report laid against its events, and how to browse it."""
+    out = data / "report"
+    _run(_base(data, db) + ["report", "--events", str(EVENTS), "--out", str(out),
+                            "--no-progress"])
+    serve = f"takedown --data {data}" + (f" --db {db}" if db else "") + " serve"
+    console.print(f"report written to {out / 'report.html'} (also report.md, "
+                  f"takedowns.csv, events.csv, report.json)", highlight=False)
+    console.print(f"browse the captures side by side: {serve}", highlight=False)
 
 
 def _print_rounds(console: Console, rows: list[dict]) -> None:
