@@ -5,11 +5,10 @@ Targets sharing an interval form one job (id ``every-6h``); each run of a job is
 round never runs in this process) followed by ``takedown detect``. The interval of a target
 is its ``every``, else ``--every``, else ``[crawl] every``, else 6h.
 
-Jobs live in a SQLAlchemy job store, table ``schedule_jobs`` of the store's own database (the
-SQLite file or the PostgreSQL URL), so a restart resumes from the persisted next run times.
-Starting again with a changed watchlist updates jobs in place (a job whose interval changed
-runs no later than one new interval from now) and removes jobs whose targets are gone. A
-new job runs at once.
+Jobs live in a SQLAlchemy job store, table ``schedule_jobs`` of the store's own database, so
+a restart resumes from the persisted next run times. Starting with a changed watchlist
+updates jobs in place (a changed interval runs within one new interval) and removes jobs
+whose targets are gone. A new job runs at once.
 
 Rounds of one store never overlap: ``Store.begin_round`` closes every round still running
 (it would mark a concurrent round ``interrupted`` and detection could read it half-done),
@@ -58,7 +57,6 @@ from snapshots.models import Round
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from apscheduler.job import Job
     from sqlalchemy.engine import Engine
 
     from crawler.watchlist import Watchlist
@@ -203,14 +201,12 @@ def _iso(at: datetime | None) -> str | None:
 class _Runtime:
     """State shared by the main thread, the signal handler and the job threads."""
 
-    opts: ScheduleOptions
     store: Store
     stopping: threading.Event = field(default_factory=threading.Event)
     signals: int = 0                      # written by the signal handler only
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Rebuilt, never mutated, so that the signal handler may read it without a lock.
     children: tuple[tuple[subprocess.Popen, bool], ...] = ()
-    signalled: set[int] = field(default_factory=set)
     deferred: set[str] = field(default_factory=set)
     active: int = 0                       # job threads inside run_round_job
 
@@ -229,25 +225,19 @@ class _Runtime:
             self.children = tuple(c for c in self.children if c[0] is not proc)
 
     def stop(self) -> None:
-        """Refuse new children and send SIGINT to the crawls in flight, once each."""
+        """Refuse new crawls and send SIGINT to the crawls in flight."""
         with self.lock:
             self.stopping.set()
             for proc, graceful in self.children:
-                if graceful and proc.pid not in self.signalled:
-                    self.signalled.add(proc.pid)
-                    _interrupt(proc)
+                if graceful:
+                    log.info("sending SIGINT to pid %s", proc.pid)
+                    proc.send_signal(signal.SIGINT)  # a no-op once the child has exited
 
     def on_signal(self, signum: int, _frame: object) -> None:
         self.signals += 1
-        if self.signals > 1:  # asked twice: every child stops now
+        if self.signals > 1:  # asked twice: every child stops now (Scrapy: unclean stop)
             for proc, _graceful in self.children:
-                _interrupt(proc)
-
-
-def _interrupt(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        log.info("sending SIGINT to pid %s", proc.pid)
-        os.kill(proc.pid, signal.SIGINT)
+                proc.send_signal(signal.SIGINT)
 
 
 _RUNTIME: _Runtime | None = None
@@ -272,19 +262,15 @@ def scheduler_lock(url: str) -> Iterator[None]:
 
 @contextmanager
 def _advisory_lock(engine: Engine) -> Iterator[None]:
-    key = {"key": "takedown schedule"}
-    with engine.connect() as conn:  # a session-level lock lives as long as the connection
-        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:key || "
-                                "current_schema()))"), key).scalar()
+    # A session-level lock: it lasts until the connection closes (engine.dispose() in
+    # scheduler_lock, or the process dying), whatever happens to transactions meanwhile.
+    with engine.connect() as conn:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(hashtext('takedown schedule ' "
+                                "|| current_schema()))")).scalar()
         conn.commit()
         if not got:
             raise ScheduleError(f"another scheduler runs on this database ({engine.url!r})")
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(hashtext(:key || current_schema()))"),
-                         key)
-            conn.commit()
+        yield
 
 
 @contextmanager
@@ -314,7 +300,7 @@ def run_scheduler(opts: ScheduleOptions) -> None:
     plans = plan_jobs(load_watchlist(opts.watchlist), opts.every)
     _show_info()
     with scheduler_lock(opts.db_url):
-        rt = _RUNTIME = _Runtime(opts, open_store(opts.data, opts.db))
+        rt = _RUNTIME = _Runtime(open_store(opts.data, opts.db))
         jobstore = make_jobstore(opts.db_url)
         scheduler = BackgroundScheduler(
             jobstores={"default": jobstore}, timezone=UTC,
@@ -324,7 +310,9 @@ def run_scheduler(opts: ScheduleOptions) -> None:
         try:
             scheduler.start(paused=True)
             for job_id, action in sync_jobs(scheduler, plans, opts).items():
-                _log_job(scheduler.get_job(job_id), job_id, action)
+                job = scheduler.get_job(job_id)
+                log.info("job %s (%s): %s, next run %s", job_id, job.name if job else "-",
+                         action, _iso(job.next_run_time if job else None))
             scheduler.resume()
             while rt.signals == 0:
                 time.sleep(0.2)  # the handler only counts: locks are unsafe in a handler
@@ -342,14 +330,6 @@ def _show_info() -> None:
     log.setLevel(min(log.getEffectiveLevel(), logging.INFO))
     for handler in logging.getLogger().handlers:
         handler.setLevel(min(handler.level, logging.INFO))
-
-
-def _log_job(job: Job | None, job_id: str, action: str) -> None:
-    if job is None:
-        log.info("job %s: %s", job_id, action)
-    else:
-        log.info("job %s (%s): %s, next run %s", job_id, job.name, action,
-                 _iso(job.next_run_time))
 
 
 def _stop(scheduler: BackgroundScheduler, jobstore: SQLAlchemyJobStore, rt: _Runtime) -> None:

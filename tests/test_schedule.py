@@ -9,6 +9,7 @@ store rather than run again. Both job stores: SQLite file and PostgreSQL.
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sitesim import RouteSite, page, serve, watchlist
 from sqlalchemy import select
 
+import crawler.watchlist as watchlist_module
 from crawler.errors import WatchlistError
 from crawler.watchlist import parse_watchlist, select_targets
 from snapshots import open_store
@@ -79,7 +81,7 @@ def test_select_targets_keeps_order_and_refuses_unknown_names() -> None:
         select_targets(wl, ["a", "z"])
 
 
-def test_cli_errors_exit_2(tmp_path: Path) -> None:
+def test_cli_errors_exit_2_and_list_shows_the_stored_jobs(tmp_path: Path) -> None:
     wl = watchlist(tmp_path / "wl.toml", '[[target]]\nname = "a"\nurl = "http://127.0.0.1:9/"\n')
     base = [sys.executable, "-m", "takedown", "--data", str(tmp_path / "d")]
     crawl = subprocess.run([*base, "crawl", str(wl), "--target", "nope"],
@@ -90,6 +92,22 @@ def test_cli_errors_exit_2(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=60)
     assert sched.returncode == 2 and "not an interval like" in sched.stderr
     assert not (tmp_path / "d").exists()  # refused before anything was written
+    s = _scheduler(f"sqlite:///{tmp_path / 'd' / 'takedown.sqlite'}")
+    sync_jobs(s, [JobPlan("every-1h", 3600, ("a",))],
+              ScheduleOptions(str(wl), str(tmp_path / "d")), now=datetime(2030, 1, 1, tzinfo=UTC))
+    _close(s)
+    listed = subprocess.run([*base, "schedule", str(wl), "--list", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [{"job": "every-1h", "every": "1h", "targets": ["a"],
+                                          "next_run": "2030-01-01T00:00:00+00:00",
+                                          "watchlist": str(wl)}]
+
+
+@pytest.mark.parametrize("module", [schedule, watchlist_module], ids=lambda m: m.__name__)
+def test_doc_examples(module: object) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
 
 
 # -- the job store ---------------------------------------------------------------------------
@@ -159,7 +177,7 @@ def test_runs_due_while_stopping_stay_due(tmp_path: Path) -> None:
 
 def test_a_run_due_after_the_stop_starts_no_crawl(tmp_path: Path) -> None:
     store = open_store(tmp_path)
-    rt = schedule._Runtime(ScheduleOptions("/w.toml", str(tmp_path)), store)
+    rt = schedule._Runtime(store)
     rt.stop()
     schedule._RUNTIME = rt
     try:
@@ -203,11 +221,6 @@ class Scheduler:
         assert code == 0, text
         return text
 
-    def listing(self) -> list[dict]:
-        run = subprocess.run([*self.cmd, "schedule", str(self.wl), "--list", "--json"],
-                             capture_output=True, text=True, timeout=60, check=True)
-        return json.loads(run.stdout)
-
 
 def wait_for(check, what: str, timeout: float = 40) -> None:
     end = time.monotonic() + timeout
@@ -220,7 +233,7 @@ def test_sigterm_and_restart_resume_the_schedule(db_url: str, tmp_path: Path) ->
     site = RouteSite({
         "/robots.txt": page("", headers={"Content-Type": "text/plain"}),
         "/list.html": page('<a href="/slow.html">slow</a>'),
-        "/slow.html": page("<p>slow page</p>", delay=0.6),
+        "/slow.html": page("<p>slow page</p>", delay=1.0),
         "/hourly.html": page("<p>hourly</p>"),
     })
     server = serve(site)
