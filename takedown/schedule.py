@@ -18,11 +18,12 @@ run). A lock held for the scheduler's life (PostgreSQL: an advisory lock; SQLite
 beside the database file) refuses a second scheduler on the same database. Detection
 therefore never runs twice at once from the scheduler.
 
-SIGTERM/SIGINT: no new run starts, SIGINT goes to the crawl in flight (Scrapy finishes the
-requests in flight, commits their captures, closes the round), detection runs over it, and
-the process exits 0. A job due meanwhile is left due, so it runs at the next start. A second
-signal is forwarded to every child (Scrapy's unclean stop; detect rolls back its open job).
-Children run in their own session so that a terminal's Ctrl-C reaches them only through us.
+SIGTERM/SIGINT (and SIGHUP unless ignored, as under nohup): no new run starts, SIGINT goes
+to the crawl in flight (Scrapy finishes the requests in flight, commits their captures,
+closes the round), detection runs over it, and the process exits 0. A job due meanwhile is
+left due, so it runs at the next start. A second signal is forwarded to every child
+(Scrapy's unclean stop; detect rolls back its open job). Children run in their own session
+so that a terminal's Ctrl-C reaches them only through us.
 
 Imports ``crawler.watchlist`` and ``snapshots``; the rounds go through the CLI.
 """
@@ -67,6 +68,8 @@ log = logging.getLogger(__name__)
 DEFAULT_EVERY = "6h"
 JOB_TABLE = "schedule_jobs"
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+# SIGHUP too (a closed terminal would kill us and orphan the crawl), unless nohup ignores it.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class ScheduleError(Exception):
@@ -306,7 +309,8 @@ def run_scheduler(opts: ScheduleOptions) -> None:
             jobstores={"default": jobstore}, timezone=UTC,
             # One worker: runs are serial, and jobs due together run in due-time order.
             executors={"default": ThreadPoolExecutor(1)})
-        previous = {s: signal.signal(s, rt.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, rt.on_signal) for s in STOP_SIGNALS
+                    if signal.getsignal(s) is not signal.SIG_IGN}
         try:
             scheduler.start(paused=True)
             for job_id, action in sync_jobs(scheduler, plans, opts).items():
