@@ -26,19 +26,22 @@ BATCH = 500
 DETECTION_TABLES = frozenset({"verdicts", "takedowns", "detect_state", "detected_rounds"})
 
 
-def copy_store(src_url: str, dst_url: str, skip: frozenset[str] = frozenset()) -> dict[str, int]:
+def copy_store(src_url: str, dst_url: str, skip: frozenset[str] = frozenset(),
+               targets: frozenset[str] = frozenset()) -> dict[str, int]:
     """Copy every row of the store at *src_url* into a fresh store at *dst_url*, but for the
-    tables named in *skip* (``DETECTION_TABLES``: the crawls alone, for detecting afresh);
-    return the number of rows copied per table."""
+    tables named in *skip* (``DETECTION_TABLES``: the crawls alone, for detecting afresh)
+    and, when *targets* names some, the rows of other targets; return the number of rows
+    copied per table."""
     open_store(db_url=dst_url).close()  # the schema by the migrations, not create_all
     src, dst = make_engine(src_url), make_engine(dst_url)
     try:
         present = set(inspect(src).get_table_names())
         counts: dict[str, int] = {}
         with src.connect() as read, dst.begin() as write:
+            ids = _target_ids(read, targets)
             for table in Base.metadata.sorted_tables:  # FK order: parents first
                 if table.name in present and table.name not in skip:
-                    counts[table.name] = _copy_table(read, write, table)
+                    counts[table.name] = _copy_table(read, write, table, ids)
             if write.dialect.name == "postgresql":
                 reset_sequences(write)
         log.info("copied %s rows from %s", sum(counts.values()), src.url.database)
@@ -48,10 +51,37 @@ def copy_store(src_url: str, dst_url: str, skip: frozenset[str] = frozenset()) -
         dst.dispose()
 
 
-def _copy_table(read: Connection, write: Connection, table: Table) -> int:
+def _target_ids(read: Connection, names: frozenset[str]) -> list[int] | None:
+    if not names:
+        return None
+    targets = Base.metadata.tables["targets"]
+    ids = list(read.scalars(select(targets.c.id).where(targets.c.name.in_(names))))
+    if len(ids) != len(names):
+        raise ValueError(f"targets not in the store: {sorted(names)}")
+    return ids
+
+
+def _only(table: Table, ids: list[int]):  # type: ignore[no-untyped-def]
+    """The clause keeping *table*'s rows of the targets *ids* (None: keep all)."""
+    tables = Base.metadata.tables
+    if table.name == "targets":
+        return table.c.id.in_(ids)
+    if "target_id" in table.c:
+        return table.c.target_id.in_(ids)
+    for column, parent in (("capture_id", "captures"), ("url_id", "urls")):
+        if column in table.c:
+            owner = tables[parent]
+            return table.c[column].in_(select(owner.c.id).where(owner.c.target_id.in_(ids)))
+    return None   # rounds, blobs, learned parameters: shared by every target
+
+
+def _copy_table(read: Connection, write: Connection, table: Table,
+                ids: list[int] | None = None) -> int:
     stamps = [c.name for c in table.columns if isinstance(c.type, DateTime)]
     order = list(table.primary_key.columns) or list(table.columns)
-    rows = read.execute(select(table).order_by(*order)).mappings()
+    query = select(table).order_by(*order)
+    where = None if ids is None else _only(table, ids)
+    rows = read.execute(query if where is None else query.where(where)).mappings()
     total = 0
     while batch := rows.fetchmany(BATCH):
         records = [_with_utc(dict(r), stamps) for r in batch]
