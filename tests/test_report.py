@@ -163,9 +163,11 @@ def test_cli_filters_keyword_lists_progress_and_errors(demo_store: dict, tmp_pat
     assert "report: reading pages" in run.stderr and run.stdout.startswith("report: ")
     bad = tmp_path / "bad.toml"
     bad.write_text('[[event]]\nid = "x"\ntitle = "t"\ndate = "2021-02-30"\n', encoding="utf-8")
+    nokey = tmp_path / "nokey.csv"
+    nokey.write_text("date,translation\n2016,x\n", encoding="utf-8")
     # bad input: exit 2 before anything is read or written (in-process: same command)
     for args, message in ((("--events", str(bad)), f"error: {bad}:4: key 'date'"),
-                          (("--keywords", str(tmp_path)), "error: "),
+                          (("--keywords", str(nokey)), f"error: {nokey}:1: no keyword column"),
                           (("--format", "html,pdf"), "unknown report format 'pdf'")):
         result = CliRunner().invoke(cli, ["--data", str(data), "report", "--out",
                                           str(tmp_path / "never"), *args])
