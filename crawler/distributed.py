@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ from crawler.progress import RoundProgress
 from crawler.run import close_round, plan_round
 from crawler.spiders.watchlist import WatchlistSpider
 from crawler.watchlist import CrawlSpec, TargetSpec
+from snapshots.models import Round
+from snapshots.repo import as_utc
 
 if TYPE_CHECKING:
     from crawler.run import RoundResult
@@ -40,16 +43,21 @@ REAP_EVERY = 0.5      # seconds between two looks for workers whose lease expire
 
 
 class RedisTally(RoundTally):
-    """A worker's tally: every count also goes to the round's hash in Redis, where the
+    """A worker's tally: counts wait here until the request they belong to is acknowledged
+    (``take``), and go to the round's hash in Redis with the acknowledgement, where the
     coordinator sums what all workers did."""
 
-    def __init__(self, frontier: Frontier, round_id: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.frontier, self.round_id = frontier, round_id
+        self.unsent: dict[str, Counter] = {}
 
     def add(self, target: str, **counts: int) -> None:
         super().add(target, **counts)
-        self.frontier.count(self.round_id, target, **counts)
+        self.unsent.setdefault(target, Counter()).update(counts)
+
+    def take(self) -> dict[str, Counter]:
+        out, self.unsent = self.unsent, {}
+        return out
 
 
 class FrontierRequests:
@@ -92,7 +100,7 @@ def round_context(plan: RoundPlan) -> dict:
             "drop": {host: sorted(names) for host, names in plan.drop.items()}}
 
 
-def plan_from_context(context: dict, store: Store, frontier: Frontier) -> RoundPlan:
+def plan_from_context(context: dict, store: Store) -> RoundPlan:
     """A worker's plan of the round published as *context*, writing to *store*."""
     targets = [TargetPlan(spec=TargetSpec(**{k: _frozen(v) for k, v in t["spec"].items()}),
                           target_id=t["id"]) for t in context["targets"]]
@@ -101,7 +109,20 @@ def plan_from_context(context: dict, store: Store, frontier: Frontier) -> RoundP
     return RoundPlan(round_id=round_id, at=datetime.fromisoformat(context["at"]),
                      crawl=CrawlSpec(**context["crawl"]), targets=targets, store=store,
                      drop={h: set(n) for h, n in context["drop"].items()},
-                     tally=RedisTally(frontier, round_id))
+                     tally=RedisTally())
+
+
+def serves(store: Store, round_id: int, at: datetime) -> bool:
+    """Whether *store* is the coordinator's: it holds round *round_id* stamped *at* (a
+    worker pointed at another database must not write the round there)."""
+    with store.session() as s:
+        row = s.get(Round, round_id)
+    if row is not None and as_utc(row.at) == at:
+        return True
+    log.error("round %s at %s is not in this worker's database %s: is --db the "
+              "coordinator's?  Not serving it.", round_id, at.isoformat(),
+              store.engine.url.render_as_string(hide_password=True))
+    return False
 
 
 def _frozen(value: Any) -> Any:

@@ -190,13 +190,6 @@ class Frontier:
             out.setdefault(target, Counter())[counter] = int(n)
         return out
 
-    def count(self, round_id: int, target: str, **counts: int) -> None:
-        with self.server.pipeline(transaction=False) as p:
-            for counter, n in counts.items():
-                if n:
-                    p.hincrby(self.key("tally", round_id), f"{target}|{counter}", n)
-            p.execute()
-
     # -- requests ------------------------------------------------------------------------
     def push(self, e: Entry) -> bool:
         """Queue *e* unless its target already queued its URL this round."""
@@ -215,12 +208,19 @@ class Frontier:
         return self._lease(keys=[self.key("frontier"), self.key("worker", worker, "leased")],
                            args=[n])
 
-    def ack(self, worker: str, raw: bytes) -> bool:
+    def ack(self, worker: str, raw: bytes, tally: dict[str, Counter] | None = None) -> bool:
         """*worker* is done with *raw*: it leaves the round's pending count (once only: a
-        request reaped from a worker presumed dead is no longer in its list)."""
+        request reaped from a worker presumed dead is no longer in its list).  *tally*
+        (target -> counts) is added to the round's first, in the same round trip."""
         round_id = Entry.decode(raw).round_id
-        return bool(self._ack(keys=[self.key("worker", worker, "leased"),
-                                    self.key("pending", round_id)], args=[raw]))
+        with self.server.pipeline(transaction=False) as p:
+            for target, counts in (tally or {}).items():
+                for counter, n in counts.items():
+                    if n:
+                        p.hincrby(self.key("tally", round_id), f"{target}|{counter}", n)
+            self._ack(keys=[self.key("worker", worker, "leased"),
+                            self.key("pending", round_id)], args=[raw], client=p)
+            return bool(p.execute()[-1])
 
     def nack(self, worker: str, raw: bytes) -> bool:
         """Give *raw* back to the frontier for another try."""

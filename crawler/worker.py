@@ -36,7 +36,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
 
-from crawler.distributed import FrontierRequests, plan_from_context
+from crawler.distributed import FrontierRequests, plan_from_context, serves
 from crawler.frontier import Entry, Frontier
 from crawler.pipelines import SnapshotPipeline
 from crawler.run import crawl_settings
@@ -54,7 +54,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_TRIES = 3   # a capture the store refused this often is given up (and logged)
+MAX_TRIES = 3          # a capture the store refused this often is given up (and logged)
+AHEAD = 2              # requests leased per unit of the round's concurrency: the
+                       # downloader never waits for an acknowledgement to get work
+ROUND_EVERY = 0.5      # seconds between two looks at the round id
 
 
 class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
@@ -71,8 +74,9 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         self.leases: dict[tuple[str, str], bytes] = {}    # (target, url) -> raw entry
         self.tries: Counter[tuple[str, str]] = Counter()
         self.draining = False
+        self.serving = serves(plan.store, plan.round_id, plan.at)
         self.done = 0
-        self._beat_at = 0.0
+        self._beat_at = self._round_at = 0.0
         self._ticker: task.LoopingCall | None = None   # made once the reactor runs
 
     @classmethod
@@ -93,9 +97,11 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
             yield req
 
     # -- taking work -----------------------------------------------------------------------
-    def _take(self, _key: str, batch: int) -> list[bytes]:
-        room = min(batch, self.plan.crawl.concurrency) - len(self.leases)
-        return [] if self.draining else self.frontier.lease(self.worker_id, room)
+    def _take(self, _key: str, _batch: int) -> list[bytes]:
+        if self.draining or not self.serving:
+            return []
+        room = AHEAD * self.plan.crawl.concurrency - len(self.leases)
+        return self.frontier.lease(self.worker_id, room)
 
     def make_request_from_data(self, data: bytes) -> scrapy.Request | list:
         e = Entry.decode(data)
@@ -135,9 +141,12 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
 
     def ack(self, target: str, url: str) -> None:
         raw = self.leases.pop((target, url), None)
-        if raw is not None:
-            self.frontier.ack(self.worker_id, raw)
-            self.done += 1
+        if raw is None:
+            return
+        self.frontier.ack(self.worker_id, raw, self.plan.tally.take())  # type: ignore[attr-defined]
+        self.done += 1
+        if len(self.leases) == self.plan.crawl.concurrency:   # half the work in hand: more
+            self.schedule_next_requests()
 
     def _retry_or_drop(self, target: str, url: str, why: str) -> None:
         key = (target, url)
@@ -166,10 +175,11 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         context = self.frontier.context()
         if context is None or context["round_id"] == self.plan.round_id:
             return
-        plan = plan_from_context(context, Store(self.plan.store.engine), self.frontier)
+        plan = plan_from_context(context, Store(self.plan.store.engine))
         self.plan, self.max_size = plan, plan.crawl.max_size
         self.by_name = {t.spec.name: t for t in plan.targets}
         self.seen = {t.spec.name: set() for t in plan.targets}
+        self.serving = serves(plan.store, plan.round_id, plan.at)
         log.info("worker %s: round %s", self.worker_id, plan.round_id)
 
     def _tick(self) -> None:
@@ -183,10 +193,11 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
                 if not self.leases:
                     self._stop("finished")
                 return
-            rid = self.frontier.round_id()
-            if rid is not None:
-                if rid != self.plan.round_id:
+            if now >= self._round_at:
+                if self.frontier.round_id() not in (None, self.plan.round_id):
                     self._follow_round()
+                self._round_at = now + ROUND_EVERY
+            if len(self.leases) < AHEAD * self.plan.crawl.concurrency:
                 self.schedule_next_requests()
         except RedisError as exc:
             log.warning("worker %s: Redis: %s", self.worker_id, exc)
@@ -245,7 +256,7 @@ def run_worker(redis_url: str, data: str, db: str | None, prefix: str = "takedow
     if context is None:
         return 0
     store = open_store(data, db)
-    plan = plan_from_context(context, store, frontier)
+    plan = plan_from_context(context, store)
     settings = crawl_settings(plan.crawl)
     settings.set("ITEM_PIPELINES", {"crawler.worker.LeasedSnapshotPipeline": 300},
                  priority="cmdline")

@@ -246,3 +246,15 @@ def _without_ids(value: object) -> object:
     if isinstance(value, list):
         return [_without_ids(v) for v in value]
     return value
+
+
+def test_a_worker_serves_only_the_coordinators_database(tmp_path: Path) -> None:
+    from crawler.distributed import serves
+    from snapshots import open_store
+
+    store = open_store(tmp_path)
+    rid = store.begin_round(START)
+    assert serves(store, rid, START)
+    assert not serves(store, rid, START + timedelta(days=1))    # same id, another store
+    assert not serves(store, rid + 1, START)
+    store.close()
