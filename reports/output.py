@@ -21,7 +21,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from reports.charts import KIND_COLOURS
-from reports.correlate import TakedownRow
+from reports.correlate import EventResult, TakedownRow
 from reports.render import render
 from reports.report import Report
 
@@ -224,22 +224,7 @@ def render_markdown(report: Report) -> str:
     lines += _table(("target", "takedowns"), report.by_target.items())
     lines += ["## Events", ""]
     for number, res in enumerate(report.results, start=1):
-        ev = res.event
-        lines += [f"### {number}. {md(ev.title)} ({md(ev.when)})", ""]
-        if ev.summary:
-            lines += [md(ev.summary), ""]
-        lines += [f"Window {res.window[0]} to {res.window[1]}: {len(res.takedowns)} "
-                  f"takedowns; {len(res.matching)} whose last seen content holds the event's "
-                  f"keywords ({res.matching_anywhere} at any time).", ""]
-        if res.takedowns:
-            lines += _table(("kind", "takedowns"), res.by_kind.items())
-            lines += _table(("target", "takedowns"), res.by_target.items())
-        if res.matching:
-            lines += _table(("takedown", "day", "kind", "url", "terms"),
-                            [(r.id, r.day, r.kind, r.url, ", ".join(t))
-                             for r, t in res.matching])
-        lines += [f"Sources: {', '.join(f'<{s}>' for s in ev.sources)}", ""] \
-            if ev.sources else []
+        lines += _md_event(number, res)
     lines += ["## Takedowns", ""]
     lines += _table(("id", "first seen gone", "last seen alive", "kind", "target", "url",
                      "item", "published", "terms", "events"),
@@ -248,3 +233,22 @@ def render_markdown(report: Report) -> str:
                       r.published.isoformat() if r.published else "", ", ".join(r.terms),
                       ", ".join(r.events)) for r in report.rows])
     return "\n".join(lines)
+
+
+def _md_event(number: int, res: EventResult) -> list[str]:
+    ev = res.event
+    lines = [f"### {number}. {md(ev.title)} ({md(ev.when)})", ""]
+    if ev.summary:
+        lines += [md(ev.summary), ""]
+    lines += [f"Window {res.window[0]} to {res.window[1]}: {len(res.takedowns)} "
+              f"takedowns; {len(res.matching)} whose last seen content holds the event's "
+              f"keywords ({res.matching_anywhere} at any time).", ""]
+    if res.takedowns:
+        lines += _table(("kind", "takedowns"), res.by_kind.items())
+        lines += _table(("target", "takedowns"), res.by_target.items())
+    if res.matching:
+        lines += _table(("takedown", "day", "kind", "url", "terms"),
+                        [(r.id, r.day, r.kind, r.url, ", ".join(t)) for r, t in res.matching])
+    if ev.sources:  # the events file's own http(s) URLs (validated), as autolinks
+        lines += [f"Sources: {', '.join(f'<{s}>' for s in ev.sources)}", ""]
+    return lines

@@ -101,6 +101,7 @@ def test_html_is_self_contained_and_marks_the_events(demo_report: dict) -> None:
     assert not doc.xpath("//script") and "<script" not in html.lower()
     assert doc.xpath("//meta[@http-equiv='Content-Security-Policy']/@content") == [CSP]
     sources = {s for e in rep["events"] for s in e["sources"]}
+    assert sources and set(doc.xpath("//a/@href")) >= sources
     for el in doc.iter():
         if not isinstance(el.tag, str):
             continue
