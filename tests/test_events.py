@@ -6,12 +6,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from conftest import REALDATA
 
 from crawler.watchlist import load_watchlist
 from reports.correlate import event_window
 from reports.events import Event, EventsError, load_events, load_events_file
 from reports.keywords import KeywordsError, Matcher, Term, load_keywords
-from tests.conftest import REALDATA
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = """title = "t"
