@@ -100,7 +100,7 @@ def close_round(plan: RoundPlan, status: str) -> RoundResult:
     """The steps after the fetching: learn session parameters, close the round in the store
     with its stats (a local round and a distributed one end alike)."""
     learned = learn_session_params(plan.store, plan.round_id)
-    plan.store.finish_round(plan.round_id, _stats(plan.tally, status, learned))
+    plan.store.finish_round(plan.round_id, _stats(plan.tally, status, learned), status)
     return RoundResult(plan.round_id, plan.at, status, plan.tally, learned)
 
 

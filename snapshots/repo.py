@@ -111,10 +111,13 @@ class Store:
             s.flush()
             return row.id
 
-    def finish_round(self, round_id: int, stats: dict) -> None:
+    def finish_round(self, round_id: int, stats: dict, status: str = "done") -> None:
+        """Close a round: ``done``, or ``interrupted`` when its crawl was stopped early (a
+        signal, a shutdown) — its captures stand, the URLs it did not reach wait for the
+        next round."""
         with self.session() as s, s.begin():
             row = s.get(Round, round_id)
-            row.status, row.finished_at, row.stats = "done", utcnow(), stats
+            row.status, row.finished_at, row.stats = status, utcnow(), stats
 
     def urls_to_revisit(self, target_id: int, at: datetime, days: int) -> list[tuple[str, int]]:
         """URLs of a target seen alive within *days* before *at*, as (url, depth)."""

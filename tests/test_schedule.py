@@ -289,7 +289,9 @@ def check_store(db_url: str, data: Path) -> None:
                 .join(Target))}
     finally:
         store.close()
-    assert [r.status for r in rounds] == ["done"] * len(rounds)  # none open or killed
+    # none left open or killed: closed, the SIGTERM'd ones as interrupted (below)
+    assert all(r.status == r.stats.get("status") for r in rounds)
+    assert {r.status for r in rounds} == {"done", "interrupted"}
     assert len(per_target["hourly"]) == 1, "the hourly target ran again after the restart"
     assert len(per_target["fast"]) == 2 and len(rounds) == 3
     # The two SIGTERM'd rounds stopped early, yet kept the capture that was in flight.
