@@ -117,6 +117,8 @@ class StageProgress:
                                       MofNCompleteColumn(), TimeElapsedColumn(),
                                       console=self.console, transient=True)
                 self._bars.start()
+            if self._task is not None:  # one bar: the stage under way
+                self._bars.remove_task(self._task)
             self._task = self._bars.add_task(name, total=total)
         else:
             print(f"report: {name}" + (f" ({total})" if total else ""), file=sys.stderr,
