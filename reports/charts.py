@@ -77,8 +77,8 @@ def timeline_svg(days: dict[date, Counter], events: Sequence[Event],
         top = max((sum(c.values()) for c in days.values()), default=0)
         ax.set_ylim(0, max(top, 1) * 1.9)  # head room for the event labels
         ax.yaxis.get_major_locator().set_params(integer=True)
-        if days:
-            ax.legend(loc="upper left", ncols=4, frameon=False, fontsize=8)
+        if days:  # below the axes: the event labels hang from the top
+            fig.legend(loc="outside lower center", ncols=7, frameon=False, fontsize=8)
         return _svg(fig)
 
 
@@ -99,18 +99,20 @@ def _mark_event(ax, number: int, event: Event, start: date,  # type: ignore[no-u
     label = f"{number}. {event.title}"
     if len(label) > MAX_LABEL:
         label = label[:MAX_LABEL - 1] + "…"
+    side, shift = "right", -2  # a day's label left of its line, a band's inside the band
     if event.precision == "day":
         ax.axvline(event.start, color="#333333", linewidth=1, linestyle="--")
         where = event.start
     else:
+        side, shift = "left", 2
         left, right = max(event.start, start - timedelta(days=1)), \
             min(event.end, end + timedelta(days=1))
         ax.axvspan(left - timedelta(hours=12), right + timedelta(hours=12),
                    color="#999999", alpha=0.12, linewidth=0)
-        where = left
+        where = left - timedelta(hours=12)
     ax.annotate(label, xy=(where, 1), xycoords=("data", "axes fraction"), rotation=90,
-                ha="right", va="top", fontsize=7.5, color="#222222",
-                xytext=(-2, -2), textcoords="offset points")
+                ha=side, va="top", fontsize=7.5, color="#222222",
+                xytext=(shift, -2), textcoords="offset points")
 
 
 def lifetime_svg(bounds: Sequence[tuple[timedelta, timedelta]]) -> str | None:
