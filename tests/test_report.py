@@ -147,14 +147,17 @@ def test_cli_filters_keyword_lists_progress_and_errors(demo_store: dict, tmp_pat
     terms.write_text("Date Tested,Keyword\n2021,武器装备\n2021,军民融合+产值\n", encoding="utf-8")
     out = tmp_path / "r"
     run = takedown("report", "--out", str(out), "--format", "json,md", "--kind",
-                   "section_closed", "--kind", "edited", "--since", "2021-03-19", "--keywords",
-                   str(terms), data=data)
+                   "section_closed", "--kind", "edited", "--since", "2021-03-19", "--until",
+                   "2021-03-21", "--keywords", str(terms), "--viewer-url",
+                   "http://127.0.0.1:9999/", data=data)
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md"]
     rep = json.loads((out / "report.json").read_text())
     truth = [t for t in demo_store["truth"] if t.kind in ("section_closed", "edited")
-             and truth_day(demo_store, t.day) >= date(2021, 3, 19)]
+             and date(2021, 3, 19) <= truth_day(demo_store, t.day) <= date(2021, 3, 21)]
     assert rep["summary"]["takedowns"] == len(truth) and rep["events"] == []
+    assert {t["viewer_url"] for t in rep["takedowns"]} == \
+        {f"http://127.0.0.1:9999/takedowns/{t['id']}" for t in rep["takedowns"]}
     tagged = {t["url"]: t["terms"] for t in rep["takedowns"] if t["terms"]}
     assert {u for u, terms in tagged.items() if terms == ["武器装备"]} == \
         {t.url for t in truth if t.kind == "section_closed"}
