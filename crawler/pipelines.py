@@ -46,6 +46,8 @@ class SnapshotPipeline:
         if c.via == "probe":   # the site's not-found page: evidence, not a watched page
             plan.tally.add(c.target, probes=1, new_blobs=stored.new_blobs)
             return item
-        plan.tally.add(c.target, captures=1, new_blobs=stored.new_blobs, bytes=stored.size,
-                       failed=int(stored.state == "failed"), **{stored.state: 1})
+        # one dict: for a failed capture the state's counter *is* "failed" (as two keyword
+        # sets, failed=… and **{state: 1}, it raised TypeError after every failed fetch)
+        plan.tally.add(c.target, **{"captures": 1, "new_blobs": stored.new_blobs,
+                                    "bytes": stored.size, "failed": 0, stored.state: 1})
         return item

@@ -32,6 +32,7 @@ from itemadapter import ItemAdapter
 from redis import RedisError
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
@@ -180,7 +181,15 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         self.by_name = {t.spec.name: t for t in plan.targets}
         self.seen = {t.spec.name: set() for t in plan.targets}
         self.serving = serves(plan.store, plan.round_id, plan.at)
+        self._forget_robots()
         log.info("worker %s: round %s", self.worker_id, plan.round_id)
+
+    def _forget_robots(self) -> None:
+        # a local round reads robots.txt afresh; Scrapy's middleware keeps it for the
+        # process's life, which is many rounds here
+        for mw in self.crawler.engine.downloader.middleware.middlewares:
+            if isinstance(mw, RobotsTxtMiddleware):
+                mw._parsers.clear()
 
     def _tick(self) -> None:
         try:

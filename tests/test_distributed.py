@@ -145,14 +145,18 @@ def test_two_workers_match_a_local_crawl_even_when_one_is_killed(
                 if day == DAYS - 1:
                     slow.delay = 0.15
                     _round_with_a_kill(shared, wl, at, env, frontier, workers)
-                else:
-                    out = _finish(_start(*shared, "crawl", str(wl), "--redis", REDIS_URL,
-                                         "--at", at, "--no-progress", env=env))
-                    assert f"round {day + 1} at {at} (done)" in out
-                _finish(alone)
+                    _finish(alone)
+                    continue
+                out = _finish(_start(*shared, "crawl", str(wl), "--redis", REDIS_URL,
+                                     "--at", at, "--no-progress", env=env))
+                assert f"round {day + 1} at {at} (done)" in out
+                # the summary sums what both workers did: the local round's figures
+                assert _totals(out) == _totals(_finish(alone))
             survivor = next(w for w in workers if w.poll() is None)
             survivor.send_signal(signal.SIGTERM)             # drains, then exits cleanly
-            assert survivor.wait(timeout=30) == 0, survivor.stderr.read()
+            _, err = survivor.communicate(timeout=30)
+            assert survivor.returncode == 0, err[-3000:]
+            assert "not stored" not in err and "not parsed" not in err, err[-3000:]
         finally:
             for w in workers:
                 if w.poll() is None:
@@ -213,6 +217,12 @@ def _takedown(*args: str, env: dict | None = None,
     if check:
         assert run.returncode == 0, f"{args}: {run.stdout[-2000:]}{run.stderr[-3000:]}"
     return run
+
+
+def _totals(summary: str) -> list[int]:
+    """The figures of the "all" row of a round's summary table."""
+    row = next(line for line in summary.splitlines() if "│ all " in line)
+    return [int(cell) for cell in row.split("│")[2:-1]]
 
 
 def _captures(db_url: str) -> dict[str, set[tuple]]:
