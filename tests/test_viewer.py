@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -121,6 +121,18 @@ def test_takedown_filters_agree_with_the_export(viewer, demo_store) -> None:
     assert ids and all(word in str(by_id[i]["evidence"]) or word in by_id[i]["url"]
                        for i in ids)
     assert _listed_ids(base, "q=no-such-word-anywhere") == []
+
+
+def test_time_filters_mean_the_same_instant_in_any_offset(viewer) -> None:
+    # SQLite keeps UTC clock text: a bound of another offset must be converted, not compared
+    # as its clock reading (the PostgreSQL half checks the same answer)
+    _base, store = viewer
+    times = sorted(r["detected_at"] for r in takedown_list(store))
+    mid = times[len(times) // 2]
+    east = mid.astimezone(timezone(timedelta(hours=8)))
+    assert takedown_list(store, since=east) == takedown_list(store, since=mid)
+    assert takedown_list(store, until=east) == takedown_list(store, until=mid)
+    assert 0 < len(takedown_list(store, since=east)) < len(times)
 
 
 def test_event_filter_keeps_takedowns_in_window_and_scope(demo_db_url, demo_store,

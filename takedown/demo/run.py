@@ -20,6 +20,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from takedown.demo.server import SiteServer
 from takedown.demo.site import DemoSite
@@ -78,7 +79,8 @@ def _write_report(console: Console, data: Path, db: str | None) -> None:
     out = data / "report"
     _run(_base(data, db) + ["report", "--events", str(EVENTS), "--out", str(out),
                             "--no-progress"])
-    serve = f"takedown --data {data}" + (f" --db {db}" if db else "") + " serve"
+    shown_db = make_url(db).render_as_string(hide_password=True) if db else None
+    serve = f"takedown --data {data}" + (f" --db {shown_db}" if db else "") + " serve"
     console.print(f"report written to {out / 'report.html'} (also report.md, "
                   f"takedowns.csv, events.csv, report.json)", highlight=False)
     console.print(f"browse the captures side by side: {serve}", highlight=False)
