@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,9 +135,8 @@ def test_two_workers_match_a_local_crawl_even_when_one_is_killed(
     with SiteServer(slow) as server:
         wl = tmp_path / "wl.toml"
         wl.write_text(site.watchlist_toml(server.base_url), encoding="utf-8")
-        workers = [_start(*shared, "worker", "--redis", REDIS_URL, "--lease", str(LEASE),
-                          env=env) for _ in range(2)]
-        try:
+        with _killed_after([_start(*shared, "worker", "--redis", REDIS_URL, "--lease",
+                                   str(LEASE), env=env) for _ in range(2)]) as workers:
             for day in range(DAYS):
                 site.day = day
                 at = (START + timedelta(days=day)).isoformat()
@@ -157,11 +157,6 @@ def test_two_workers_match_a_local_crawl_even_when_one_is_killed(
             _, err = survivor.communicate(timeout=30)
             assert survivor.returncode == 0, err[-3000:]
             assert "not stored" not in err and "not parsed" not in err, err[-3000:]
-        finally:
-            for w in workers:
-                if w.poll() is None:
-                    w.kill()
-                w.wait()
     assert _captures(f"sqlite:///{tmp_path / 'local' / 'takedown.sqlite'}") == _captures(pg_url)
     ours, theirs = _exports(shared, local)
     assert ours == theirs and {r["kind"] for r in ours} >= {"removed", "censored"}
@@ -195,6 +190,17 @@ def _busy_worker(frontier: Frontier, workers: list[subprocess.Popen],
                 return by_pid[pid], wid
         time.sleep(0.01)
     raise AssertionError("no worker held leased requests mid-round")
+
+
+@contextmanager
+def _killed_after(procs: list[subprocess.Popen]) -> Iterator[list[subprocess.Popen]]:
+    try:
+        yield procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
 
 
 def _start(*args: str, env: dict | None = None) -> subprocess.Popen:
