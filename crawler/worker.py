@@ -108,6 +108,9 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         e = Entry.decode(data)
         if e.round_id != self.plan.round_id:
             self._follow_round()
+        if not self.serving:   # the round is another database's: leave it to its workers
+            self.frontier.nack(self.worker_id, data)
+            return []
         t = self.by_name.get(e.target)
         if e.round_id != self.plan.round_id or t is None:
             log.info("dropping %s of round %s: round %s runs", e.url, e.round_id,
