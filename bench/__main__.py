@@ -11,12 +11,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import crawl_ratio, detect_growth, diff_speed
+from bench import crawl_ratio, detect_growth, diff_speed, report_speed, workers
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "crawl": crawl_ratio.run,
     "detect": detect_growth.run,
     "diff": diff_speed.run,
+    "report": report_speed.run,
+    "workers": workers.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "bench-out" / "bench.json"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -64,17 +64,24 @@ def cli(ctx: click.Context, data: str, db: str | None, debug: bool, verbose: int
 @click.option("--at", "at", default=None, help="Capture time of the round (ISO-8601), default now.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress on stderr: bars on a terminal, plain lines otherwise.")
+@click.option("--target", "only", multiple=True, help="Crawl only this target; repeatable.")
+@click.option("--redis", "redis_url", default=None, envvar="TAKEDOWN_REDIS",
+              help="Run the round on `takedown worker`s sharing this Redis (redis://…).")
 @click.pass_obj
-def crawl(obj: Context, watchlist: str, at: str | None, progress: bool) -> None:
-    """Run one capture round of every target in WATCHLIST."""
+def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
+          only: tuple[str, ...], redis_url: str | None) -> None:
+    """Run one capture round of every target in WATCHLIST (or of the --target ones)."""
     from crawler.run import run_round
-    from crawler.watchlist import load_watchlist
+    from crawler.watchlist import load_watchlist, select_targets
     from takedown.summary import print_round
 
-    wl = load_watchlist(watchlist)          # validated before anything is written
+    wl = select_targets(load_watchlist(watchlist), only)  # validated before anything is written
     stamp = parse_at(at)
     store = obj.store()
-    result = run_round(wl, store, stamp, progress=progress)
+    if redis_url:
+        result = _distributed_round(wl, store, stamp, redis_url, progress)
+    else:
+        result = run_round(wl, store, stamp, progress=progress)
     print_round(result)
 
 
@@ -170,10 +177,206 @@ def demo(obj: Context, days: int, start: str) -> None:
 # -- reports (issue 4): report, serve ---------------------------------------------------------
 
 
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+@cli.command()
+@click.option("--events", "events_path", type=click.Path(dir_okay=False), default=None,
+              help="Documented-events file (TOML), e.g. examples/events/….toml.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder to write the report into (created).")
+@click.option("--format", "formats", default="html,md,csv,json", show_default=True,
+              help="Comma-separated: html, md, csv, json.")
+@click.option("--keywords", "keyword_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Keyword list to tag takedowns with (one term per line, or CSV); "
+                   "repeatable.")
+@click.option("--since", default=None, help="Only takedowns first seen on or after this day.")
+@click.option("--until", default=None, help="Only takedowns first seen on or before this day.")
+@click.option("--target", "target_names", multiple=True, help="Only these targets; repeatable.")
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds; repeatable.")
+@click.option("--before-days", default=7, show_default=True, type=click.IntRange(0, 3650),
+              help="Days before an event its window opens.")
+@click.option("--after-days", default=30, show_default=True, type=click.IntRange(0, 3650),
+              help="Days after an event its window closes.")
+@click.option("--viewer-url", default="http://127.0.0.1:8080", show_default=True,
+              help="Base URL of `takedown serve`, for the side-by-side links.")
+@click.option("--title", default=None, help="Report title (default: the events file's).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress on stderr: bars on a terminal, plain lines otherwise.")
+@click.pass_obj
+def report(obj: Context, events_path: str | None, out: str, formats: str,
+           keyword_paths: tuple[str, ...], since: str | None, until: str | None,
+           target_names: tuple[str, ...], kinds: tuple[str, ...], before_days: int,
+           after_days: int, viewer_url: str, title: str | None, progress: bool) -> None:
+    """Write a takedown report laid against documented events (HTML, Markdown, CSV, JSON)."""
+    from reports.events import EventsFile, load_events_file
+    from reports.keywords import InputFileError, load_keywords
+    from reports.output import parse_formats, write_report
+    from reports.report import ReportOptions, StageProgress, build_report
+
+    try:
+        fmts = parse_formats(formats)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--format") from exc
+    options = ReportOptions(since=_day(since), until=_day(until), kinds=kinds,
+                            targets=target_names, before_days=before_days,
+                            after_days=after_days, viewer_url=viewer_url)
+    try:  # inputs validated before the store is read
+        events = load_events_file(events_path) if events_path else EventsFile("", "", ())
+        lists = [load_keywords(p) for p in keyword_paths]
+    except InputFileError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    bar = StageProgress(progress)
+    try:
+        built = build_report(obj.store(), list(events.events), options, lists,
+                             title or events.title, bar)
+        files = write_report(built, Path(out), fmts)
+    finally:
+        bar.close()
+    click.echo(f"report: {len(built.rows)} takedowns, {len(built.results)} events; wrote "
+               + ", ".join(str(f) for f in files))
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--events", "events_file", default=None, type=click.Path(dir_okay=False),
+              help="Documented events (TOML) for the takedown list's event filter.")
+@click.option("--token", default=None, envvar="TAKEDOWN_SERVE_TOKEN",
+              help="Required on every request (?token= once, then a cookie; or "
+                   "Authorization: Bearer). Mandatory when bound beyond loopback.")
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, events_file: str | None,
+          token: str | None) -> None:
+    """Serve the read-only viewer: targets, captures, takedowns, side-by-side diffs."""
+    import uvicorn
+
+    from reports.events import EventsError, load_events
+    from reports.viewer import create_app
+
+    if not token and not _is_loopback(host):
+        click.echo(f"error: --host {host} is not loopback: give --token (or set "
+                   "TAKEDOWN_SERVE_TOKEN) so that only you can read the store", err=True)
+        sys.exit(2)
+    try:
+        events = load_events(events_file) if events_file else []
+    except EventsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    app = create_app(obj.store(), events, token or None, hosts=[host])
+    click.echo(f"serving http://{host}:{port}/ (read-only; Ctrl-C stops)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+
+
+
 # -- scheduling (issue 5): schedule -----------------------------------------------------------
 
 
+def _interval_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from crawler.watchlist import parse_interval
+
+    if value is not None:
+        try:
+            parse_interval(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@cli.command()
+@click.argument("watchlist", type=click.Path(dir_okay=False))
+@click.option("--every", default=None, callback=_interval_option,
+              help="Interval of targets without `every` (over [crawl] every; default 6h).")
+@click.option("--jitter", default=0, type=click.IntRange(min=0), show_default=True,
+              help="Seconds a run may start early or late, at random.")
+@click.option("--misfire-grace", default=None, type=click.IntRange(min=1),
+              help="Skip a run later than this many seconds (default: run it, once).")
+@click.option("--phrases", "phrase_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra notice phrases for detection; repeatable.")
+@click.option("--list", "list_only", is_flag=True, help="Show the stored jobs and next runs.")
+@click.option("--json", "as_json", is_flag=True, help="With --list: JSON for scripts.")
+@click.pass_obj
+def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
+             misfire_grace: int | None, phrase_files: tuple[str, ...], list_only: bool,
+             as_json: bool) -> None:
+    """Run capture rounds of WATCHLIST's targets on their intervals, until SIGTERM/SIGINT."""
+    from crawler.watchlist import load_watchlist
+    from diffing.phrases import load_phrasebook
+    from takedown.schedule import ScheduleError, ScheduleOptions, list_jobs, run_scheduler
+    from takedown.summary import print_rows
+
+    load_watchlist(watchlist)               # validated before anything is written,
+    load_phrasebook(phrase_files)           # not at every run
+    opts = ScheduleOptions(str(Path(watchlist).resolve()), str(Path(obj.data).resolve()),
+                           obj.db, every, jitter, misfire_grace,
+                           tuple(str(Path(p).resolve()) for p in phrase_files))
+    if list_only:
+        print_rows(list_jobs(opts), as_json, title="scheduled jobs")
+        return
+    try:
+        run_scheduler(opts)
+    except ScheduleError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
 # -- distributed crawling (issue 5): worker ---------------------------------------------------
+
+
+def _distributed_round(wl, store, stamp: datetime, redis_url: str, progress: bool):
+    """The round on the workers of the Redis at *redis_url* (crawler.distributed)."""
+    from crawler.distributed import coordinate
+    from crawler.frontier import Frontier, FrontierError
+
+    try:
+        frontier = Frontier.from_url(redis_url, _redis_prefix())
+        return coordinate(wl, store, stamp, frontier, progress=progress)
+    except FrontierError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _redis_prefix() -> str:
+    import os
+
+    return os.environ.get("TAKEDOWN_REDIS_PREFIX", "takedown")
+
+
+@cli.command()
+@click.option("--redis", "redis_url", required=True, envvar="TAKEDOWN_REDIS",
+              help="The Redis of the deployment (redis://host:port/db).")
+@click.option("--prefix", default=None, envvar="TAKEDOWN_REDIS_PREFIX",
+              help="Prefix of the deployment's Redis keys  [default: takedown]")
+@click.option("--lease", default=30.0, show_default=True, type=click.FloatRange(min=0.5),
+              help="Seconds this worker's requests stay its own without a heartbeat; "
+                   "if it dies, other workers take them over after that.")
+@click.pass_obj
+def worker(obj: Context, redis_url: str, prefix: str | None, lease: float) -> None:
+    """Fetch the requests of distributed rounds (`crawl --redis`) until SIGTERM/SIGINT."""
+    from crawler.frontier import FrontierError
+    from crawler.worker import run_worker
+
+    try:
+        run_worker(redis_url, obj.data, obj.db, prefix=prefix or _redis_prefix(), lease=lease)
+    except FrontierError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 def main() -> None:
