@@ -8,4 +8,9 @@ its figures; ``bench.__main__`` lists them in ``BENCHMARKS`` and merges the figu
 - ``bench.site``: serves it on 127.0.0.1 from a thread, counting hits per path.
 - ``bench.bare_spider``: the baseline, a bare Scrapy spider run as a subprocess.
 - ``bench.crawl_ratio``: wall time of ``takedown crawl`` against that baseline.
+- ``bench.detect_growth``: detect time per round at round 5 vs round 50 of one site.
+- ``bench.diff_speed``: our diff of a 1 MB page pair against ``difflib.HtmlDiff``.
+- ``bench.report_speed``: ``takedown report`` over 1,000,000 captures, 10,000 takedowns.
+- ``bench.workers``: a distributed round on 1 and 2 workers (Redis + PostgreSQL) against
+  the bare spider and a local crawl.
 """
