@@ -242,17 +242,6 @@ def report(obj: Context, events_path: str | None, out: str, formats: str,
         bar.close()
     click.echo(f"report: {len(built.rows)} takedowns, {len(built.results)} events; wrote "
                + ", ".join(str(f) for f in files))
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -267,10 +256,11 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
     """Serve the read-only viewer: targets, captures, takedowns, side-by-side diffs."""
     import uvicorn
 
+    from crawler.middlewares import is_loopback
     from reports.events import EventsError, load_events
     from reports.viewer import create_app
 
-    if not token and not _is_loopback(host):
+    if not token and not is_loopback(host):
         click.echo(f"error: --host {host} is not loopback: give --token (or set "
                    "TAKEDOWN_SERVE_TOKEN) so that only you can read the store", err=True)
         sys.exit(2)
