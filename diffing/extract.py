@@ -72,6 +72,7 @@ BLOCK_TAGS = frozenset(
     "tr ul".split())
 VOID_UNKNOWN = ("embed", "source", "track", "wbr", "keygen")
 HIDDEN_PATH = "(hidden)"  # PageLink.path of links inside hidden elements
+_SPECIAL_INLINE = frozenset(("a", "area", "time", "br", "hr"))  # see `_Walk._enter`
 HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 ITEM_TAGS = frozenset("li dt dd tr tbody article section div figure".split())
 BOILERPLATE_TAGS = frozenset(("nav", "aside"))
@@ -309,8 +310,13 @@ class _Walk:
                     self._hidden_links(el)
                     if el.tail:
                         text(parent, el.tail)
-                else:
+                elif el.tag in BLOCK_TAGS or el.tag in _SPECIAL_INLINE:
                     frames.append(enter(el, frames[-1]))
+                else:  # plain inline markup (span, b, em …), most of a page: its text
+                    parent = frames[-1][1]
+                    if el.text:
+                        text(parent, el.text)
+                    frames.append([parent, parent, False, None, el])
                 continue
             if len(frames) == 1:
                 break
@@ -321,8 +327,9 @@ class _Walk:
                 self.anchors.pop()
             if own is not parent and own.texts:
                 self._flush(own)
-            if el.tail:
-                text(parent, el.tail)
+            tail = el.tail
+            if tail and (parent.texts or self.anchors or not tail.isspace()):
+                text(parent, tail)  # (leading white space is skipped: see `_text`)
         self._flush(top)
 
     def _enter(self, el: etree._Element, up: list) -> list:
@@ -392,7 +399,12 @@ class _Walk:
 
     def _link(self, el: etree._Element, ctx: _Context) -> None:
         url = _absolute(self.base, el.get("href") or "")
-        text = " ".join(_text_of(el).split()) if el.tag == "a" else (el.get("alt") or "")
+        if el.tag != "a":
+            text = el.get("alt") or ""
+        elif len(el):
+            text = " ".join(_text_of(el).split())
+        else:  # a plain <a>text</a>: its text is its content (comments are parsed away)
+            text = " ".join((el.text or "").split())
         self.links.append(PageLink(url, text, len(self.links), not ctx.boiler, ctx.path))
         self.anchors.append(url)
 

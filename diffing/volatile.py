@@ -90,19 +90,23 @@ _COUNTER = re.compile(
         _COUNT + r"\s*(?P<label2>(?:次|人|条|个)?(?:" + _CJK_COUNTER_WORDS + r")|(?:"
         + _EN_COUNTER_WORDS + r")\b)",
     ]), re.IGNORECASE)
-_CJK_COUNTER = re.compile(  # `_COUNTER` where no English counter word is written
+# `_COUNTER` where no English counter word is written and no letter folds to an ASCII one
+# (`_CASE_TRAPS`): case-sensitive, which is the same there (`_COUNT` spells both cases of
+# its unit letters) and faster
+_CJK_COUNTER = re.compile(
     "|".join([
         r"(?P<label>(?:" + _CJK_COUNTER_WORDS + r")(?:数|量|次数|数量|人数)?)\s*[:(\[（]?\s*"
         + _COUNT + r"\s*次?[)\]）]?",
         _COUNT + r"\s*(?P<label2>(?:次|人|条|个)?(?:" + _CJK_COUNTER_WORDS + r"))",
-    ]), re.IGNORECASE)
+    ]))
 _DIGITS = re.compile(_NUM)
 _HAS_DIGIT = re.compile(r"\d")
 # What each pattern cannot match without, for `mask` to skip it: a month name (`_DATE`), or
-# "月" or two separators between digits (`_NUMERIC_DATE`); a colon between digits (`_TIME`);
-# "前"/"后", or "天"/"日" and "#" (`昨天 #`), or an English relative word (`_RELATIVE`); a
-# counter word (`_COUNTER`: an English one by its stem, lower case, with a digit next to it —
-# what may stand between taken generously, a superset of the pattern's own).
+# a digit before "月" or two separators between digits (`_NUMERIC_DATE`); a colon between
+# digits (`_TIME`); "前"/"后", or "天"/"日" and "#" (`昨天 #`), or an English relative word
+# (`_RELATIVE`); a counter word (`_COUNTER`: an English one by its stem, lower case, with a
+# digit next to it — what may stand between taken generously, a superset of the pattern's).
+_DIGIT_MONTH = re.compile(r"\d\s*月")
 _TWO_DATE_SEPS = re.compile(r"\d[-/.]\d{1,2}[-/.]\d")
 _CLOCK_SEP = re.compile(r"\d:\d")
 
@@ -197,15 +201,15 @@ def _masked(text: str) -> str:
         return out
     if out.count("-") >= 4:
         out = _UUID.sub(VOLATILE, out)
-    if _HAS_DIGIT.search(out):  # a token is masked only if it holds a digit
+    if "0" in out or _HAS_DIGIT.search(out):  # a token is masked only with a digit in it
         out = _TOKEN.sub(_token, out)
-    if not _HAS_DIGIT.search(out):
+    if "0" not in out and not _HAS_DIGIT.search(out):
         return _RELATIVE.sub(VOLATILE, out) if _maybe_relative(out) else out
     # Each pattern runs only where a string it needs is present (a substitution only puts
     # "#" in, so it never makes a word or a digit appear): most blocks hold none of them.
     if _holds(out, _MONTH_NAMES):
         out = _DATE.sub(VOLATILE, out)
-    elif "月" in out:
+    elif "月" in out and _DIGIT_MONTH.search(out):
         out = _NUMERIC_DATE.sub(VOLATILE, out)
     elif _TWO_DATE_SEPS.search(out):
         out = _DIGIT_DATE.sub(VOLATILE, out)
