@@ -35,22 +35,21 @@ latin-1/cp1252 is repaired (`fix_mojibake`). Rules, in the order they apply:
 >>> [b.text for b in page.blocks], page.boilerplate
 (['此内容因违规无法查看'], ())
 
-Pure; imports lxml (and cssselect, for item selectors), the standard library and diffing.
+Pure; imports lxml, the standard library and diffing (`diffing.items` for item selectors).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from diffing.dom import absolute, text_of
+from diffing.items import page_items
 from diffing.results import Block, Item, Page, PageLink
 from diffing.volatile import (
     PUBLISHED_META,
@@ -61,7 +60,7 @@ from diffing.volatile import (
     visible_date,
 )
 
-__all__ = ["Block", "Item", "Page", "PageLink", "extract", "site_boilerplate", "strip_keys"]
+__all__ = ["Block", "Item", "Page", "PageLink", "extract"]
 
 DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "select", "datalist",
              "iframe", "object", "embed", "canvas", "audio", "video")
@@ -104,10 +103,6 @@ _MAYBE_HIDDEN = etree.XPath(
     " or contains(@class, 'sr-only') or contains(@class, 'd-none')"
     " or contains(@class, 'screen-reader-text')]")
 _HIDING_WORDS = ("hidden", "none", "invisible", "sr-only", "screen-reader-text", "&#")
-_STRING = etree.XPath("string()")
-# what urljoin would rewrite in a root-relative href: dot segments, an empty query after
-# "?#" or a params ";" (dropped when empty), characters urlsplit removes
-_UNPLAIN = re.compile(r"/\.|\?#|[;\t\r\n]")
 _REFRESH = re.compile(r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -151,7 +146,7 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     title = head["title"] or next((b.text for b in main if b.heading), "")
     published = (head["published"] or _time_element(walk.times)
                  or visible_date([b.text for b in main], [b.heading for b in main]))
-    return Page(title, main, boilerplate, links, _items(body, base, items, item_id),
+    return Page(title, main, boilerplate, links, page_items(body, base, items, item_id),
                 head["refresh"], published, "\n".join(b.text for b in main))
 
 
@@ -167,52 +162,21 @@ def _parse(html: str) -> etree._Element | None:
         return None
 
 
-def _text_of(el: etree._Element) -> str:
-    """The element's text content (its descendants' text, not its tail), as a plain str."""
-    return str(_STRING(el))
-
-
 def _base_url(root: etree._Element, url: str) -> str:
     for href in root.xpath("//base/@href"):
-        return _absolute(url, str(href))
+        return absolute(url, str(href))
     return url
-
-
-def _absolute(base: str, href: str) -> str:
-    return _join(base, href.strip())  # a plain str: lxml's smart strings hold their tree
-
-
-@lru_cache(maxsize=65536)  # a portal repeats its links, and a pair of captures shares them
-def _join(base: str, href: str) -> str:
-    if href[:1] == "/" and href[1:2] != "/" and (origin := _origin(base)) is not None \
-            and not _UNPLAIN.search(href) and not href.endswith(("?", "#")):
-        return origin + href  # what urljoin gives for a plain root-relative href, faster
-    try:
-        return urljoin(base, href)
-    except ValueError:
-        return href
-
-
-@lru_cache(maxsize=1024)
-def _origin(base: str) -> str | None:
-    """``scheme://host`` of an http(s) *base*, as urljoin spells it; else None."""
-    try:
-        parts = urlsplit(base)
-    except ValueError:
-        return None
-    ok = parts.scheme in ("http", "https") and parts.netloc
-    return f"{parts.scheme}://{parts.netloc}" if ok else None
 
 
 def _head_facts(root: etree._Element, base: str) -> dict:
     titles = root.xpath("//title[not(ancestor::svg)]")
-    title = " ".join(_text_of(titles[0]).split()) if titles else ""
+    title = " ".join(text_of(titles[0]).split()) if titles else ""
     refresh = None
     # a refresh inside <noscript> is the page's no-JavaScript fallback, not a redirect
     for content in root.xpath("//meta[translate(@http-equiv, 'REFSH', 'refsh')='refresh']"
                               "[not(ancestor::noscript)]/@content"):
         target = _REFRESH.match(str(content)).group(1).strip().strip("'\"")
-        refresh = _absolute(base, target) if target else None
+        refresh = absolute(base, target) if target else None
         break
     return {"title": title, "refresh": refresh, "published": _meta_date(root)}
 
@@ -231,7 +195,7 @@ def _time_element(times: list[tuple[etree._Element, bool]]) -> datetime | None:
               if el.get("pubdate") is not None or (el.get("itemprop") or "").lower()
               in ("datepublished", "datecreated")]
     for el in marked + [el for el, boiler in times if not boiler]:
-        if when := find_date(el.get("datetime") or _text_of(el)):
+        if when := find_date(el.get("datetime") or text_of(el)):
             return when
     return None
 
@@ -291,7 +255,7 @@ class _Walk:
         self.times: list[tuple[etree._Element, bool]] = []
 
     def run(self, drop_hidden: bool) -> None:
-        self.total = len(_text_of(self.body))
+        self.total = len(text_of(self.body))
         hidden = _hidden_elements(self.body) if drop_hidden else frozenset()
         top = _Context("body", False, False, False)
         self._text(top, self.body.text)
@@ -393,16 +357,16 @@ class _Walk:
     def _hidden_links(self, el: etree._Element) -> None:
         """Links in hidden parts (collapsed menus) are links all the same, never main."""
         for a in el.xpath("descendant-or-self::*[self::a or self::area][@href]"):
-            url = _absolute(self.base, a.get("href") or "")
-            text = " ".join(_text_of(a).split())
+            url = absolute(self.base, a.get("href") or "")
+            text = " ".join(text_of(a).split())
             self.links.append(PageLink(url, text, len(self.links), False, HIDDEN_PATH))
 
     def _link(self, el: etree._Element, ctx: _Context) -> None:
-        url = _absolute(self.base, el.get("href") or "")
+        url = absolute(self.base, el.get("href") or "")
         if el.tag != "a":
             text = el.get("alt") or ""
         elif len(el):
-            text = " ".join(_text_of(el).split())
+            text = " ".join(text_of(el).split())
         else:  # a plain <a>text</a>: its text is its content (comments are parsed away)
             text = " ".join((el.text or "").split())
         self.links.append(PageLink(url, text, len(self.links), not ctx.boiler, ctx.path))
@@ -421,7 +385,7 @@ class _Walk:
         # is layout, not boilerplate.
         if el.find(".//main") is not None or el.xpath("boolean(.//*[@role='main'])"):
             return False
-        return 2 * len(_text_of(el)) <= self.total
+        return 2 * len(text_of(el)) <= self.total
 
 
 def _repeated(up: list, tag: str, part: str) -> bool:
@@ -455,71 +419,3 @@ def _is_hidden(el: etree._Element) -> bool:
     style, classes = el.get("style") or "", el.get("class") or ""
     return bool(hidden is not None or (type_ or "").lower() == "hidden"
                 or _HIDDEN_STYLE.search(style) or set(classes.split()) & set(HIDDEN_CLASSES))
-
-
-def _items(body: etree._Element, base: str, selector: str | None,
-           item_id: str | None) -> tuple[Item, ...]:
-    if not selector:
-        return ()
-    found = _select(body, selector)
-    out: list[Item] = []
-    seen: Counter[str] = Counter()
-    for position, el in enumerate(found):
-        text = " ".join(" ".join(el.itertext()).split())
-        key = mask(text)
-        ident = _item_id(el, base, item_id) or "h:" + hashlib.sha1(
-            key.encode("utf-8")).hexdigest()[:12]
-        seen[ident] += 1
-        if seen[ident] > 1:  # two items alike: keep both, told apart by their rank
-            ident = f"{ident}~{seen[ident]}"
-        hrefs = tuple(_absolute(base, h) for h in el.xpath(".//a/@href | self::a/@href"))
-        out.append(Item(ident, text, key, hrefs, position))
-    return tuple(out)
-
-
-def _select(root: etree._Element, selector: str) -> list:
-    from lxml.cssselect import CSSSelector  # needs cssselect (a Scrapy/parsel dependency)
-
-    try:
-        return CSSSelector(selector)(root)
-    except Exception as exc:  # cssselect raises its own SelectorError / ExpressionError
-        raise ValueError(f"bad CSS selector {selector!r}: {exc}") from exc
-
-
-def _item_id(el: etree._Element, base: str, item_id: str | None) -> str | None:
-    if not item_id:
-        return None
-    value = el.get(item_id)
-    if value is not None and value.strip():
-        return value.strip()
-    for inner in _select(el, item_id):
-        href = inner.get("href")
-        if href:
-            return _absolute(base, href)
-        text = " ".join(_text_of(inner).split())
-        if text:
-            return text
-    return None
-
-
-def site_boilerplate(pages: Sequence[Page], min_pages: int = 3,
-                     share: float = 0.3) -> frozenset[str]:
-    """Block keys found on at least ``share`` of ``pages`` (and on ``min_pages`` at least).
-
-    Pages of one site repeat their chrome (slogans, contact lines, "分享到") where no rule
-    catches it. The caller drops these keys from main blocks (see `strip_keys`).
-    """
-    if len(pages) < min_pages:
-        return frozenset()
-    counts: Counter[str] = Counter()
-    for page in pages:
-        counts.update({b.key for b in (*page.blocks, *page.boilerplate) if b.key})
-    need = max(min_pages, share * len(pages))
-    return frozenset(k for k, n in counts.items() if n >= need)
-
-
-def strip_keys(blocks: Sequence[Block], keys: frozenset[str]) -> tuple[Block, ...]:
-    """``blocks`` without those whose key is in ``keys`` — unless that would leave none (a
-    site's notice page repeats on many URLs, and it is the only text there is)."""
-    kept = tuple(b for b in blocks if b.key not in keys)
-    return kept or tuple(blocks)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diffing.extract import Block, Page, extract, site_boilerplate, strip_keys
+from diffing.extract import Block, Page, extract
 from diffing.volatile import find_date, fix_mojibake, mask
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -391,36 +391,6 @@ def test_find_date_forms() -> None:
     assert find_date("2021/3/15") == datetime(2021, 3, 15)
     assert find_date("15 March 2021") == datetime(2021, 3, 15)
     assert find_date("2021-02-30") is None  # not a date
-
-
-# --- site boilerplate -------------------------------------------------------------------------
-
-def _site_page(i: int) -> Page:
-    return page(f"<p>Welcome to the County Portal, serving since 1998</p>"
-                f"<p>Article {i} text: unique words {'x' * i} about the subject.</p>"
-                f"<p>Hotline 12345 · Contact the webmaster</p>")
-
-
-def test_site_boilerplate_finds_keys_repeated_across_pages() -> None:
-    pages = [_site_page(i) for i in range(6)]
-    keys = site_boilerplate(pages)
-    assert keys == {mask("Welcome to the County Portal, serving since 1998"),
-                    mask("Hotline 12345 · Contact the webmaster")}
-    assert [b.text for b in strip_keys(pages[0].blocks, keys)] == [
-        "Article 0 text: unique words about the subject."]
-
-
-def test_site_boilerplate_needs_enough_pages_and_share() -> None:
-    pages = [_site_page(i) for i in range(2)]
-    assert site_boilerplate(pages) == frozenset()
-    assert site_boilerplate(pages, min_pages=2) != frozenset()
-    mixed = [_site_page(i) for i in range(3)] + [page(f"<p>other {'y' * i}</p>") for i in range(10)]
-    assert site_boilerplate(mixed, share=0.3) == frozenset()  # 3 of 13 < 30 %
-
-
-def test_strip_keys_never_empties_a_page() -> None:
-    notice = page("<div class='msg'>此内容因违规无法查看</div>")
-    assert strip_keys(notice.blocks, frozenset({notice.blocks[0].key})) == notice.blocks
 
 
 def test_block_of_builds_the_key() -> None:
