@@ -3,7 +3,7 @@
 Each kill lands somewhere in start-up, planning, fetching or writing; after every kill the
 store must pass the integrity check (SQLite's own, foreign keys, orphans, every blob's hash),
 every capture must be whole (a listing capture holds all its links), and a final round must
-complete.
+complete.  On the SQLite file and on the real PostgreSQL server (``TAKEDOWN_TEST_PG_URL``).
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def routes() -> dict:
     return r
 
 
-def check_consistent(data: Path) -> None:
-    store = open_store(data)
+def check_consistent(db_url: str) -> None:
+    store = open_store(db_url=db_url)
     try:
         assert store.integrity_problems() == []
         with store.session() as s:
@@ -56,7 +56,7 @@ def check_consistent(data: Path) -> None:
         store.close()
 
 
-def test_sigkill_mid_round_leaves_consistent_store(tmp_path: Path) -> None:
+def test_sigkill_mid_round_leaves_consistent_store(tmp_path: Path, db_url: str) -> None:
     site = RouteSite(routes())
     server = serve(site)
     wl = watchlist(tmp_path / "wl.toml",
@@ -68,24 +68,33 @@ def test_sigkill_mid_round_leaves_consistent_store(tmp_path: Path) -> None:
     env = dict(os.environ, TAKEDOWN_LOOPBACK_ONLY="1")
     killed_with_data = 0
     for n in range(4):
-        cmd = [sys.executable, "-m", "takedown", "--data", str(data), "crawl", str(wl),
-               "--at", f"2021-03-{15 + n}T00:00:00Z"]
+        cmd = [sys.executable, "-m", "takedown", "--data", str(data), "--db", db_url,
+               "crawl", str(wl), "--at", f"2021-03-{15 + n}T00:00:00Z"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.8, 3.5))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        if (data / "takedown.sqlite").exists():
+        if _rounds(db_url):
             killed_with_data += 1
-            check_consistent(data)
-    assert killed_with_data >= 2, "the kills all landed before the store existed"
-    done = crawl(wl, data, "2021-03-30T00:00:00Z")
+            check_consistent(db_url)
+    assert killed_with_data >= 2, "the kills all landed before the first round began"
+    done = crawl(wl, data, "2021-03-30T00:00:00Z", db=db_url)
     server.stop()
     assert done.returncode == 0, done.stderr
-    check_consistent(data)
-    store = open_store(data)
+    check_consistent(db_url)
+    store = open_store(db_url=db_url)
     rounds = store.rounds()
     assert rounds[-1]["status"] == "done" and rounds[-1]["captures"] == PAGES + 7
     assert all(r["status"] in ("interrupted", "done") for r in rounds)
     store.close()
+
+
+def _rounds(db_url: str) -> int:
+    """Rounds in the store (0 when a kill landed before the first one began)."""
+    store = open_store(db_url=db_url)
+    try:
+        return len(store.rounds())
+    finally:
+        store.close()

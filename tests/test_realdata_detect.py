@@ -5,6 +5,8 @@
   the small nav edit become nothing.
 - web-monitoring-diff's real energy.gov listing whose two oldest items fell off the end
   while their pages stayed live: no ``delisted`` (nor anything else).
+
+Both on the SQLite store and on the real PostgreSQL server (``TAKEDOWN_TEST_PG_URL``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 
 import pytest
-from conftest import REALDATA
+from conftest import PG_URL, REALDATA, pg_schema_url
 from sitesim import RouteSite, crawl, serve, watchlist
+from sqlalchemy import create_engine, text
 
 from takedown.demo.server import Reply
 
@@ -54,8 +59,29 @@ def _articles(html: str) -> set[str]:
     return {m for m in re.findall(r'href="(/articles/[^"#?]+)"', html)}
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The store of the crawls: None for the SQLite file in the data folder, or a URL of a
+    PostgreSQL schema of this module's own (dropped after)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not PG_URL:
+        pytest.skip("TAKEDOWN_TEST_PG_URL is not set (CI sets it; see .ci/run)")
+    schema = f"td_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def exported(tmp_path_factory: pytest.TempPathFactory, backend: str | None) -> dict:
     tmp = tmp_path_factory.mktemp("realpairs")
     site = RouteSite(routes(0))
     server = serve(site)
@@ -69,11 +95,12 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
     try:
         for version, at in ((0, "2017-09-25T00:00:00Z"), (1, "2017-09-27T00:00:00Z")):
             site.swap(routes(version))
-            run = crawl(wl, data, at)
+            run = crawl(wl, data, at, db=backend)
             assert run.returncode == 0, run.stderr
     finally:
         server.stop()
     cmd = [sys.executable, "-m", "takedown", "--data", str(data)]
+    cmd += ["--db", backend] if backend else []
     subprocess.run(cmd + ["detect"], check=True, capture_output=True)
     out = subprocess.run(cmd + ["export"], check=True, capture_output=True, text=True).stdout
     records = [json.loads(line) for line in out.splitlines()]
