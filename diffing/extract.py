@@ -103,6 +103,7 @@ _MAYBE_HIDDEN = etree.XPath(
     " or contains(@class, 'sr-only') or contains(@class, 'd-none')"
     " or contains(@class, 'screen-reader-text')]")
 _HIDING_WORDS = ("hidden", "none", "invisible", "sr-only", "screen-reader-text", "&#")
+_HAS_HIDDEN_ATTR = etree.XPath("boolean(//*[@hidden])")
 _REFRESH = re.compile(r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -131,7 +132,7 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     body = root.find("body")
     body = root if body is None else body
     walk = _Walk(base, body)
-    hides = _may_hide(html)
+    hides = _may_hide(html, root)
     walk.run(drop_hidden=hides)
     if not walk.blocks and hides:
         walk = _Walk(base, body)
@@ -398,12 +399,12 @@ def _repeated(up: list, tag: str, part: str) -> bool:
     return up[3][(tag, part)] > 1
 
 
-def _may_hide(html: str) -> bool:
-    """Whether the source holds what a hidden element needs (see `_MAYBE_HIDDEN`), or a
-    character reference that could spell it: most pages hide nothing, and then the walk
-    need not look."""
-    low = html.lower()
-    return any(word in low for word in _HIDING_WORDS)
+def _may_hide(html: str, root: etree._Element) -> bool:
+    """Whether the source holds what a hidden element needs (see `_MAYBE_HIDDEN`: its tests
+    of values are case-sensitive), or a character reference that could spell it, or a
+    ``hidden`` attribute (written in any case: the parser lowers attribute names): most
+    pages hide nothing, and then the walk need not look."""
+    return any(word in html for word in _HIDING_WORDS) or bool(_HAS_HIDDEN_ATTR(root))
 
 
 def _hidden_elements(body: etree._Element) -> frozenset[etree._Element]:
