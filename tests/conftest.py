@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,13 @@ def pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose tables go to a fresh schema, dropped afterwards."""
+@contextmanager
+def pg_schema(prefix: str = "td") -> Iterator[str]:
+    """A PostgreSQL URL whose tables go to a fresh schema, dropped on leaving; skips the
+    test, saying why, where no server is configured."""
     if not PG_URL:
         pytest.skip("TAKEDOWN_TEST_PG_URL is not set (CI sets it; see .ci/run)")
-    schema = f"td_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -47,6 +49,13 @@ def pg_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose tables go to a fresh schema, dropped afterwards."""
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -95,24 +104,13 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def demo_pg_url(demo_store: dict) -> Iterator[str]:
     """The demo store copied into a PostgreSQL schema of its own, once per session
     (schema made by the migrations, rows copied table by table; see tests/storecopy.py)."""
-    if not PG_URL:
-        pytest.skip("TAKEDOWN_TEST_PG_URL is not set (CI sets it; see .ci/run)")
     from storecopy import copy_store
 
     from snapshots.db import default_url
 
-    schema = f"td_demo_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = pg_schema_url(PG_URL, schema)
+    with pg_schema("td_demo") as url:
         copy_store(default_url(demo_store["data"]), url)
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

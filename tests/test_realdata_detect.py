@@ -14,13 +14,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from conftest import PG_URL, REALDATA, pg_schema_url
+from conftest import REALDATA, pg_schema
 from sitesim import RouteSite, crawl, serve, watchlist
-from sqlalchemy import create_engine, text
 
 from takedown.demo.server import Reply
 
@@ -66,18 +64,8 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    if not PG_URL:
-        pytest.skip("TAKEDOWN_TEST_PG_URL is not set (CI sets it; see .ci/run)")
-    schema = f"td_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield pg_schema_url(PG_URL, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
