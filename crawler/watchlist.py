@@ -156,6 +156,16 @@ def parse_interval(text: str) -> timedelta:
     return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
 
 
+def interval_text(seconds: int) -> str:
+    """The shortest spelling of an interval (`parse_interval` reads it back).
+
+    >>> interval_text(21600), interval_text(90), interval_text(86400)
+    ('6h', '90s', '1d')
+    """
+    size, unit = max((n, u) for u, n in _UNITS.items() if seconds % n == 0)
+    return f"{seconds // size}{unit}"
+
+
 def select_targets(watchlist: Watchlist, names: Iterable[str]) -> Watchlist:
     """The watchlist cut down to the targets *names* (all of them when none is given).
 

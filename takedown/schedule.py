@@ -50,7 +50,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, inspect, select, text
 
-from crawler.watchlist import load_watchlist, parse_interval
+from crawler.watchlist import interval_text, load_watchlist, parse_interval
 from snapshots import open_store
 from snapshots.db import default_url, make_engine
 from snapshots.models import Round
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EVERY = "6h"
 JOB_TABLE = "schedule_jobs"
-_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 # SIGHUP too (a closed terminal would kill us and orphan the crawl), unless nohup ignores it.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -102,19 +101,16 @@ class JobPlan:
     targets: tuple[str, ...]
 
 
-def interval_text(seconds: int) -> str:
-    """The shortest spelling of an interval.
-
-    >>> interval_text(21600), interval_text(90), interval_text(86400)
-    ('6h', '90s', '1d')
-    """
-    unit, size = next((u, n) for u, n in _UNITS if seconds % n == 0)
-    return f"{seconds // size}{unit}"
-
-
 def plan_jobs(watchlist: Watchlist, every: str | None = None) -> list[JobPlan]:
     """Group the targets by interval: target ``every``, else *every*, else ``[crawl] every``,
-    else 6h. *every* must be a valid interval (the CLI checks it)."""
+    else 6h. *every* must be a valid interval (the CLI checks it).
+
+    >>> from crawler.watchlist import parse_watchlist
+    >>> wl = parse_watchlist('[[target]]\\nname = "a"\\nurl = "http://h/"\\nevery = "90s"\\n'
+    ...                      '[[target]]\\nname = "b"\\nurl = "http://h/b"\\n')
+    >>> [(j.id, j.targets) for j in plan_jobs(wl)]
+    [('every-90s', ('a',)), ('every-6h', ('b',))]
+    """
     fallback = every or watchlist.crawl.every or DEFAULT_EVERY
     groups: dict[int, list[str]] = {}
     for t in watchlist.targets:
