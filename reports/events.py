@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from reports.keywords import InputFileError, Term, load_keywords
+from reports.keywords import InputFileError, Term, load_keywords, read_input
 
 __all__ = ["Event", "EventsError", "EventsFile", "load_events", "load_events_file"]
 
@@ -107,14 +107,8 @@ def load_events(path: str | Path) -> list[Event]:
 
 def load_events_file(path: str | Path) -> EventsFile:
     """Read and validate the events file at *path* (its keyword files too)."""
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EventsError(name, None, None, f"cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise EventsError(name, None, None, "not UTF-8 text") from exc
-    return parse_events(text, name, base=Path(path).parent)
+    text = read_input(path, EventsError)
+    return parse_events(text, str(path), base=Path(path).parent)
 
 
 def parse_events(text: str, path: str = "<string>", base: Path | None = None) -> EventsFile:

@@ -49,6 +49,17 @@ class KeywordsError(InputFileError):
     """A keyword list that cannot be read."""
 
 
+def read_input(path: str | Path, error: type[InputFileError],
+               encoding: str = "utf-8") -> str:
+    """The text of a report input file, or *error* naming it (unreadable, not UTF-8)."""
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except OSError as exc:
+        raise error(str(path), None, None, f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(str(path), None, None, "not UTF-8 text") from exc
+
+
 @dataclass(frozen=True)
 class Term:
     """One listed term; ``parts`` are what must all occur (one part unless a combination)."""
@@ -121,12 +132,7 @@ class Matcher:
 def load_keywords(path: str | Path) -> KeywordList:
     """Read a keyword list: CSV (by its ``.csv`` suffix) or one term per line."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise KeywordsError(name, None, None, f"cannot read: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise KeywordsError(name, None, None, "not UTF-8 text") from exc
+    text = read_input(path, KeywordsError, encoding="utf-8-sig")
     terms = _csv_terms(text, name) if name.lower().endswith(".csv") else _line_terms(text, name)
     if not terms:
         raise KeywordsError(name, None, None, "no terms in the list")
