@@ -19,8 +19,8 @@ targets that name none). :func:`select_targets` keeps the targets a round is ask
 
 Everything is validated when the file is read. Each problem raises
 :class:`~crawler.errors.WatchlistError` naming the file, line and key; tomllib reports no
-positions, so :class:`~crawler.tomllines.KeyLines` finds them in the text. Unknown keys are errors,
-never dropped.
+positions, so :class:`~snapshots.tomllines.KeyLines` finds them in the text. Unknown keys are
+errors, never dropped.
 
 Imports only the standard library, parsel (for selector syntax) and ``crawler.errors``.
 """
@@ -40,7 +40,7 @@ from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
 from crawler.errors import WatchlistError
-from crawler.tomllines import KeyLines
+from snapshots.tomllines import KeyLines
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping

@@ -22,8 +22,9 @@ A TOML file of ``[[event]]`` tables (and an optional top-level ``title`` for the
 
 A scope entry that is a valid target name (``[a-z0-9_-]+``) names a target; anything else
 is a regular expression searched in the takedown's URL.  Every problem raises `EventsError`
-naming file:line:key; tomllib gives no positions, so `_KeyLines` finds them in the text.
-Imports the standard library and ``reports.keywords``.
+naming file:line:key; tomllib gives no positions, so `snapshots.tomllines.KeyLines` finds
+them in the text.
+Imports the standard library, ``reports.keywords`` and ``snapshots.tomllines``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reports.keywords import InputFileError, Term, load_keywords, read_input
+from snapshots.tomllines import KeyLines
 
 __all__ = ["Event", "EventsError", "EventsFile", "load_events", "load_events_file"]
 
@@ -119,7 +121,7 @@ def parse_events(text: str, path: str = "<string>", base: Path | None = None) ->
         match = re.search(r"\(at line (\d+)", str(exc))
         raise EventsError(path, int(match[1]) if match else None, None,
                           f"TOML syntax error: {str(exc).split(' (at ')[0]}") from None
-    ctx = _Context(path, _KeyLines(text), base or Path("."))
+    ctx = _Context(path, KeyLines(text), base or Path("."))
     for key in data:
         if key not in ("title", "event"):
             raise ctx.error(None, key, f"unknown top-level key {key!r} (known keys: event, "
@@ -142,11 +144,12 @@ def parse_events(text: str, path: str = "<string>", base: Path | None = None) ->
 @dataclass(frozen=True)
 class _Context:
     path: str
-    lines: _KeyLines
+    lines: KeyLines
     base: Path
 
     def error(self, index: int | None, key: str, message: str) -> EventsError:
-        return EventsError(self.path, self.lines.line(index, key), key, message)
+        where = (key,) if index is None else ("event", index, key) if key else ("event", index)
+        return EventsError(self.path, self.lines.line(where), key, message)
 
 
 def _event(index: int, table: dict[str, Any], ctx: _Context) -> Event:
@@ -275,63 +278,3 @@ def _scope_check(value: str) -> str | None:
     except re.error as exc:
         return f"has regex {value!r} that does not compile: {exc}"
     return None
-
-
-class _KeyLines:
-    """The line of each ``[[event]]`` header and of each key inside one.
-
-    Enough TOML for this flat file: keys at the start of a line, skipping the inside of
-    multi-line strings and arrays.
-
-    >>> kl = _KeyLines('title = "x"\\n[[event]]\\nid = "a"\\nkeywords = [\\n "id = 1"]\\n'
-    ...                '[[event]]\\n')
-    >>> kl.line(None, "title"), kl.line(0, "id"), kl.line(0, "keywords"), kl.line(1, "id")
-    (1, 3, 4, 6)
-    """
-
-    _HEADER = re.compile(r"\s*\[\[\s*event\s*\]\]")
-    _KEY = re.compile(r"""\s*(?:"([^"]*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*=""")
-
-    def __init__(self, text: str) -> None:
-        self.lines: dict[tuple[int | None, str | None], int] = {}
-        index: int | None = None
-        quote, depth = None, 0  # an open multi-line string; open brackets
-        for number, line in enumerate(text.split("\n"), start=1):
-            start = 0
-            if quote is not None:
-                start = line.find(quote)
-                if start < 0:
-                    continue
-                quote, start = None, start + 3
-            elif depth == 0 and self._HEADER.match(line):
-                index = 0 if index is None else index + 1
-                self.lines[(index, None)] = number
-                continue
-            elif depth == 0 and (match := self._KEY.match(line)):
-                key = next(g for g in match.groups() if g is not None)
-                self.lines.setdefault((index, key), number)
-                start = match.end()
-            quote, depth = _scan(line, start, depth)
-
-    def line(self, index: int | None, key: str | None) -> int | None:
-        return self.lines.get((index, key), self.lines.get((index, None)))
-
-
-def _scan(line: str, index: int, depth: int) -> tuple[str | None, int]:
-    """Skip a value from *index*: any multi-line string left open, and the bracket depth."""
-    while index < len(line):
-        char = line[index]
-        if char == "#":
-            break
-        if char in "\"'":
-            quote = char * 3 if line.startswith(char * 3, index) else char
-            end = line.find(quote, index + len(quote))
-            while quote == '"' and end > 0 and line[end - 1] == "\\":
-                end = line.find(quote, end + 1)  # an escaped quote inside a basic string
-            if end < 0:
-                return (quote if len(quote) == 3 else None), depth
-            index = end + len(quote)
-            continue
-        depth += (char in "[{") - (char in "]}")
-        index += 1
-    return None, depth

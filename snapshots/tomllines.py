@@ -1,8 +1,9 @@
 """Where keys stand in a TOML file: tomllib reports no positions, so find them in the text.
 
 ``KeyLines(text).line(("target", 1, "depth"))`` is the line of the key ``depth`` in the
-second ``[[target]]`` table.  Used by ``crawler.watchlist`` for its file:line:key errors.
-Imports only the standard library.
+second ``[[target]]`` table.  Used for file:line:key errors by ``crawler.watchlist`` and
+``reports.events`` (it lives in the bottom layer, which both may import).  Imports only the
+standard library.
 """
 
 from __future__ import annotations
