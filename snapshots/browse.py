@@ -139,9 +139,9 @@ def takedown_list(store: Store, *, kinds: tuple[str, ...] = (), targets: tuple[s
     if targets:
         q = q.where(Target.name.in_(targets))
     if since is not None:
-        q = q.where(Takedown.detected_at >= as_utc(since))  # SQLite compares clock text
+        q = q.where(Takedown.detected_at >= since)
     if until is not None:
-        q = q.where(Takedown.detected_at < as_utc(until))
+        q = q.where(Takedown.detected_at < until)
     with store.session() as s:
         return [_takedown_dict(t, url, target) for t, url, target in s.execute(q)]
 

@@ -8,10 +8,13 @@ Alembic revision.  Imports nothing of ours outside ``snapshots``.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 from snapshots.errors import StoreURLError
 
@@ -29,6 +32,31 @@ DB_FILENAME = "takedown.sqlite"
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored and compared in UTC on every backend.
+
+    SQLite keeps a timestamp as its clock text and drops the offset, so a time of another
+    offset, written or compared, would be read as if it were UTC; converting every bound
+    value here makes a filter like ``detected_at >= 08:00+08:00`` mean the same instant on
+    SQLite as on PostgreSQL.  Values come back UTC-aware.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None,
+                             dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 def default_url(data_dir: str | Path) -> str:

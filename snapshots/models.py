@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from snapshots.db import Base
+from snapshots.db import Base, UTCDateTime
 
 # Capture states (DESIGN.md).  The crawler records the fetch; `state` is the crawler's
 # first reading of it, refined by the diff engine.
@@ -38,16 +37,16 @@ class Target(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     url: Mapped[str] = mapped_column(Text)
     spec: Mapped[dict] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Round(Base):
     __tablename__ = "rounds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # running → done; a round found still running by a later one was interrupted.
     status: Mapped[str] = mapped_column(String(20), default="running")
     watchlist: Mapped[str] = mapped_column(Text, default="")
@@ -64,8 +63,8 @@ class Url(Base):
     depth: Mapped[int] = mapped_column(Integer, default=0)
     # page: watched; probe: a URL that cannot exist, fetched to learn the site's not-found page
     role: Mapped[str] = mapped_column(String(10), default="page", server_default="page")
-    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_alive: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_alive: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     target: Mapped[Target] = relationship()
 
@@ -92,8 +91,8 @@ class Capture(Base):
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
     url_id: Mapped[int] = mapped_column(ForeignKey("urls.id", ondelete="CASCADE"))
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
-    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(20))
     status: Mapped[int | None] = mapped_column(Integer)
     final_url: Mapped[str | None] = mapped_column(Text)
@@ -134,7 +133,7 @@ class VolatileParam(Base):
 
     host: Mapped[str] = mapped_column(String(255), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    learned_at: Mapped[datetime] = mapped_column(UTCDateTime())
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
@@ -166,13 +165,13 @@ class Takedown(Base):
     url_id: Mapped[int] = mapped_column(ForeignKey("urls.id", ondelete="CASCADE"))
     item: Mapped[str] = mapped_column(String(200), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(30), index=True)
-    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    restored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_ok_capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id"))
     first_capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"))
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class DetectState(Base):
@@ -186,7 +185,7 @@ class DetectState(Base):
     last_capture_id: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20))
     last_ok_capture_id: Mapped[int | None] = mapped_column(Integer)
-    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     open_takedown_id: Mapped[int | None] = mapped_column(Integer)
     memory: Mapped[dict] = mapped_column(JSON, default=dict)
 
@@ -200,5 +199,5 @@ class DetectedRound(Base):
                                           primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"),
                                            primary_key=True)
-    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     memory: Mapped[dict] = mapped_column(JSON, default=dict)

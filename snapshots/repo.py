@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from snapshots import store as blobcodec
-from snapshots.db import session_factory
+from snapshots.db import as_utc, session_factory
 from snapshots.errors import StoreError
 from snapshots.models import Blob, Capture, Link, Round, Target, Url, VolatileParam
 from snapshots.records import CaptureRow, NewCapture, Stored
@@ -41,11 +41,6 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def first_state(c: NewCapture) -> str:

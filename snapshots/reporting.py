@@ -40,9 +40,9 @@ def report_takedowns(store: Store, *, since: datetime | None = None,
          .join(first, first.id == Takedown.first_capture_id)
          .order_by(Takedown.detected_at, Url.url, Takedown.item, Takedown.id))
     if since is not None:
-        q = q.where(Takedown.detected_at >= as_utc(since))  # SQLite compares clock text
+        q = q.where(Takedown.detected_at >= since)
     if until is not None:
-        q = q.where(Takedown.detected_at < as_utc(until))
+        q = q.where(Takedown.detected_at < until)
     if kinds := tuple(kinds):
         q = q.where(Takedown.kind.in_(kinds))
     if targets := tuple(targets):

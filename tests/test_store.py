@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -140,3 +140,20 @@ def test_integrity_check_finds_a_corrupt_blob(store) -> None:
         blob.codec = "raw"
         blob.data = b"tampered"
     assert any("does not match" in p for p in store.integrity_problems())
+
+
+def test_times_of_any_offset_are_stored_and_compared_as_utc(store) -> None:
+    # SQLite keeps clock text without the offset: a +08:00 time, written or compared,
+    # must mean the same instant there as on PostgreSQL
+    from sqlalchemy import select
+
+    from snapshots.models import Round
+
+    east = timezone(timedelta(hours=8))
+    for hour in range(24):
+        store.begin_round(datetime(2021, 3, 20, hour, tzinfo=UTC))
+    rid = store.begin_round(datetime(2021, 3, 21, 10, tzinfo=east))  # 02:00 UTC
+    with store.session() as s:
+        assert s.get(Round, rid).at == datetime(2021, 3, 21, 2, tzinfo=UTC)
+        since = datetime(2021, 3, 20, 8, tzinfo=east)              # 00:00 UTC
+        assert len(s.scalars(select(Round.id).where(Round.at >= since)).all()) == 25
