@@ -201,9 +201,11 @@ def _masked(text: str) -> str:
         return out
     if out.count("-") >= 4:
         out = _UUID.sub(VOLATILE, out)
-    if "0" in out or _HAS_DIGIT.search(out):  # a token is masked only with a digit in it
+    digits = "0" in out or _HAS_DIGIT.search(out) is not None
+    if digits:  # a token is masked only with a digit in it, and may take the last ones
         out = _TOKEN.sub(_token, out)
-    if "0" not in out and not _HAS_DIGIT.search(out):
+        digits = "0" in out or _HAS_DIGIT.search(out) is not None
+    if not digits:
         return _RELATIVE.sub(VOLATILE, out) if _maybe_relative(out) else out
     # Each pattern runs only where a string it needs is present (a substitution only puts
     # "#" in, so it never makes a word or a digit appear): most blocks hold none of them.
@@ -235,7 +237,10 @@ def _holds(text: str, parts: re.Pattern[str]) -> bool:
 
 def _maybe_relative(text: str) -> bool:
     """Cheap pre-check for relative times written without digits ("an hour ago", "三天前")."""
-    return "前" in text or "后" in text or "ago" in text.lower() or "just now" in text.lower()
+    if "前" in text or "后" in text:
+        return True
+    low = text.lower()
+    return "ago" in low or "just now" in low
 
 
 # --- mojibake -------------------------------------------------------------------------------
