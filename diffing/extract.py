@@ -55,7 +55,6 @@ from diffing.volatile import (
     PUBLISHED_META,
     find_date,
     fix_mojibake,
-    mask,
     mask_name,
     visible_date,
 )
@@ -350,8 +349,7 @@ class _Walk:
             chars = len(text) - text.count(" ")
             share = min(1.0, ctx.link_chars / chars) if chars else 0.0
             hrefs = tuple(dict.fromkeys(ctx.hrefs)) if ctx.hrefs else ()
-            block = Block(text, mask(text), ctx.path, round(share, 3), ctx.heading, hrefs,
-                          ctx.slot)
+            block = Block(text, ctx.path, round(share, 3), ctx.heading, hrefs, ctx.slot)
             self.blocks.append((block, ctx.boiler))
         ctx.texts, ctx.link_chars, ctx.hrefs = [], 0, []
 

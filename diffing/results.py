@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from diffing.volatile import mask
 
@@ -79,20 +80,24 @@ class DiffResult:
 
 @dataclass(frozen=True)
 class Block:
-    """One block of text: ``key`` is `mask`\\ (text), the comparison key; ``hrefs`` are the
-    link targets inside it (absolute), in order. ``slot`` numbers the innermost *repeated*
-    element around it — one of several same-structure siblings: list items, cards, slides,
-    table rows with the same tag, id and classes (see `diffing.extract`) — and is -1 outside
-    any; blocks of one list entry share a slot. ``repeated`` (slot ≥ 0) is what a rotating
-    slot looks like."""
+    """One block of text: ``hrefs`` are the link targets inside it (absolute), in order.
+    ``slot`` numbers the innermost *repeated* element around it — one of several
+    same-structure siblings: list items, cards, slides, table rows with the same tag, id and
+    classes (see `diffing.extract`) — and is -1 outside any; blocks of one list entry share
+    a slot. ``repeated`` (slot ≥ 0) is what a rotating slot looks like. ``key``, the
+    comparison key, is `mask`\\ (text), computed on first use: a diff of two captures
+    needs the keys of the few blocks whose text changed, not of all of them."""
 
     text: str
-    key: str
     path: str
     link_share: float
     heading: bool
     hrefs: tuple[str, ...] = ()
     slot: int = -1
+
+    @cached_property
+    def key(self) -> str:
+        return mask(self.text)
 
     @property
     def repeated(self) -> bool:
@@ -102,7 +107,7 @@ class Block:
     def of(cls, text: str, path: str = "body>p", link_share: float = 0.0,
            heading: bool = False, hrefs: tuple[str, ...] = (), slot: int = -1) -> Block:
         """A block from its text (tests, and texts that are not HTML)."""
-        return cls(text, mask(text), path, link_share, heading, hrefs, slot)
+        return cls(text, path, link_share, heading, hrefs, slot)
 
 
 @dataclass(frozen=True)

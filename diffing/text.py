@@ -4,7 +4,10 @@
 
 1. ``difflib.SequenceMatcher`` aligns the two block sequences by their masked keys (common
    head and tail trimmed first, then anchored on the keys found once on each side, as the
-   patience diff does; difflib's autojunk heuristic only on long stretches).
+   patience diff does; difflib's autojunk heuristic only on long stretches). It aligns
+   their shapes (`shape`: digits written 0) first, and keys only where shapes differ: equal
+   shapes have equal keys, so of two captures only the blocks whose words or digit counts
+   changed are masked.
 2. **Moved** blocks are neither removed nor added. Counted as multisets: a key that occurs
    n more times in ``old`` than in ``new`` yields at most n removals (so one of 24 identical
    "View this Dataset" links can be removed, while a paragraph that merely moved cannot).
@@ -52,7 +55,7 @@ from functools import lru_cache
 
 from diffing.extract import Block
 from diffing.results import Change, DiffResult
-from diffing.volatile import mask
+from diffing.volatile import mask, shape
 
 ROTATION_SIZE = 2.0
 CHAR_RATIO_MAX = 80
@@ -73,11 +76,11 @@ def blocks_diff(old: Sequence[Block], new: Sequence[Block], *, min_chars: int = 
     their `substantive_removals` options through; the diff itself reports every block.
     """
     del min_chars
-    removed, added, anchor = _aligned(old, new)
-    old_count = Counter(b.key for b in old)
-    new_count = Counter(b.key for b in new)
-    removed = _unmoved(removed, old, old_count - new_count)
-    added = _unmoved(added, new, new_count - old_count)
+    old_shapes, new_shapes = [shape(b.text) for b in old], [shape(b.text) for b in new]
+    removed, added, anchor = _aligned(old, new, old_shapes, new_shapes)
+    old_surplus, new_surplus = _surplus(old_shapes, new_shapes)
+    removed = _unmoved(removed, old, old_surplus)
+    added = _unmoved(added, new, new_surplus)
     pairs, ratios = _pair(old, new, removed, added, anchor, fuzzy, max_pairs)
     paired = set(pairs.values())
     free_added = [j for j in added if j not in paired]
@@ -90,29 +93,52 @@ def blocks_diff(old: Sequence[Block], new: Sequence[Block], *, min_chars: int = 
     return DiffResult.of(_changes(old, new, removed, added, pairs, ratios, anchor))
 
 
-def _aligned(old: Sequence[Block], new: Sequence[Block]
+def _aligned(old: Sequence[Block], new: Sequence[Block], a: list[str], b: list[str]
              ) -> tuple[list[int], list[int], dict[int, int]]:
     """Indices of old blocks not matched, of new blocks not matched, and for each unmatched
-    old block the position in ``new`` where it would have been."""
-    a = [b.key for b in old]
-    b = [b.key for b in new]
+    old block the position in ``new`` where it would have been.  *a* and *b* are the blocks'
+    shapes (`shape`): equal shapes have equal keys, so the blocks are aligned on shapes, and
+    only where shapes differ (a counter that gained a digit, a relative time reworded) on
+    their keys: most keys are never computed."""
     head = 0
-    while head < len(a) and head < len(b) and a[head] == b[head]:
+    while head < len(a) and head < len(b) and (a[head] == b[head]
+                                               or old[head].key == new[head].key):
         head += 1
     tail = 0
-    while tail < len(a) - head and tail < len(b) - head and a[-1 - tail] == b[-1 - tail]:
+    while tail < len(a) - head and tail < len(b) - head and (
+            a[-1 - tail] == b[-1 - tail] or old[-1 - tail].key == new[-1 - tail].key):
         tail += 1
     removed: list[int] = []
     added: list[int] = []
     anchor: dict[int, int] = {}
     for tag, i1, i2, j1, j2 in _opcodes(a[head:len(a) - tail], b[head:len(b) - tail]):
-        if tag in ("delete", "replace"):
-            for i in range(i1, i2):
-                removed.append(head + i)
-                anchor[head + i] = head + j1
-        if tag in ("insert", "replace"):
-            added.extend(range(head + j1, head + j2))
+        i1, i2, j1, j2 = head + i1, head + i2, head + j1, head + j2
+        if tag == "replace":
+            keyed = _opcodes([old[i].key for i in range(i1, i2)],
+                             [new[j].key for j in range(j1, j2)])
+            spans = [(i1 + x1, i1 + x2, j1 + y1, j1 + y2) for _tag, x1, x2, y1, y2 in keyed]
+        else:
+            spans = [(i1, i2, j1, j2)]
+        for k1, k2, l1, l2 in spans:
+            for i in range(k1, k2):
+                removed.append(i)
+                anchor[i] = l1
+            added.extend(range(l1, l2))
     return removed, added, anchor
+
+
+def _surplus(a: list[str], b: list[str]) -> tuple[Counter[str], Counter[str]]:
+    """By key, how many more blocks *a* has than *b*, and *b* than *a* (the sides' shapes):
+    a shape found as often on both sides adds as many of one key to each, so only the
+    shapes found more often on one side are masked."""
+    balance = Counter(a)
+    balance.subtract(b)
+    keys: Counter[str] = Counter()
+    for text_shape, n in balance.items():
+        if n:
+            keys[mask(text_shape)] += n
+    return (Counter({k: n for k, n in keys.items() if n > 0}),
+            Counter({k: -n for k, n in keys.items() if n < 0}))
 
 
 def _opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
@@ -306,10 +332,11 @@ def _changes(old: Sequence[Block], new: Sequence[Block], removed: list[int],
 def _gone_entries(old: Sequence[Block], gone: set[int]) -> set[int]:
     """Slots of list entries that left whole: every block with words in it removed (date
     lines do not count), the first of them mostly a link: a title."""
+    slots = {old[i].slot for i in gone if old[i].slot >= 0}  # no other slot can be gone
     lead: dict[int, int] = {}
     alive: set[int] = set()
     for i, block in enumerate(old):
-        if block.slot < 0:
+        if block.slot not in slots:
             continue
         if not _WORD.search(block.key):
             continue  # dates and counters: identical keys, no telling which one went

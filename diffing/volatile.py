@@ -185,13 +185,24 @@ def mask(text: str) -> str:
     >>> mask("Chapter 12: the 2 shadows")
     'Chapter 0: the 0 shadows'
     """
-    # The key depends on where the digits are, never on their values (every pattern takes
-    # any ASCII digit alike, and all of them are replaced): counters that ticked since the
-    # last capture share one computation.
-    return _masked(_NONZERO.sub(NUMBER, text))
+    return _masked(shape(text))
 
 
 _NONZERO = re.compile("[1-9]")
+
+
+def shape(text: str) -> str:
+    """``text`` with every ASCII digit written ``0``: texts of one shape have one `mask`.
+
+    The key depends on where the digits are, never on their values (every pattern takes any
+    ASCII digit alike, and all of them are replaced), so counters that ticked since the
+    last capture share one computation, and comparing shapes — one substitution — tells
+    most equal keys apart from unequal ones without computing either.
+
+    >>> shape("阅读 1234 · 2021-03-15") == shape("阅读 9876 · 2024-11-02")
+    True
+    """
+    return _NONZERO.sub(NUMBER, text)
 
 
 @lru_cache(maxsize=65536)
