@@ -101,8 +101,7 @@ _MAYBE_HIDDEN = etree.XPath(
     " or contains(@class, 'hidden') or contains(@class, 'invisible')"
     " or contains(@class, 'sr-only') or contains(@class, 'd-none')"
     " or contains(@class, 'screen-reader-text')]")
-_HIDING_WORDS = ("hidden", "none", "invisible", "sr-only", "screen-reader-text", "&#")
-_HAS_HIDDEN_ATTR = etree.XPath("boolean(//*[@hidden])")
+_HIDING_WORDS = (b"hidden", b"none", b"invisible", b"sr-only", b"screen-reader-text", b"&#")
 _REFRESH = re.compile(r"^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -119,9 +118,10 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     whose ``href`` (made absolute) or text is the id. Items without an id get ``h:`` and a
     hash of their masked text. A bad selector raises ValueError.
     """
-    root = _parse(html)
-    if root is None:
+    parsed = _parse(html)
+    if parsed is None:
         return EMPTY_PAGE
+    root, data = parsed
     base = _base_url(root, url)
     head = _head_facts(root, base)
     # libxml2 does not know these HTML5 void elements: it nests what follows them inside
@@ -131,7 +131,7 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     body = root.find("body")
     body = root if body is None else body
     walk = _Walk(base, body)
-    hides = _may_hide(html, root)
+    hides = _may_hide(data)
     walk.run(drop_hidden=hides)
     if not walk.blocks and hides:
         walk = _Walk(base, body)
@@ -150,16 +150,24 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
                 head["refresh"], published, "\n".join(b.text for b in main))
 
 
-def _parse(html: str) -> etree._Element | None:
-    html = fix_mojibake(html.replace("\x00", ""))
-    if not html.strip():
+def _parse(html: str) -> tuple[etree._Element, bytes] | None:
+    """The page's root element and the UTF-8 it was parsed from (NULs dropped, mojibake
+    undone), or None for a blank or unparsable page."""
+    html = html.replace("\x00", "")
+    if not html or html.isspace():
         return None
+    data = html.encode("utf-8", "replace")
+    # Mojibake starts with a character of U+00C2-U+00F4 (see `fix_mojibake`), which UTF-8
+    # writes with the lead byte C3: without one, a byte search spares the regex scan.
+    if b"\xc3" in data:
+        data = fix_mojibake(html).encode("utf-8", "replace")
     try:
         # plain lxml elements, not lxml.html's: the same parser, without a Python class
         # lookup for every element the walk touches
-        return etree.fromstring(html.encode("utf-8", "replace"), parser=_PARSER)
+        root = etree.fromstring(data, parser=_PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
+    return None if root is None else (root, data)
 
 
 def _base_url(root: etree._Element, url: str) -> str:
@@ -169,13 +177,18 @@ def _base_url(root: etree._Element, url: str) -> str:
 
 
 def _head_facts(root: etree._Element, base: str) -> dict:
-    titles = root.xpath("//title[not(ancestor::svg)]")
+    # (tag-filtered iteration runs in C: an XPath "//title" tests every element in Python's
+    # stead, but still every one)
+    titles = [el for el in root.iter("title") if next(el.iterancestors("svg"), None) is None]
     title = " ".join(text_of(titles[0]).split()) if titles else ""
     refresh = None
     # a refresh inside <noscript> is the page's no-JavaScript fallback, not a redirect
-    for content in root.xpath("//meta[translate(@http-equiv, 'REFSH', 'refsh')='refresh']"
-                              "[not(ancestor::noscript)]/@content"):
-        target = _REFRESH.match(str(content)).group(1).strip().strip("'\"")
+    for meta in root.iter("meta"):
+        content = meta.get("content")
+        if (content is None or (meta.get("http-equiv") or "").lower() != "refresh"
+                or next(meta.iterancestors("noscript"), None) is not None):
+            continue
+        target = _REFRESH.match(content).group(1).strip().strip("'\"")
         refresh = absolute(base, target) if target else None
         break
     return {"title": title, "refresh": refresh, "published": _meta_date(root)}
@@ -397,12 +410,13 @@ def _repeated(up: list, tag: str, part: str) -> bool:
     return up[3][(tag, part)] > 1
 
 
-def _may_hide(html: str, root: etree._Element) -> bool:
-    """Whether the source holds what a hidden element needs (see `_MAYBE_HIDDEN`: its tests
-    of values are case-sensitive), or a character reference that could spell it, or a
-    ``hidden`` attribute (written in any case: the parser lowers attribute names): most
-    pages hide nothing, and then the walk need not look."""
-    return any(word in html for word in _HIDING_WORDS) or bool(_HAS_HIDDEN_ATTR(root))
+def _may_hide(data: bytes) -> bool:
+    """Whether the page's source holds, in any case, what a hidden element needs (see
+    `_MAYBE_HIDDEN`), a ``hidden`` attribute, or a character reference that could spell
+    one: most pages hide nothing, and then the walk need not look.  (Bytes, lowered: ASCII
+    only, and a byte search is much faster than one in a wide string.)"""
+    low = data.lower()
+    return any(word in low for word in _HIDING_WORDS)
 
 
 def _hidden_elements(body: etree._Element) -> frozenset[etree._Element]:

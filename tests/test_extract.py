@@ -67,6 +67,17 @@ def test_wbr_joins_the_word_it_breaks() -> None:
     assert main_texts(page("<p>super<wbr>cali<wbr>fragilistic</p>")) == ["supercalifragilistic"]
 
 
+def test_hidden_attribute_in_any_case_hides() -> None:
+    # the parser lowers attribute names; the page's source need not
+    p = page("<p HIDDEN>upper</p><div Hidden=''><p>mixed</p></div><p>visible</p>")
+    assert main_texts(p) == ["visible"]
+
+
+def test_mojibake_in_a_page_is_undone_before_parsing() -> None:
+    spoiled = "Español, 简体中文".encode().decode("latin-1")
+    assert main_texts(page(f"<p>{spoiled}</p>")) == ["Español, 简体中文"]
+
+
 def test_hidden_text_is_kept_when_it_is_all_there_is() -> None:
     p = page("<div style='display:none'><p>revealed by script</p></div>")
     assert main_texts(p) == ["revealed by script"]
@@ -255,7 +266,10 @@ REFRESH = {
                  "http://example.org/moved.html"),
     "quoted-upper": ("<meta http-equiv='Refresh' content=\"5;URL='http://x.org/n'\">",
                      "http://x.org/n"),
+    "upper-case": ("<META HTTP-EQUIV='REFRESH' CONTENT='0;url=/up'>", "http://example.org/up"),
     "no-url": ("<meta http-equiv='refresh' content='30'>", None),
+    "no-content": ("<meta http-equiv='refresh'><meta http-equiv='refresh' content='0;url=/2'>",
+                   "http://example.org/2"),
     "none": ("<meta charset='utf-8'>", None),
     "noscript-fallback": ("<noscript><meta http-equiv='refresh' content='0;url=/nojs'>"
                           "</noscript>", None),
@@ -307,6 +321,8 @@ def test_published_time(head: str, body: str, expected: datetime | None) -> None
 def test_title_from_title_element_else_first_heading() -> None:
     assert page("<h1>H</h1>", head="<title> The  title </title>").title == "The title"
     assert page("<h2>Heading</h2><p>x</p>").title == "Heading"
+    # an SVG's <title> names the drawing, not the page
+    assert page("<svg><title>icon</title></svg><h1>Heading</h1>").title == "Heading"
 
 
 # --- mask, mojibake, dates ------------------------------------------------------------------
