@@ -64,8 +64,17 @@ def default_url(data_dir: str | Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / DB_FILENAME}"
 
 
+# Execution option of the connections of write transactions (`Store.writing`).
+WRITES = "takedown_writes"
+
+
 def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
-    conn.exec_driver_sql("BEGIN")
+    # A transaction that reads before it writes takes SQLite's write lock at BEGIN: begun
+    # deferred, its first write fails at once, "database is locked" with no busy wait, if
+    # another connection (a crawl, the scheduler's job store) committed since its first
+    # read.  Read-only sessions stay deferred, so they never queue behind a writer.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITES)
+                         else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

@@ -83,7 +83,7 @@ class DetectionStore:
 
     @contextmanager
     def job(self) -> Iterator[JobSession]:
-        with self.store.session() as s, s.begin():
+        with self.store.writing() as s:
             yield JobSession(s)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from snapshots import store as blobcodec
-from snapshots.db import as_utc, session_factory
+from snapshots.db import WRITES, as_utc, session_factory
 from snapshots.errors import StoreError
 from snapshots.models import Blob, Capture, Link, Round, Target, Url, VolatileParam
 from snapshots.records import CaptureRow, NewCapture, Stored
@@ -70,12 +71,20 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = session_factory(engine)
+        self._writes = session_factory(engine.execution_options(**{WRITES: True}))
         self._url_ids: dict[tuple[int, str], int] = {}
         self._known_blobs: set[str] = set()
         self._sql = _Statements(engine.dialect.name)
 
     def session(self) -> Session:
         return self._sessions()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session inside one write transaction, committed on leaving (rolled back on an
+        exception); on SQLite it holds the write lock from its start (see `snapshots.db`)."""
+        with self._writes() as s, s.begin():
+            yield s
 
     def close(self) -> None:
         self.engine.dispose()
@@ -84,7 +93,7 @@ class Store:
     def ensure_targets(self, specs: Iterable[tuple[str, str, dict]]) -> dict[str, int]:
         """Insert or update targets by name; returns name → id."""
         ids: dict[str, int] = {}
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             for name, url, spec in specs:
                 row = s.scalar(select(Target).where(Target.name == name))
                 if row is None:
@@ -98,7 +107,7 @@ class Store:
 
     def begin_round(self, at: datetime, watchlist: str = "") -> int:
         """Open a round stamped *at*; rounds left running by a killed crawl are closed."""
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             for r in s.scalars(select(Round).where(Round.status == "running")):
                 r.status = "interrupted"
             row = Round(at=at, started_at=utcnow(), status="running", watchlist=watchlist)
@@ -110,7 +119,7 @@ class Store:
         """Close a round: ``done``, or ``interrupted`` when its crawl was stopped early (a
         signal, a shutdown) — its captures stand, the URLs it did not reach wait for the
         next round."""
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             row = s.get(Round, round_id)
             row.status, row.finished_at, row.stats = status, utcnow(), stats
 
@@ -222,7 +231,7 @@ class Store:
         return out
 
     def add_volatile_params(self, host: str, names: Iterable[str], evidence: dict) -> None:
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             for name in names:
                 if s.get(VolatileParam, (host, name)) is None:
                     s.add(VolatileParam(host=host, name=name, learned_at=utcnow(),
@@ -249,7 +258,7 @@ class Store:
         ``a``.  Where two merged rows were both captured in one round, the capture of the
         row that already had the canonical URL stands.  Returns the rows changed."""
         changed = 0
-        with self.session() as s, s.begin():
+        with self.writing() as s:
             for row in s.scalars(select(Url).order_by(Url.id)).all():
                 new_url = rewrite(row.url)
                 if new_url == row.url:

@@ -157,3 +157,36 @@ def test_times_of_any_offset_are_stored_and_compared_as_utc(store) -> None:
         assert s.get(Round, rid).at == datetime(2021, 3, 21, 2, tzinfo=UTC)
         since = datetime(2021, 3, 20, 8, tzinfo=east)              # 00:00 UTC
         assert len(s.scalars(select(Round.id).where(Round.at >= since)).all()) == 25
+
+
+def test_a_write_that_reads_first_survives_a_writer_in_another_connection(tmp_path) -> None:
+    """SQLite: a deferred transaction that reads, then writes after another connection
+    committed, fails at once ("database is locked", no busy wait).  The scheduler's job
+    store commits while detection runs; `Store.writing` takes the write lock at BEGIN, so
+    the other writer waits its turn instead, and both commit."""
+    import threading
+
+    from sqlalchemy import select, update
+
+    from snapshots import open_store
+    from snapshots.models import Target
+
+    mine, other = open_store(tmp_path), open_store(tmp_path)
+    try:
+        mine.ensure_targets([("mine", "http://127.0.0.1/a", {})])
+        committed = threading.Event()
+        elsewhere = threading.Thread(target=lambda: (
+            other.ensure_targets([("other", "http://127.0.0.1/b", {})]), committed.set()))
+        with mine.writing() as s:
+            target = s.scalar(select(Target).where(Target.name == "mine"))  # read first
+            elsewhere.start()
+            assert not committed.wait(0.5), "the other writer did not wait for this one"
+            s.execute(update(Target).where(Target.id == target.id).values(url="http://x/"))
+        elsewhere.join(10)
+        assert committed.is_set()
+        with mine.session() as s:
+            assert dict(s.execute(select(Target.name, Target.url)).all()) == {
+                "mine": "http://x/", "other": "http://127.0.0.1/b"}
+    finally:
+        mine.close()
+        other.close()
