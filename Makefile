@@ -32,8 +32,9 @@ demo: $(STAMP)
 	rm -rf $(DEMO_DATA)
 	$(PY) -m takedown --data $(DEMO_DATA) demo --days $(DEMO_DAYS)
 
+# two workers: the machine's two cores (see tests/conftest.py for how tests are grouped)
 test: $(STAMP) browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -28,6 +28,18 @@ PG_URL = os.environ.get("TAKEDOWN_TEST_PG_URL")
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (``--dist loadgroup``).  Every test of the
+    demo store goes to one of them, so the ten simulated days are crawled once, not once a
+    worker; the slow tests are handed out first, so the WeChatscope replay does not start
+    last and run alone."""
+    for item in items:
+        if "demo_store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo"))
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None,
+                                 item.get_closest_marker("xdist_group") is None))
+
+
 def pg_schema_url(base: str, schema: str) -> str:
     sep = "&" if "?" in base else "?"
     return f"{base}{sep}options=-csearch_path%3D{schema}"
