@@ -72,11 +72,16 @@ class EventResult:
 
     @property
     def by_kind(self) -> dict[str, int]:
-        return dict(Counter(r.kind for r in self.takedowns).most_common())
+        return tally(self.takedowns, "kind")
 
     @property
     def by_target(self) -> dict[str, int]:
-        return dict(Counter(r.target for r in self.takedowns).most_common())
+        return tally(self.takedowns, "target")
+
+
+def tally(rows: Iterable[TakedownRow], field: str) -> dict[str, int]:
+    """How many *rows* hold each value of *field* (``kind``, ``target``), most first."""
+    return dict(Counter(getattr(r, field) for r in rows).most_common())
 
 
 def event_window(event: Event, before_days: int = 7, after_days: int = 30) -> tuple[date, date]:

@@ -30,6 +30,7 @@ from reports.correlate import (
     correlate,
     daily_counts,
     lifetime_summary,
+    tally,
 )
 from reports.events import Event
 from reports.keywords import KeywordList, Matcher, Term
@@ -82,11 +83,11 @@ class Report:
 
     @property
     def by_kind(self) -> dict[str, int]:
-        return dict(Counter(r.kind for r in self.rows).most_common())
+        return tally(self.rows, "kind")
 
     @property
     def by_target(self) -> dict[str, int]:
-        return dict(Counter(r.target for r in self.rows).most_common())
+        return tally(self.rows, "target")
 
     @property
     def restored(self) -> int:
