@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import crawl_ratio, detect_growth, diff_speed, report_speed, workers
+from bench import crawl_ratio, detect_growth, diff_speed, report_speed, workers, world
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "crawl": crawl_ratio.run,
@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "diff": diff_speed.run,
     "report": report_speed.run,
     "workers": workers.run,
+    "world": world.run,
 }
 OUT = Path(__file__).resolve().parent.parent / "bench-out" / "bench.json"
 

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     for site in result.world["sites"]:
         print(f"  {site['prefix']}: {site['archetype']} ({site['lang']}, {site['list']} list, "
               f"soft404={site['soft404']}, template change at {site['template_change']})")
-    print(report(result.score, result.base_url))
+    print(report(result.score, result.base_url, result.sites))
     return 0
 
 

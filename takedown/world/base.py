@@ -116,6 +116,7 @@ def redirect(location: str, status: int = 302) -> Reply:
 class Site:
     """A generated site under ``prefix``; subclasses fill `docs` and answer `route`."""
 
+    archetype = "portal"
     group = "portal"  # which platform's notices its pages show
     kinds: tuple[str, ...] = ()  # takedown kinds it can plant
     sid: str | None = None  # session parameter its links carry, if any
@@ -129,7 +130,7 @@ class Site:
         self.change_at: int | None = None
         self.soft404 = rng.random() < 0.5
         self.docs: dict[str, Doc] = {}
-        self.name = texts.title(rng, lang).split("（")[0].split(" (")[0][:24]
+        self.name = texts.site_name(rng, lang, self.archetype)
 
     # -- per-round look and noise ------------------------------------------------------
     def noise(self, r: int, *key: object) -> random.Random:
@@ -226,6 +227,8 @@ class Site:
     def reply(self, r: int, key: str) -> Reply:
         if key == self.path(""):
             return html_reply(self.home(r))
+        if key.startswith(self.path("ad/")):  # an advert's landing page: always there
+            return html_reply(bare_page("Ad", f"Advertisement {key.rpartition('=')[2]}"))
         doc = self.docs.get(key)
         if doc is None:
             moved = next((d for d in self.docs.values() if d.fate.moved_to == key), None)

@@ -31,6 +31,7 @@ THREAD_WORDS = r"主题|帖|[Tt]opic|[Tt]hread|[Pp]ost"
 
 
 class ForumSite(Site):
+    archetype = "forum"
     group = "forum"
     kinds = ("removed", "censored", "section_closed", "edited")
 
@@ -182,9 +183,9 @@ class ForumSite(Site):
     # -- watch targets and plants --------------------------------------------------------
     def targets(self) -> list[Target]:
         slug, allow = self.prefix.strip("/"), (f"{self.prefix}/",)
-        out = [Target(f"{slug}-index", self.path(""), 1, allow)]
+        out = [Target(f"{slug}-index", self.path(""), 1, allow, ("/ad/",))]
         for fid, pages in self.boards.items():
-            out += [Target(f"{slug}-board{fid}-p{n}", b.key, 1, allow)
+            out += [Target(f"{slug}-board{fid}-p{n}", b.key, 1, allow, ("/ad/",))
                     for n, b in enumerate(pages, start=1)]
         return out
 

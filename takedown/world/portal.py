@@ -186,6 +186,8 @@ class PortalSite(Site):
 class NewsSite(PortalSite):
     """A news site: sections paged with ``?page=N``, session ids in links, adverts."""
 
+    archetype = "news"
+
     section_names = ("world", "business", "local")
 
     def __init__(self, *args, **kwargs) -> None:

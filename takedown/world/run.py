@@ -41,6 +41,11 @@ class WorldRun:
     seconds: float
     world: dict
 
+    @property
+    def sites(self) -> dict[str, str]:
+        """Path prefix → archetype of each site, to name where a URL is."""
+        return {s["prefix"]: s["archetype"] for s in self.world["sites"]}
+
 
 def _cli(data: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "takedown", "--data", str(data), *args]

@@ -81,16 +81,32 @@ def figures(s: Score) -> str:
             f"kind accuracy {s.kind_accuracy:.3f} ({s.right_kind}/{s.matched})")
 
 
-def report(s: Score, base_url: str = "") -> str:
-    """The figures, then every false positive, wrong kind and miss, one a line."""
+def site_of(url: str, sites: dict[str, str]) -> str:
+    """The archetype of the site (by path prefix) a URL belongs to, or "?"."""
+    path = "/" + url.split("://", 1)[-1].partition("/")[2]
+    return next((name for prefix, name in sites.items() if path.startswith(prefix + "/")), "?")
+
+
+def classes(s: Score, sites: dict[str, str]) -> Counter:
+    """False positives counted by (site archetype, kind, rule)."""
+    return Counter((site_of(r["url"], sites), r.get("kind"), rule_of(r))
+                   for r in s.false_positives)
+
+
+def report(s: Score, base_url: str = "", sites: dict[str, str] | None = None) -> str:
+    """The figures, then every false positive, wrong kind and miss, one a line; *sites*
+    (path prefix → archetype) names the kind of site each URL is on."""
+    sites = sites or {}
+
     def short(url: str) -> str:
-        return url.removeprefix(base_url) if base_url else url
+        path = url.removeprefix(base_url) if base_url else url
+        return f"[{site_of(url, sites)}] {path}" if sites else path
 
     lines = [figures(s)]
-    classes = Counter((r.get("kind"), rule_of(r)) for r in s.false_positives)
-    if classes:
-        lines.append("false positives by (kind, rule): " + ", ".join(
-            f"{k}/{rule}: {n}" for (k, rule), n in classes.most_common()))
+    counted = classes(s, sites)
+    if counted:
+        lines.append("false positives by (site, kind, rule): " + ", ".join(
+            f"{site}/{kind}/{rule}: {n}" for (site, kind, rule), n in counted.most_common()))
     lines += [f"  FALSE POSITIVE {short(r['url'])} {r.get('item') or ''} kind={r.get('kind')} "
               f"rule={rule_of(r)}" for r in s.false_positives]
     lines += [f"  WRONG KIND {short(t['url'])}: truth {t['kind']}, got {r.get('kind')} "

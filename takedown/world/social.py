@@ -153,7 +153,7 @@ class AccountSite(Site):
 
     # -- watch targets and plants --------------------------------------------------------
     def targets(self) -> list[Target]:
-        slug, allow, deny = self.prefix.strip("/"), (f"{self.prefix}/",), ("/search",)
+        slug, allow, deny = self.prefix.strip("/"), (f"{self.prefix}/",), ("/search", "/ad/")
         out = [Target(f"{slug}-home", self.path(""), 1, allow, deny)]
         for i, pages in enumerate(self.profiles.values(), start=1):
             out += [Target(f"{slug}-acct{i}-p{n}", p.key, 1, allow, deny)
@@ -199,6 +199,7 @@ class AccountSite(Site):
 
 
 class MicroblogSite(AccountSite):
+    archetype = "microblog"
     group = "microblog"
     kinds = ("author_deleted", "censored", "account_suspended", "removed")
 
@@ -236,6 +237,7 @@ class MicroblogSite(AccountSite):
 
 
 class WechatSite(AccountSite):
+    archetype = "wechat"
     group = "wechat"
     kinds = ("author_deleted", "censored", "account_suspended", "edited")
     n_accounts = (2, 2)

@@ -103,6 +103,22 @@ def title(rng: random.Random, lang: str) -> str:
             f"(part {rng.randrange(2, 60)})")
 
 
+ZH_PLACES = ["云海", "临江", "青石", "北湾", "松原", "东陵", "白沙", "南屏", "安澜", "石门"]
+EN_PLACES = ["Harbourside", "Millbrook", "Eastfield", "Riverton", "Kingsbay", "Ashford",
+             "Northgate", "Oakridge", "Westmere", "Fairhaven"]
+ZH_SITE_KINDS = {"portal": "市人民政府", "news": "新闻网", "forum": "论坛", "microblog": "微博",
+                 "wechat": "公众平台"}
+EN_SITE_KINDS = {"portal": " City Council", "news": " Herald", "forum": " Forums",
+                 "microblog": " Social", "wechat": " Channels"}
+
+
+def site_name(rng: random.Random, lang: str, archetype: str) -> str:
+    """'云海市人民政府', 'Millbrook Herald' and the like."""
+    if lang == "zh":
+        return rng.choice(ZH_PLACES) + ZH_SITE_KINDS.get(archetype, "网")
+    return rng.choice(EN_PLACES) + EN_SITE_KINDS.get(archetype, " Online")
+
+
 def nick(rng: random.Random, lang: str) -> str:
     return rng.choice(ZH_NICKS if lang == "zh" else EN_NICKS)
 
