@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from crawler.errors import WatchlistError
 from diffing.phrases import PhrasebookError
@@ -21,13 +22,72 @@ log = logging.getLogger("takedown")
 
 
 class Context:
-    def __init__(self, data: str, db: str | None, debug: bool) -> None:
-        self.data, self.db, self.debug = data, db, debug
+    """The effective global options: the group's, then any given after the subcommand."""
+
+    def __init__(self) -> None:
+        self.data, self.db = "takedown-data", None
+        self.debug, self.verbose = False, 0
 
     def store(self):
         from snapshots import open_store
 
         return open_store(self.data, self.db)
+
+
+def _set_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    """Store a global option in the shared :class:`Context`.
+
+    The group's options always land (their env var or default included); a subcommand's
+    only when typed after it, so ``takedown --data A crawl W --data B`` uses B while
+    ``TAKEDOWN_DATA`` cannot override a ``--data`` given before the subcommand. ``-v``
+    counts on both sides; ``--debug`` holds if given on either.
+    """
+    obj = ctx.ensure_object(Context)
+    if ctx.parent is not None and \
+            ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+        return
+    if param.name == "verbose":
+        obj.verbose = obj.verbose + value if ctx.parent is not None else value
+        _log_level(obj.verbose)
+    elif param.name == "debug":
+        obj.debug = obj.debug or bool(value)
+    else:
+        setattr(obj, param.name, value)
+
+
+def _log_level(verbose: int) -> None:
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    # Scrapy sets its own loggers to DEBUG; the handler's level is what holds.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
+
+
+def global_options() -> list[click.Option]:
+    """``--data``, ``--db``, ``--debug``, ``-v``: taken before or after any subcommand (the
+    group and every subcommand get fresh copies of these, see :class:`TakedownGroup`)."""
+    common = {"expose_value": False, "callback": _set_global}
+    return [
+        click.Option(["--data"], metavar="DIR", default="takedown-data", show_default=True,
+                     envvar="TAKEDOWN_DATA", show_envvar=True, **common,
+                     help="Folder of the SQLite store and other data."),
+        click.Option(["--db"], metavar="URL", default=None, envvar="TAKEDOWN_DB",
+                     show_envvar=True, **common,
+                     help="Metadata database URL (overrides the SQLite file), "
+                          "e.g. postgresql+psycopg://…"),
+        click.Option(["--debug"], is_flag=True, **common, help="Show tracebacks."),
+        click.Option(["-v", "--verbose"], count=True, **common,
+                     help="More log output (-vv for Scrapy's)."),
+    ]
+
+
+class TakedownGroup(click.Group):
+    """A group whose every subcommand also takes the global options (after its name)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params.extend(global_options())
+        super().add_command(cmd, name)
 
 
 def parse_at(value: str | None) -> datetime:
@@ -41,22 +101,14 @@ def parse_at(value: str | None) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", default="takedown-data", show_default=True,
-              envvar="TAKEDOWN_DATA", help="Folder of the SQLite store and other data.")
-@click.option("--db", default=None, envvar="TAKEDOWN_DB",
-              help="Metadata database URL (overrides the SQLite file), e.g. postgresql+psycopg://…")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for Scrapy's).")
-@click.pass_context
-def cli(ctx: click.Context, data: str, db: str | None, debug: bool, verbose: int) -> None:
-    """Track takedowns of watched web pages."""
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Scrapy sets its own loggers to DEBUG; the handler's level is what holds.
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(level)
-    ctx.obj = Context(data, db, debug)
+@click.group(cls=TakedownGroup, params=global_options(),
+             context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Track takedowns of watched web pages.
+
+    --data, --db, --debug and -v go before or after the command (after wins).
+    """
+    _log_level(click.get_current_context().ensure_object(Context).verbose)
 
 
 @cli.command()
@@ -174,7 +226,7 @@ def demo(obj: Context, days: int, start: str) -> None:
     run_demo(Path(obj.data), obj.db, days, parse_at(start))
 
 
-# -- reports (issue 4): report, serve ---------------------------------------------------------
+# -- reports: report, serve -------------------------------------------------------------------
 
 
 def _day(value: str | None) -> date | None:
@@ -275,7 +327,7 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
 
 
 
-# -- scheduling (issue 5): schedule -----------------------------------------------------------
+# -- scheduling: schedule ---------------------------------------------------------------------
 
 
 def _interval_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -326,7 +378,7 @@ def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
         sys.exit(2)
 
 
-# -- distributed crawling (issue 5): worker ---------------------------------------------------
+# -- distributed crawling: worker -------------------------------------------------------------
 
 
 def _distributed_round(wl, store, stamp: datetime, redis_url: str, progress: bool):

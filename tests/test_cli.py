@@ -1,14 +1,23 @@
-"""The command-line contract: exit codes, error messages, JSON output."""
+"""The command-line contract: exit codes, error messages, JSON output, the global options
+(before or after the subcommand)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import click
+import click.testing
+import httpx
 import pytest
+from click.testing import CliRunner
 from sitesim import RouteSite, crawl, page, serve, watchlist
+
+from takedown.cli import Context, cli
 
 
 def takedown(*args: str) -> subprocess.CompletedProcess:
@@ -74,3 +83,164 @@ def test_inspection_commands(tmp_path: Path, db_url: str) -> None:
     assert "2021-03-22T00:00:00+00:00" in table and "ok" in table
     missing = takedown("--db", db_url, "history", f"{base}/never.html")
     assert missing.returncode == 2 and "no captures" in missing.stderr
+
+
+# -- global options after the subcommand ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_round_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Two rounds of a loopback site in a store named only after the subcommand: /a.html
+    moves (a redirect to the same content), /c.html turns into an HTTP 451."""
+    tmp = tmp_path_factory.mktemp("after")
+    article = "<article>" + "<p>The county published its annual budget today.</p>" * 6
+    # a publication time on the page that goes: the report cannot be written without one
+    posted = '<time datetime="2021-02-20T08:00:00Z">2021-02-20</time><p>c page</p>'
+    site = RouteSite({"/a.html": page(article + "</article>"), "/c.html": page(posted)})
+    server = serve(site)
+    base = server.base_url
+    wl = watchlist(tmp / "w.toml", f'[[target]]\nname = "a"\nurl = "{base}/a.html"\n'
+                                   f'[[target]]\nname = "c"\nurl = "{base}/c.html"\n')
+    data, decoy = tmp / "data", tmp / "decoy"
+    env = dict(os.environ, TAKEDOWN_LOOPBACK_ONLY="1")
+    try:
+        for at, routes in (("2021-03-01T00:00:00Z", site.routes),
+                           ("2021-03-02T00:00:00Z", {
+                               "/a.html": page("", 301, {"Location": f"{base}/new/a.html"}),
+                               "/new/a.html": page(article + "</article>"),
+                               "/c.html": page("Unavailable For Legal Reasons", 451)})):
+            site.swap(routes)
+            run = subprocess.run([sys.executable, "-m", "takedown", "--data", str(decoy),
+                                  "crawl", str(wl), "--at", at, "--data", str(data),
+                                  "--no-progress"], capture_output=True, text=True, env=env,
+                                 timeout=120)
+            assert run.returncode == 0, run.stderr
+    finally:
+        server.stop()
+    assert not decoy.exists() and (data / "takedown.sqlite").is_file()
+    return {"tmp": tmp, "wl": wl, "data": data, "decoy": decoy, "base": base}
+
+
+def invoke(*args: str, env: dict | None = None) -> click.testing.Result:
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_every_subcommand_reads_the_data_given_after_it(
+        two_round_store: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--data X` after any subcommand beats `--data D` before it and TAKEDOWN_DATA; D is
+    never opened."""
+    s = two_round_store
+    data, decoy, wl, base = str(s["data"]), str(s["decoy"]), str(s["wl"]), s["base"]
+    env = {"TAKEDOWN_DATA": str(tmp_path / "env"), "TAKEDOWN_DB": None}
+
+    def run(*args: str) -> str:
+        return invoke("--data", decoy, *args, "--data", data, env=env).stdout
+
+    assert [t["name"] for t in json.loads(run("targets", "--json"))] == ["a", "c"]
+    assert [r["status"] for r in json.loads(run("rounds", "--json"))] == ["done", "done"]
+    assert len(json.loads(run("history", base + "/a.html", "--json"))) == 2
+    assert "detect:" in run("detect")
+    assert [json.loads(line)["kind"] for line in run("export").splitlines()] == ["censored"]
+    assert "1 takedowns" in run("report", "--out", str(tmp_path / "rep"), "--no-progress")
+    sync_jobs_in(data, wl)
+    assert [j["job"] for j in json.loads(run("schedule", wl, "--list", "--json"))] == \
+        ["every-1h"]
+    seen: dict[str, object] = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: seen.update(app=app))
+    run("serve", "--port", "0")
+    page_ = asyncio.run(get(seen["app"], "/"))
+    assert page_.status_code == 200 and f"{base}/c.html" in page_.text
+    monkeypatch.setattr("crawler.worker.run_worker",
+                        lambda redis, d, db, **kw: seen.update(worker=(d, db)))
+    run("worker", "--redis", "redis://127.0.0.1:1/0")
+    assert seen["worker"] == (data, None)
+    monkeypatch.setattr("takedown.demo.run.run_demo",
+                        lambda d, db, days, start: seen.update(demo=(str(d), db)))
+    run("demo", "--days", "2")
+    assert seen["demo"] == (data, None)
+    assert not Path(decoy).exists() and not (tmp_path / "env").exists()
+
+
+async def get(app: object, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        return await client.get(path)
+
+
+def sync_jobs_in(data: str, wl: str) -> None:
+    """A stored job in *data*'s job table, as `schedule` would leave it."""
+    from datetime import UTC, datetime
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from takedown.schedule import JobPlan, ScheduleOptions, make_jobstore, sync_jobs
+
+    scheduler = BackgroundScheduler(
+        jobstores={"default": make_jobstore(f"sqlite:///{data}/takedown.sqlite")}, timezone=UTC)
+    scheduler.start(paused=True)
+    try:
+        sync_jobs(scheduler, [JobPlan("every-1h", 3600, ("a",))], ScheduleOptions(wl, data),
+                  now=datetime(2030, 1, 1, tzinfo=UTC))
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_db_after_the_subcommand_wins(tmp_path: Path, db_url: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--db` after the subcommand beats `--db` before it and TAKEDOWN_DB."""
+    wrong = f"sqlite:///{tmp_path / 'wrong.sqlite'}"
+    monkeypatch.setenv("TAKEDOWN_DB", f"sqlite:///{tmp_path / 'env.sqlite'}")
+    assert invoke("rounds", "--json", "--db", db_url).stdout.strip() == "[]"
+    assert invoke("--db", wrong, "targets", "--db", db_url, "--json").stdout.strip() == "[]"
+    assert not (tmp_path / "wrong.sqlite").exists() and not (tmp_path / "env.sqlite").exists()
+    invoke("--db", wrong, "targets")  # before the subcommand it still counts
+    assert (tmp_path / "wrong.sqlite").exists() and not (tmp_path / "env.sqlite").exists()
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_subcommand_lists_the_global_options(name: str) -> None:
+    help_text = invoke(name, "--help").stdout
+    for option in ("--data DIR", "--db URL", "--debug", "-v, --verbose", "TAKEDOWN_DATA",
+                   "TAKEDOWN_DB"):
+        assert option in help_text, (name, option)
+
+
+def parsed(monkeypatch: pytest.MonkeyPatch, *args: str) -> dict:
+    """The command line parsed as `takedown` would, every subcommand's body replaced by a
+    recorder of its parameters and of the effective global options (``obj``)."""
+    seen: dict = {}
+
+    def record(**params: object) -> None:
+        seen.update(params, obj=click.get_current_context().find_object(Context))
+
+    for command in cli.commands.values():
+        monkeypatch.setattr(command, "callback", record)
+    invoke(*args)
+    return seen
+
+
+@pytest.mark.parametrize(("args", "verbose", "debug"), [
+    (("-v", "rounds"), 1, False), (("rounds", "-v"), 1, False),
+    (("-v", "rounds", "-vv"), 3, False), (("rounds",), 0, False),
+    (("--debug", "rounds"), 0, True), (("rounds", "--debug"), 0, True),
+])
+def test_verbose_counts_and_debug_holds_on_either_side(
+        monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], verbose: int,
+        debug: bool) -> None:
+    obj = parsed(monkeypatch, *args)["obj"]
+    assert (obj.verbose, obj.debug) == (verbose, debug)
+
+
+def test_data_precedence_after_before_env_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    def data(*args: str) -> str:
+        return parsed(monkeypatch, *args)["obj"].data
+
+    monkeypatch.delenv("TAKEDOWN_DATA", raising=False)
+    assert data("targets") == "takedown-data"
+    monkeypatch.setenv("TAKEDOWN_DATA", "env")
+    assert data("targets") == "env"
+    assert data("--data", "before", "targets") == "before"
+    assert data("targets", "--data", "after") == "after"
+    assert data("--data", "before", "targets", "--data", "after") == "after"
