@@ -1,9 +1,9 @@
 """Read-only queries for browsing the store: targets, their URLs, a URL's captures with
 their verdicts, one capture's body, takedowns with filters.
 
-The viewer (``reports/viewer.py``) reads through these; nothing here writes.  Results are
-plain dicts and dataclasses (no SQLAlchemy object leaks out), times are UTC-aware.
-Imports only ``snapshots``.
+The viewer (``reports/viewer.py``) and ``takedown history`` read through these; nothing
+here writes.  Results are plain dicts and dataclasses (no SQLAlchemy object leaks out),
+times are UTC-aware.  Imports only ``snapshots``.
 """
 
 from __future__ import annotations
@@ -104,6 +104,21 @@ def _capture_dict(c: Capture, round_status: str, vstate: str | None, vkind: str 
             "captured_at": as_utc(c.captured_at), "state": vstate or c.state, "kind": vkind,
             "rule": rule, "status": c.status, "size": c.size, "sha256": c.body_sha256,
             "final_url": c.final_url, "error": c.error, "truncated": c.truncated}
+
+
+def url_history(store: Store, url: str) -> list[dict]:
+    """Every capture of *url* (as watched), oldest first, across targets; its state and
+    kind are the diff engine's verdict where there is one, else the crawler's reading."""
+    q = (select(Capture, Target.name, Verdict.state, Verdict.kind)
+         .join(Url, Capture.url_id == Url.id).join(Target, Capture.target_id == Target.id)
+         .outerjoin(Verdict, Verdict.capture_id == Capture.id)
+         .where(Url.url == url).order_by(Capture.captured_at, Capture.id))
+    with store.session() as s:
+        return [{"captured_at": as_utc(c.captured_at), "round_id": c.round_id,
+                 "target": target, "state": vstate or c.state, "kind": vkind,
+                 "status": c.status, "size": c.size, "body_sha256": c.body_sha256,
+                 "final_url": c.final_url, "error": c.error}
+                for c, target, vstate, vkind in s.execute(q)]
 
 
 def capture_body(store: Store, capture_id: int) -> CaptureBody | None:

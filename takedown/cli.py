@@ -200,18 +200,18 @@ def rounds(obj: Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
 @click.pass_obj
 def history(obj: Context, url: str, as_json: bool) -> None:
-    """Every capture of URL: time, status, state, size, hash."""
-    from snapshots.repo import record_dict
+    """Every capture of URL: time, round, state (detection's verdict once `detect` has read
+    it, else the crawler's), kind, status, size, hash."""
+    from snapshots.browse import url_history
     from snapshots.urls import normalize_url
     from takedown.summary import print_rows
 
     store = obj.store()
-    rows = store.history(url) or store.history(normalize_url(url))
+    rows = url_history(store, url) or url_history(store, normalize_url(url))
     if not rows:
         raise click.ClickException(f"no captures of {url}")
-    keep = ("captured_at", "round_id", "target", "state", "status", "size", "body_sha256",
-            "final_url", "error")
-    print_rows([{k: record_dict(r)[k] for k in keep} for r in rows], as_json, title=url)
+    print_rows([{**r, "captured_at": r["captured_at"].isoformat()} for r in rows], as_json,
+               title=url)
 
 
 @cli.command()

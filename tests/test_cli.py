@@ -1,5 +1,5 @@
 """The command-line contract: exit codes, error messages, JSON output, the global options
-(before or after the subcommand)."""
+(before or after the subcommand), history with detection's verdicts."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_inspection_commands(tmp_path: Path, db_url: str) -> None:
 @pytest.fixture(scope="module")
 def two_round_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Two rounds of a loopback site in a store named only after the subcommand: /a.html
-    moves (a redirect to the same content), /c.html turns into an HTTP 451."""
+    moves (a redirect to the same content), /c.html turns into an HTTP 451, then detect."""
     tmp = tmp_path_factory.mktemp("after")
     article = "<article>" + "<p>The county published its annual budget today.</p>" * 6
     # a publication time on the page that goes: the report cannot be written without one
@@ -118,13 +118,36 @@ def two_round_store(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         server.stop()
     assert not decoy.exists() and (data / "takedown.sqlite").is_file()
-    return {"tmp": tmp, "wl": wl, "data": data, "decoy": decoy, "base": base}
+    crawler_read = {path: [(r["state"], r["kind"], r["status"]) for r in json.loads(
+        invoke("history", base + path, "--json", "--data", str(data)).stdout)]
+        for path in ("/a.html", "/c.html")}  # before any detection
+    return {"tmp": tmp, "wl": wl, "data": data, "decoy": decoy, "base": base,
+            "crawler_read": crawler_read}
 
 
 def invoke(*args: str, env: dict | None = None) -> click.testing.Result:
     result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result
+
+
+def test_history_shows_the_verdict_once_detected(two_round_store: dict) -> None:
+    """The crawler reads a redirect that serves as `ok`; detection reads it as `moved`
+    (same content elsewhere), and history shows detection's state and kind."""
+    data, base = str(two_round_store["data"]), two_round_store["base"]
+
+    def states(path: str) -> list[tuple[str, str | None, int]]:
+        rows = json.loads(invoke("history", base + path, "--json", "--data", data).stdout)
+        return [(r["state"], r["kind"], r["status"]) for r in rows]
+
+    assert two_round_store["crawler_read"] == {
+        "/a.html": [("ok", None, 200), ("ok", None, 200)],
+        "/c.html": [("ok", None, 200), ("notice", None, 451)]}
+    invoke("detect", "--data", data)
+    assert states("/a.html") == [("ok", None, 200), ("moved", None, 200)]
+    assert states("/c.html") == [("ok", None, 200), ("notice", "censored", 451)]
+    table = invoke("history", base + "/a.html", "--data", data).stdout
+    assert "moved" in table and f"{base}/new/a.html" in table
 
 
 def test_every_subcommand_reads_the_data_given_after_it(
