@@ -176,6 +176,7 @@ def test_notices_come_from_the_real_data_or_the_embedded_list() -> None:
     assert any(n.text == "抱歉，指定的主题不存在或已被删除或正在被审核" and n.kind == "removed"
                for n in real)
     assert not any("迁移" in n.text for n in real), "a migration is no takedown"
+    assert not any("本版没有权限进行此操作" in n.text for n in real), "hedged: restricted?"
 
 
 def test_score_counts_duplicates_as_false_positives() -> None:
@@ -195,10 +196,10 @@ def test_planted_world_is_found(seed: int, rounds: int, tmp_path: Path) -> None:
     s = result.score
     assert s.truth >= 7, "every kind was planted and observed"
     assert (s.precision >= 0.99 and s.recall >= 0.95 and s.kind_accuracy >= 0.95), \
-        report(s, result.base_url)
+        report(s, result.base_url, result.sites)
 
 
 @pytest.mark.slow
 def test_noise_only_world_has_no_takedowns(tmp_path: Path) -> None:
     result = run_world(21, 10, tmp_path / "data", planted=False)
-    assert result.records == [], report(result.score, result.base_url)
+    assert result.records == [], report(result.score, result.base_url, result.sites)

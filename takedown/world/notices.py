@@ -4,7 +4,8 @@ They are read from the shared real-data folder (``../shared/realdata/notice-stri
 notices.tsv`` beside the repository: platform, language, text, suggested interpretation,
 source) when it is there; otherwise a few real wordings per kind embedded below stand in.
 Only rows whose interpretation starts with exactly one takedown kind are used (no "?",
-no "a/b" alternatives, no listing markers), with markup stripped and placeholders refused.
+no "a/b" or "a / b" alternatives before its parenthesis, no listing markers), with markup
+stripped and placeholders refused.
 
 Imports only the stdlib.
 
@@ -70,8 +71,9 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _kind_of(interpretation: str) -> str | None:
     """The one kind an interpretation names, or None when it hedges or names none."""
-    head = re.split(r"[\s(;]", interpretation.strip(), maxsplit=1)[0]
-    if head not in KINDS or "marker" in interpretation:
+    claim = interpretation.partition("(")[0]
+    head = re.split(r"[\s;]", claim.strip(), maxsplit=1)[0]
+    if head not in KINDS or "marker" in interpretation or re.search(r"[/?]|-ish", claim):
         return None
     return head
 

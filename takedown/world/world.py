@@ -108,11 +108,10 @@ class World:
         kinds += [rng.choice(KINDS) for _ in range(extra)]
         for kind in kinds:
             able = [s for s in self.sites if kind in s.kinds]
-            for site in rng.sample(able, len(able)):
-                found = site.plant(kind, rng.randint(lo, hi), rng)
-                if found:
-                    truth += found
-                    break
+            tries = [(site, rng.randint(lo, hi)) for _ in range(3)
+                     for site in rng.sample(able, len(able))]
+            found = next((f for site, r in tries if (f := site.plant(kind, r, rng))), [])
+            truth += found
         return truth
 
     # -- serving -------------------------------------------------------------------------
