@@ -1,8 +1,10 @@
 """``SnapshotPipeline``: the only edge from the crawler to the snapshot store.
 
 Each ``NewCapture`` is written in its own transaction, so a crawl killed at any moment
-leaves whole captures only.  It also keeps the round's running tallies (per target:
-captures, failures, new blobs, bytes) that the progress display and the summary read.
+leaves whole captures only (``store_capture`` also serves the distributed worker, which
+records captures of a completed fetch outside Scrapy's item flow).  It also keeps the
+round's running tallies (per target: captures, failures, new blobs, bytes) that the
+progress display and the summary read.
 """
 
 from __future__ import annotations
@@ -38,16 +40,20 @@ class SnapshotPipeline:
 
     def process_item(self, item: Any) -> Any:
         c = item if isinstance(item, NewCapture) else NewCapture(**ItemAdapter(item).asdict())
-        plan = self.plan
-        stored = plan.store.record_capture(plan.round_id, plan.target_id(c.target), plan.at, c)
-        if stored is None:
-            plan.tally.add(c.target, duplicates=1)
-            return item
-        if c.via == "probe":   # the site's not-found page: evidence, not a watched page
-            plan.tally.add(c.target, probes=1, new_blobs=stored.new_blobs)
-            return item
-        # one dict: for a failed capture the state's counter *is* "failed" (as two keyword
-        # sets, failed=… and **{state: 1}, it raised TypeError after every failed fetch)
-        plan.tally.add(c.target, **{"captures": 1, "new_blobs": stored.new_blobs,
-                                    "bytes": stored.size, "failed": 0, stored.state: 1})
+        store_capture(self.plan, c)
         return item
+
+
+def store_capture(plan: RoundPlan, c: NewCapture) -> None:
+    """Record *c* in the round of *plan* and count it in the round's tally."""
+    stored = plan.store.record_capture(plan.round_id, plan.target_id(c.target), plan.at, c)
+    if stored is None:
+        plan.tally.add(c.target, duplicates=1)
+        return
+    if c.via == "probe":   # the site's not-found page: evidence, not a watched page
+        plan.tally.add(c.target, probes=1, new_blobs=stored.new_blobs)
+        return
+    # one dict: for a failed capture the state's counter *is* "failed" (as two keyword
+    # sets, failed=… and **{state: 1}, it raised TypeError after every failed fetch)
+    plan.tally.add(c.target, **{"captures": 1, "new_blobs": stored.new_blobs,
+                                "bytes": stored.size, "failed": 0, stored.state: 1})

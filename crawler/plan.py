@@ -1,7 +1,7 @@
 """What one round must fetch: per target, its spec and the URLs to revisit.
 
 Built by ``crawler.run`` from the watchlist and the store, read by the spider and the
-pipeline.  Imports only ``crawler`` modules.
+pipeline.  Imports ``crawler`` modules and ``snapshots.urls``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from crawler.probes import ProbeSite, probe_sites
 from crawler.watchlist import CrawlSpec, TargetSpec
 from snapshots.urls import normalize_url
 
@@ -19,10 +20,15 @@ if TYPE_CHECKING:
     from snapshots.repo import Store
 
 
+ROUND = "*"   # the tally's pseudo-target of round-wide counters (never a target's name)
+
+
 @dataclass
 class RoundTally:
     """Per-target counters of one round (queued, captures, failed, new_blobs, bytes, and
-    one per first-reading state), updated as requests are queued and captures stored."""
+    one per first-reading state), updated as requests are queued and captures stored, and
+    round-wide ones under ``ROUND``: ``requests`` (fetches made: one per URL, however many
+    targets reach it; retries are part of their fetch) and ``probe_requests``."""
 
     per_target: dict[str, Counter] = field(default_factory=dict)
 
@@ -31,6 +37,14 @@ class RoundTally:
 
     def total(self, key: str) -> int:
         return sum(c[key] for c in self.per_target.values())
+
+    def targets(self) -> dict[str, Counter]:
+        """The per-target counters (without the round-wide ones)."""
+        return {n: c for n, c in self.per_target.items() if n != ROUND}
+
+    @property
+    def round(self) -> Counter:
+        return self.per_target.get(ROUND, Counter())
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,10 @@ class RoundPlan:
     def __post_init__(self) -> None:
         self._ids = {t.spec.name: t.target_id for t in self.targets}
         self._normal: dict[str, str | ValueError] = {}
+
+    def probes(self) -> list[ProbeSite]:
+        """The round's not-found probes, one per site (see ``crawler.probes``)."""
+        return probe_sites({t.spec.name: self.normalize(t.spec.url) for t in self.targets})
 
     def normalize(self, url: str) -> str:
         # pages repeat their navigation links: remember answers (and ValueErrors)

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# the tally's counts of captures, recounted from the store once the round is merged
+STORED_KEYS = ("captures", "ok", "gone", "notice", "restricted", "failed", "bytes", "probes")
+
 
 @dataclass(frozen=True)
 class RoundResult:
@@ -97,11 +100,23 @@ def run_round(watchlist: Watchlist, store: Store, at: datetime,
 
 
 def close_round(plan: RoundPlan, status: str) -> RoundResult:
-    """The steps after the fetching: learn session parameters, close the round in the store
-    with its stats (a local round and a distributed one end alike)."""
+    """The steps after the fetching: learn session parameters, count what the store holds
+    of the round (merged URLs keep one capture), close the round in the store with its
+    stats (a local round and a distributed one end alike)."""
     learned = learn_session_params(plan.store, plan.round_id)
+    recount(plan, plan.store.round_counts(plan.round_id))
     plan.store.finish_round(plan.round_id, _stats(plan.tally, status, learned), status)
     return RoundResult(plan.round_id, plan.at, status, plan.tally, learned)
+
+
+def recount(plan: RoundPlan, stored: dict[str, dict[str, int]]) -> None:
+    """Replace the tally's capture counts (counted as captures were written, before URLs
+    were merged) by what the store holds; queued, new blobs and requests stay."""
+    for t in plan.targets:
+        counts = plan.tally.per_target.setdefault(t.spec.name, Counter())
+        for key in STORED_KEYS:
+            counts.pop(key, None)
+        counts.update({k: n for k, n in stored.get(t.spec.name, {}).items() if n})
 
 
 def learn_session_params(store: Store, round_id: int) -> dict[str, set[str]]:
@@ -139,8 +154,9 @@ def _by_host(links: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
 
 
 def _stats(tally: RoundTally, status: str, learned: dict[str, set[str]]) -> dict:
-    per = {name: dict(c) for name, c in tally.per_target.items()}
+    per = {name: dict(c) for name, c in tally.targets().items()}
     return {"status": status, "captures": tally.total("captures"),
             "new_blobs": tally.total("new_blobs"), "failed": tally.total("failed"),
-            "bytes": tally.total("bytes"), "per_target": per,
+            "bytes": tally.total("bytes"), "requests": tally.round["requests"],
+            "probe_requests": tally.round["probe_requests"], "per_target": per,
             "learned_params": {h: sorted(n) for h, n in learned.items()}}

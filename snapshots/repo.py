@@ -180,6 +180,47 @@ class Store:
         self._known_blobs.update(added)
         return Stored(cap_id, state, len(added), len(c.body or b""))
 
+    def round_fetch(self, round_id: int, url: str) -> NewCapture | None:
+        """The fetch of *url* (as watched) recorded in round *round_id* for any target, as
+        a capture to record again for another target (same bodies, links, timing), or
+        None when no target has it this round."""
+        q = (select(Capture, Target.name).join(Url, Capture.url_id == Url.id)
+             .join(Target, Capture.target_id == Target.id)
+             .where(Capture.round_id == round_id, Url.url == url)
+             .order_by(Capture.id).limit(1))
+        with self.session() as s:
+            found = s.execute(q).first()
+            if found is None:
+                return None
+            cap, target = found
+            links = tuple((u, t) for t, u in _links(s, cap.id))
+            return _fetched(cap, target, url, links, self._maybe_blob)
+
+    def _maybe_blob(self, sha: str | None) -> bytes | None:
+        return None if sha is None else self.blob(sha)
+
+    def round_counts(self, round_id: int) -> dict[str, dict[str, int]]:
+        """What the store holds of round *round_id*, per target name: ``captures`` of
+        watched pages, one count per state (``failed`` among them), their ``bytes``, and
+        ``probes`` (not-found probe captures)."""
+        q = (select(Target.name, Url.role, Capture.state, func.count(),
+                    func.coalesce(func.sum(Capture.size), 0))
+             .join(Url, Capture.url_id == Url.id).join(Target, Capture.target_id == Target.id)
+             .where(Capture.round_id == round_id)
+             .group_by(Target.name, Url.role, Capture.state))
+        out: dict[str, dict[str, int]] = {}
+        with self.session() as s:
+            for name, role, state, n, size in s.execute(q):
+                c = out.setdefault(name, {"captures": 0, "failed": 0, "bytes": 0,
+                                          "probes": 0})
+                if role == "probe":
+                    c["probes"] += n
+                    continue
+                c["captures"] += n
+                c["bytes"] += int(size)
+                c[state] = c.get(state, 0) + n
+        return out
+
     def _url_id(self, conn: Connection, target_id: int, c: NewCapture,
                 at: datetime) -> tuple[int, bool]:
         cached = self._url_ids.get((target_id, c.url))
@@ -369,6 +410,22 @@ def _capture_values(c: NewCapture, round_id: int, url_id: int, target_id: int,
         "size": len(c.body or b""), "truncated": c.truncated, "content_type": c.content_type,
         "encoding": c.encoding, "error": c.error, "error_kind": c.error_kind,
         "attempts": c.attempts, "elapsed_ms": c.elapsed_ms, "via": c.via}
+
+
+def _fetched(cap: Capture, target: str, url: str, links: tuple[tuple[str, str], ...],
+             blob: Callable[[str | None], bytes | None]) -> NewCapture:
+    """A stored capture back as the ``NewCapture`` it was recorded from."""
+    body = blob(cap.body_sha256)
+    text_raw = body if cap.text_sha256 == cap.body_sha256 else blob(cap.text_sha256)
+    text = None if cap.text_sha256 is None or text_raw is None else text_raw.decode("utf-8")
+    return NewCapture(
+        target=target, url=url, depth=0, via=cap.via, fetched_at=as_utc(cap.fetched_at),
+        status=cap.status, final_url=cap.final_url,
+        redirects=tuple((int(st), u) for st, u in (cap.redirects or [])),
+        headers=dict(cap.headers or {}), body=body, text=text, encoding=cap.encoding,
+        content_type=cap.content_type, truncated=cap.truncated, error=cap.error,
+        error_kind=cap.error_kind, attempts=cap.attempts, elapsed_ms=cap.elapsed_ms,
+        links=links)
 
 
 def _links(s: Session, capture_id: int) -> list[tuple[str, str]]:

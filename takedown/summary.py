@@ -24,14 +24,26 @@ def print_round(result: RoundResult, console: Console | None = None) -> None:
     for col in ROUND_COLUMNS:
         table.add_column(col.replace("_", " "), justify="right")
     totals = dict.fromkeys(ROUND_COLUMNS, 0)
-    for name, counts in sorted(result.tally.per_target.items()):
+    for name, counts in sorted(result.tally.targets().items()):
         table.add_row(name, *(str(counts.get(c, 0)) for c in ROUND_COLUMNS))
         for c in ROUND_COLUMNS:
             totals[c] += counts.get(c, 0)
     table.add_row("[b]all[/b]", *(f"[b]{totals[c]}[/b]" for c in ROUND_COLUMNS))
     console.print(table)
+    console.print(fetches_line(result), highlight=False)
     for host, names in sorted(result.learned.items()):
         console.print(f"learned session parameters on {host}: {', '.join(sorted(names))}")
+
+
+def fetches_line(result: RoundResult) -> str:
+    """Requests made against captures recorded: a URL several targets reach is fetched
+    once and recorded for each of them.  The counts are the store's (after merging)."""
+    per, r = result.tally.targets(), result.tally.round
+    captures = sum(c["captures"] for c in per.values())
+    probes = sum(c["probes"] for c in per.values())
+    pages = r["requests"] - r["probe_requests"]
+    return (f"requests {pages}, captures {captures} over {len(per)} targets; "
+            f"not-found probes: requests {r['probe_requests']}, captures {probes}")
 
 
 def print_rows(rows: list[dict], as_json: bool, title: str = "",

@@ -146,7 +146,8 @@ def test_faults_are_failed_captures(scenario, path: str, kind: str) -> None:
     hits = scenario["runs"][-1].hits[path]
     # retried once by us; Twisted's pool also replays a GET once when a reused
     # keep-alive connection is reset, so a reset may reach the server twice per try
-    assert hits == 2 or (kind == "reset" and hits == 4)
+    # (whether a try got a reused connection depends on what else was in flight)
+    assert hits == 2 or (kind == "reset" and 2 < hits <= 4)
 
 
 def test_truncated_body_keeps_what_arrived(scenario) -> None:
@@ -210,3 +211,15 @@ def test_session_parameter_learned_and_merged(scenario) -> None:
     assert news1 == [scenario["base"] + "/news/1.html"]
     assert len(store.history(scenario["base"] + "/news/1.html")) == 3
     assert store.integrity_problems() == []
+
+
+def test_summary_counts_what_the_store_holds(scenario) -> None:
+    """The zz links split news pages until zz was learned and the URLs merged: the
+    printed captures of the round that learned it (and of the next) are the store's, not
+    those written before the merge (the merge also thins the earlier rounds)."""
+    runs, rounds = scenario["runs"], scenario["store"].rounds()
+    learned = next(i for i, r in enumerate(runs) if "learned session parameters" in r.stdout)
+    for run, stored in zip(runs[learned:], rounds[learned:], strict=True):
+        row = next(line for line in run.stdout.splitlines() if "│ all " in line)
+        printed = int(row.split("│")[3])
+        assert printed == stored["captures"], run.stdout

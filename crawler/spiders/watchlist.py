@@ -2,19 +2,19 @@
 
 For each target it fetches the seed URL, every URL of that target seen alive lately (so a
 page that vanished from its listing is still checked), and, up to the target's depth, the
-same-host links its pages carry that pass ``allow``/``deny``.  Every response, whatever
-its status, and every failure becomes a ``NewCapture`` item.  Imports ``crawler`` and
-``snapshots.records``.
+same-host links its pages carry that pass ``allow``/``deny``; and one not-found probe per
+site.  A URL is fetched once per round whatever number of targets reach it
+(``crawler.fetches``): the response, whatever its status, or the failure becomes one
+``NewCapture`` item per target that reaches it, and each of them follows the page's links
+by its own depth, ``allow`` and ``deny``.  Imports ``crawler`` and ``snapshots.records``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -22,8 +22,24 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
-from crawler.plan import RoundPlan, TargetPlan
+from crawler.fetches import (
+    FIRST,
+    NEW,
+    REFOLLOW,
+    REUSE,
+    Claim,
+    FetchBook,
+    FetchCache,
+    dropped,
+    fetch_key,
+    fetch_profile,
+    for_claim,
+)
+from crawler.plan import ROUND, RoundPlan, TargetPlan
+from crawler.probes import PROBE_DEPTH, probe_url
 from snapshots.records import NewCapture
+
+__all__ = ["PROBE_DEPTH", "WatchlistSpider", "error_kind", "probe_url"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +69,9 @@ def error_kind(failure: Failure) -> str:
     return "other"
 
 
+NOT_SENT = frozenset({"robots", "refused_host"})   # failures that never reached the site
+
+
 def _headers(response: Response) -> dict[str, str]:
     return {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
             for k, v in response.headers.items()}
@@ -73,24 +92,6 @@ def _is_html(response: Response) -> bool:
     return b"html" in ctype or (not ctype and b"<html" in response.body[:2048].lower())
 
 
-PROBE_DEPTH = 99   # deeper than any target: a probe's links are never followed
-
-
-def probe_url(seed: str, target: str) -> str:
-    """A URL beside *seed* that cannot exist: what the site answers there is its not-found
-    page (a soft 404 when it answers 200).  Stable per target, so it is one URL row.
-
-    >>> probe_url("http://127.0.0.1:8/gov/news/list.html?p=2", "gov")
-    'http://127.0.0.1:8/gov/news/takedown-probe-65d0a36c13.html'
-    """
-    parts = urlsplit(seed)
-    folder, _, last = parts.path.rpartition("/")
-    ext = last[last.rfind("."):] if "." in last else ""
-    token = hashlib.sha256(f"takedown-probe:{target}".encode()).hexdigest()[:10]
-    return urlunsplit((parts.scheme, parts.netloc, f"{folder}/takedown-probe-{token}{ext}",
-                       "", ""))
-
-
 class WatchlistSpider(scrapy.Spider):
     name = "watchlist"
     custom_settings: dict[str, Any] = {}
@@ -100,45 +101,44 @@ class WatchlistSpider(scrapy.Spider):
         self.plan = plan
         self.max_size = plan.crawl.max_size
         self.by_name = {t.spec.name: t for t in plan.targets}
-        self.seen: dict[str, set[str]] = {t.spec.name: set() for t in plan.targets}
+        self.profiles = {t.spec.name: fetch_profile(t.spec) for t in plan.targets}
+        self.book = FetchBook()
+        self.cache = FetchCache()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for req in self.planned():
             yield req
 
-    def planned(self) -> Iterator[scrapy.Request]:
-        """The round's first requests: per target its seed, its revisits, its probe."""
+    def planned(self) -> Iterator[Any]:
+        """The round's first requests: per target its seed and its revisits, then one
+        not-found probe per site (robots.txt may forbid a probe: then it is skipped)."""
         for t in self.plan.targets:
-            seed = self.plan.normalize(t.spec.url)
-            req = self._request(t, seed, 0, "seed")
-            if req is not None:
-                yield req
+            yield from self._request(t, self.plan.normalize(t.spec.url), 0, "seed")
             for url, depth in t.revisit:
-                req = self._request(t, self.plan.normalize(url), depth, "revisit")
-                if req is not None:
-                    yield req
-            # robots.txt may forbid the probe: then skip it (discovered)
-            probe = self._request(t, probe_url(seed, t.spec.name), PROBE_DEPTH, "probe",
-                                  discovered=True)
-            if probe is not None:
-                yield probe
+                yield from self._request(t, self.plan.normalize(url), depth, "revisit")
+        for site in self.plan.probes():
+            for name in site.targets:
+                yield from self._request(self.by_name[name], site.url, PROBE_DEPTH, "probe",
+                                         discovered=True)
 
     def _request(self, t: TargetPlan, url: str, depth: int, via: str,
-                 discovered: bool = False) -> scrapy.Request | None:
-        name = t.spec.name
-        if url in self.seen[name]:
-            return None
-        self.seen[name].add(url)
-        self.plan.tally.add(name, queued=1)
-        return self.build_request(t, url, depth, via, discovered)
+                 discovered: bool = False) -> Iterator[Any]:
+        """*t* reaches *url*: a request when nobody fetches it yet, the captures and link
+        requests of its completed fetch when it is done, else nothing (it is under way)."""
+        claim = Claim(t.spec.name, depth, via, discovered)
+        key = fetch_key(self.profiles[claim.target], url)
+        action = self.book.claim(key, claim)
+        if action in FIRST:
+            self.plan.tally.add(claim.target, queued=1)
+        if action == NEW:
+            yield self.build_request(t, url, key)
+        elif action in (REUSE, REFOLLOW):
+            yield from self.reuse(key, url, claim, record=action == REUSE)
 
-    def build_request(self, t: TargetPlan, url: str, depth: int, via: str,
-                      discovered: bool = False) -> scrapy.Request:
-        """The request fetching *url* for target *t* (no bookkeeping)."""
-        meta = {"target": t.spec.name, "watched": url, "depth": depth, "via": via,
+    def build_request(self, t: TargetPlan, url: str, key: str) -> scrapy.Request:
+        """The request fetching *url* with *t*'s headers, proxy and robots rule."""
+        meta = {"target": t.spec.name, "watched": url, "fetch": key,
                 "download_timeout": self.plan.crawl.timeout}
-        if discovered:
-            meta["discovered"] = True
         if not t.spec.robots:
             meta["dont_obey_robotstxt"] = True
         if t.spec.proxy:
@@ -146,9 +146,51 @@ class WatchlistSpider(scrapy.Spider):
         return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta,
                               headers=dict(t.spec.headers) or None, dont_filter=True)
 
+    def claims_of(self, key: str) -> list[Claim]:
+        """The fetch *key* completed: the claims to record it for."""
+        return self.book.take(key)
+
+    def reuse(self, key: str, url: str, claim: Claim, record: bool) -> Iterator[Any]:
+        """A claim on a completed fetch: its template from the cache, else the store."""
+        template = self.cache.get(key)
+        if template is None:
+            template = self.plan.store.round_fetch(self.plan.round_id, url)
+        if template is None:   # nothing was recorded: a link robots.txt forbids
+            log.debug("no fetch of %s to reuse for %s", url, claim.target)
+            if record:
+                self.plan.tally.add(claim.target, queued=-1)
+            return
+        yield from self.serve(template, claim, record)
+
+    def serve(self, template: NewCapture, claim: Claim, record: bool = True) -> Iterator[Any]:
+        """*claim*'s capture of a fetch (when *record*), then its target's link requests."""
+        if dropped(template, claim):
+            if record:
+                self.plan.tally.add(claim.target, queued=-1)
+            return
+        if record:
+            yield for_claim(template, claim)
+        t = self.by_name[claim.target]
+        ok = template.status is not None and 200 <= template.status < 300
+        if ok and claim.depth < t.spec.depth:
+            yield from self._follow(t, template.links, claim.depth + 1)
+
+    def completed(self, key: str, template: NewCapture) -> Iterator[Any]:
+        """Fetch *key* ended (*template*): recorded for each claim, links followed."""
+        self.cache.put(key, template)
+        claims = self.claims_of(key)
+        if template.error_kind not in NOT_SENT:
+            probe = any(c.via == "probe" for c in claims)
+            self.plan.tally.add(ROUND, requests=1, probe_requests=int(probe))
+        for claim in claims:
+            yield from self.serve(template, claim)
+
     def parse(self, response: Response) -> Iterator[Any]:
+        yield from self.completed(response.meta["fetch"], self.capture(response))
+
+    def capture(self, response: Response) -> NewCapture:
+        """The fetch as a capture template (``for_claim`` makes each target's)."""
         meta = response.meta
-        t = self.by_name[meta["target"]]
         body = response.body
         truncated = bool({"download_stopped", "dataloss"} & set(response.flags)) or (
             len(body) > self.max_size)
@@ -159,19 +201,17 @@ class WatchlistSpider(scrapy.Spider):
             text, encoding = response.text, response.encoding
             if _is_html(response):
                 links = self._extract(response)
-        yield NewCapture(
-            target=t.spec.name, url=meta["watched"], depth=meta["depth"], via=meta["via"],
+        dataloss = "dataloss" in response.flags
+        return NewCapture(
+            target="", url=meta["watched"], depth=0, via="",
             fetched_at=datetime.now(UTC), status=response.status, final_url=response.url,
             redirects=_redirects(meta), headers=_headers(response), body=body, text=text,
             encoding=encoding,
             content_type=response.headers.get(b"Content-Type", b"").decode("latin-1") or None,
-            truncated=truncated,
-            error="body cut off before its end" if "dataloss" in response.flags else None,
-            error_kind="dataloss" if "dataloss" in response.flags else None,
+            truncated=truncated, error="body cut off before its end" if dataloss else None,
+            error_kind="dataloss" if dataloss else None,
             attempts=meta.get("retry_times", 0) + 1,
             elapsed_ms=int(meta.get("download_latency", 0) * 1000), links=tuple(links))
-        if 200 <= response.status < 300 and meta["depth"] < t.spec.depth:
-            yield from self._follow(t, links, meta["depth"] + 1)
 
     def _extract(self, response: TextResponse) -> list[tuple[str, str]]:
         out = []
@@ -182,22 +222,18 @@ class WatchlistSpider(scrapy.Spider):
                 continue  # mailto:, javascript:, ftp: … are not pages we watch
         return out
 
-    def _follow(self, t: TargetPlan, links: list[tuple[str, str]], depth: int) -> Iterator[Any]:
+    def _follow(self, t: TargetPlan, links: tuple[tuple[str, str], ...],
+                depth: int) -> Iterator[Any]:
         for url, _text in links:
             if t.spec.allows(url):
-                req = self._request(t, url, depth, "link", discovered=True)
-                if req is not None:
-                    yield req
+                yield from self._request(t, url, depth, "link", discovered=True)
 
-    def failed(self, failure: Failure) -> Iterator[NewCapture]:
+    def failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request
         meta = request.meta
-        kind = error_kind(failure)
-        if kind == "robots" and meta.get("discovered"):
-            self.plan.tally.add(meta["target"], queued=-1)
-            return  # a link robots.txt forbids was never ours to watch
-        yield NewCapture(
-            target=meta["target"], url=meta["watched"], depth=meta["depth"], via=meta["via"],
-            fetched_at=datetime.now(UTC), final_url=request.url, redirects=_redirects(meta),
+        template = NewCapture(
+            target="", url=meta["watched"], depth=0, via="", fetched_at=datetime.now(UTC),
+            final_url=request.url, redirects=_redirects(meta),
             error=f"{type(failure.value).__name__}: {failure.getErrorMessage()}"[:2000],
-            error_kind=kind, attempts=meta.get("retry_times", 0) + 1)
+            error_kind=error_kind(failure), attempts=meta.get("retry_times", 0) + 1)
+        yield from self.completed(meta["fetch"], template)
