@@ -9,8 +9,8 @@ requests of workers whose lease expired.  The post-round steps are the local one
 (``crawler.run.close_round``).  The worker's side is ``crawler.worker``.
 
 Both sides share ``round_context``/``plan_from_context`` (the round as JSON in Redis) and
-``FrontierRequests``, the spider mixin that sends requests to the frontier instead of
-Scrapy's own scheduler.  Imports ``crawler`` and ``snapshots``.
+``FrontierRequests``, the spider mixin that claims URLs in the frontier instead of handing
+requests to Scrapy's own scheduler.  Imports ``crawler`` and ``snapshots``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from crawler.frontier import Entry, Frontier
+from crawler.fetches import Claim, fetch_key
+from crawler.frontier import Frontier
 from crawler.plan import RoundPlan, RoundTally, TargetPlan
 from crawler.progress import RoundProgress
 from crawler.run import close_round, plan_round
@@ -32,6 +33,8 @@ from snapshots.models import Round
 from snapshots.repo import as_utc
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from crawler.run import RoundResult
     from crawler.watchlist import Watchlist
     from snapshots.repo import Store
@@ -61,22 +64,26 @@ class RedisTally(RoundTally):
 
 
 class FrontierRequests:
-    """Mixin for ``WatchlistSpider``: a request is pushed to the shared frontier (once per
-    target and round, across all workers) instead of being handed to Scrapy."""
+    """Mixin for ``WatchlistSpider``: a target reaching a URL claims it in the shared
+    frontier (one fetch per URL and round across all workers, recorded for every target
+    that claims it) instead of handing a request to Scrapy."""
 
     frontier: Frontier
     plan: RoundPlan
-    seen: dict[str, set[str]]
+    profiles: dict[str, str]
+    claimed: dict[tuple[str, str], int]
 
     def _request(self, t: TargetPlan, url: str, depth: int, via: str,
-                 discovered: bool = False) -> None:
+                 discovered: bool = False) -> Iterator[Any]:
         name = t.spec.name
-        # the local set spares Redis the navigation links every page repeats
-        if url in self.seen[name]:
-            return None
-        self.seen[name].add(url)
-        self.frontier.push(Entry(self.plan.round_id, name, url, depth, via, discovered))
-        return None
+        # the local memory spares Redis the navigation links every page repeats
+        known = self.claimed.get((name, url))
+        if known is None or depth < known:
+            self.claimed[(name, url)] = depth
+            key = fetch_key(self.profiles[name], url)
+            self.frontier.claim(self.plan.round_id, key, url,
+                                Claim(name, depth, via, discovered))
+        return iter(())
 
 
 class Seeder(FrontierRequests, WatchlistSpider):
@@ -85,6 +92,7 @@ class Seeder(FrontierRequests, WatchlistSpider):
     def __init__(self, plan: RoundPlan, frontier: Frontier, **kwargs: Any) -> None:
         super().__init__(plan=plan, **kwargs)
         self.frontier = frontier
+        self.claimed = {}
 
     def seed(self) -> None:
         for _ in self.planned():

@@ -1,19 +1,29 @@
 """``Frontier``: the shared work queue of a distributed round, kept in Redis.
 
-One coordinator (``takedown crawl --redis``) publishes a round and pushes its first
-requests; workers (``takedown worker``) lease requests, fetch them, push the links they
-find and acknowledge each request once its capture is committed to the store.  Delivery
-is at-least-once: a worker holds its leased requests in a list of its own and renews a
+One coordinator (``takedown crawl --redis``) publishes a round and claims its first URLs;
+workers (``takedown worker``) lease requests, fetch them, claim the links they find and
+acknowledge each request once its captures are committed to the store.  Delivery is
+at-least-once: a worker holds its leased requests in a list of its own and renews a
 short-lived key while it lives; when that key expires, anyone may *reap* the worker, which
 moves its leased requests back to the frontier.  A request fetched twice is harmless: the
 store keeps the first capture of a URL in a round.
+
+One fetch per URL per round (``crawler.fetches``): a target *claims* a URL; the first
+claim queues a ``fetch`` request, later ones join its claims.  The worker that fetched it
+*takes* the claims when the response is in, records a capture for each, then *finishes*
+the fetch: claims that came meanwhile are handed back to it (it serves them from the
+response in hand) until none is left, and the fetch is marked done.  A claim on a done
+fetch queues a ``reuse`` request (or ``follow``, when the target has its capture and now
+reaches the URL less deep): whoever leases it records the target's capture from the
+worker's cache or the store, and follows the links.
 
 Keys, all under a prefix (default ``takedown``; one Redis can serve several deployments)::
 
     {p}:round               JSON context of the running round (see crawler.distributed)
     {p}:round:id            its id, polled by the workers
     {p}:frontier            requests waiting: pushed on the left, leased from the right
-    {p}:seen:{r}            "target url" of every request of round r (shared de-duplication)
+    {p}:claims:{r}          fetch key -> JSON {"s": "q"|"d", "c": {target: [depth, via,
+                            discovered, depth served or -1]}} of every fetch of round r
     {p}:pending:{r}         requests of round r not yet done (waiting or leased)
     {p}:tally:{r}           hash "target|counter" -> count, for the round's summary
     {p}:workers             ids of the workers that may hold leases
@@ -21,8 +31,9 @@ Keys, all under a prefix (default ``takedown``; one Redis can serve several depl
     {p}:worker:{w}:leased   requests worker w took and has not acknowledged
     {p}:coordinator         lock held by the coordinator of the running round
 
-De-duplication, pushing and counting happen in one Lua script, so a worker killed mid-page
-cannot mark a link seen without queueing it.  Imports ``crawler.errors`` only.
+Claiming, pushing and counting happen in one Lua script, so a worker killed mid-page
+cannot mark a link claimed without queueing it.  Imports ``crawler.errors`` and
+``crawler.fetches``.
 """
 
 from __future__ import annotations
@@ -31,22 +42,78 @@ import json
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from crawler.errors import TakedownCrawlError
+from crawler.fetches import Claim
 
 if TYPE_CHECKING:
     from redis import Redis
 
 log = logging.getLogger(__name__)
 
-_PUSH = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('INCR', KEYS[3])
-redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-return 1
+# ARGV: key, target, depth, via, discovered, then the fetch, reuse and follow entries.
+# Returns 0 (nothing new), 1 (fetch queued), 2 (joined a fetch under way), 3 (reuse or
+# follow queued).
+_CLAIM = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local rec
+if raw then rec = cjson.decode(raw) else rec = {s = 'q', c = {}} end
+local depth = tonumber(ARGV[3])
+local old = rec.c[ARGV[2]]
+if old and old[1] <= depth then return 0 end
+local served = -1
+if old then served = old[4] end
+local out = 2
+if not raw then
+  redis.call('LPUSH', KEYS[2], ARGV[6])
+  redis.call('INCR', KEYS[3])
+  out = 1
+elseif rec.s == 'd' then
+  if served < 0 then redis.call('LPUSH', KEYS[2], ARGV[7])
+  else redis.call('LPUSH', KEYS[2], ARGV[8]) end
+  redis.call('INCR', KEYS[3])
+  served = depth
+  out = 3
+end
+if old then rec.c[ARGV[2]] = {depth, old[2], old[3], served}
+else
+  rec.c[ARGV[2]] = {depth, ARGV[4], tonumber(ARGV[5]), served}
+  redis.call('HINCRBY', KEYS[4], ARGV[2] .. '|queued', 1)
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return out
+"""
+# The response is in: every claim (each is served now, at its depth).
+_TAKE = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return '{}' end
+local rec = cjson.decode(raw)
+local n = 0
+for _, c in pairs(rec.c) do c[4] = c[1]; n = n + 1 end
+if n == 0 then return '{}' end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+return cjson.encode(rec.c)
+"""
+# The taken claims are recorded: the claims not served yet (new, or less deep), served
+# now by the caller; when there is none, the fetch is done.
+_FINISH = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return '{}' end
+local rec = cjson.decode(raw)
+local out, n = {}, 0
+for t, c in pairs(rec.c) do
+  if c[4] ~= c[1] then
+    out[t] = {c[1], c[2], c[3], c[4]}
+    c[4] = c[1]
+    n = n + 1
+  end
+end
+if n == 0 then rec.s = 'd' end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(rec))
+if n == 0 then return '{}' end
+return cjson.encode(out)
 """
 _LEASE = """
 local out = {}
@@ -83,28 +150,38 @@ class FrontierError(TakedownCrawlError):
 
 @dataclass(frozen=True)
 class Entry:
-    """One request of a round, as queued: what the spider needs to rebuild it."""
+    """One request of a round, as queued.  ``fetch``: fetch *url* with the request profile
+    of *target* (the first to claim it; every claim is read when the response is in).
+    ``reuse``/``follow``: *target*'s claim (depth, via, discovered) on a done fetch."""
 
     round_id: int
-    target: str
+    kind: str              # fetch | reuse | follow
+    key: str               # the fetch key (crawler.fetches.fetch_key)
     url: str
-    depth: int
-    via: str
+    target: str
+    depth: int = 0
+    via: str = ""
     discovered: bool = False
 
     def encode(self) -> bytes:
-        return json.dumps([self.round_id, self.target, self.url, self.depth, self.via,
-                           int(self.discovered)], ensure_ascii=False).encode("utf-8")
+        return json.dumps([self.round_id, self.kind, self.key, self.url, self.target,
+                           self.depth, self.via, int(self.discovered)],
+                          ensure_ascii=False).encode("utf-8")
 
     @classmethod
     def decode(cls, raw: bytes) -> Entry:
         """
-        >>> Entry.decode(Entry(3, "gov", "http://127.0.0.1/a", 1, "link", True).encode())
-        Entry(round_id=3, target='gov', url='http://127.0.0.1/a', depth=1, via='link', \
-discovered=True)
+        >>> e = Entry(3, "reuse", "http://127.0.0.1/a", "http://127.0.0.1/a", "gov", 1,
+        ...           "link", True)
+        >>> Entry.decode(e.encode()) == e
+        True
         """
-        r, t, u, d, v, x = json.loads(raw)
-        return cls(int(r), t, u, int(d), v, bool(x))
+        r, k, key, u, t, d, v, x = json.loads(raw)
+        return cls(int(r), k, key, u, t, int(d), v, bool(x))
+
+    @property
+    def claim(self) -> Claim:
+        return Claim(self.target, self.depth, self.via, self.discovered)
 
 
 class Frontier:
@@ -112,7 +189,9 @@ class Frontier:
 
     def __init__(self, server: Redis, prefix: str = "takedown") -> None:
         self.server, self.prefix = server, prefix
-        self._push = server.register_script(_PUSH)
+        self._claim = server.register_script(_CLAIM)
+        self._take = server.register_script(_TAKE)
+        self._finish = server.register_script(_FINISH)
         self._lease = server.register_script(_LEASE)
         self._ack = server.register_script(_ACK)
         self._nack = server.register_script(_NACK)
@@ -157,7 +236,7 @@ class Frontier:
     def open_round(self, round_id: int, context: dict) -> None:
         """Publish round *round_id*; requests left by a coordinator that died are dropped."""
         with self.server.pipeline() as p:
-            p.delete(self.key("frontier"), self.key("seen", round_id),
+            p.delete(self.key("frontier"), self.key("claims", round_id),
                      self.key("pending", round_id), self.key("tally", round_id))
             p.set(self.key("pending", round_id), 0)
             p.set(self.key("round"), json.dumps(context, ensure_ascii=False))
@@ -167,7 +246,7 @@ class Frontier:
     def close_round(self, round_id: int) -> None:
         """Forget round *round_id* (its tally must have been read)."""
         with self.server.pipeline() as p:
-            p.delete(self.key("seen", round_id), self.key("pending", round_id),
+            p.delete(self.key("claims", round_id), self.key("pending", round_id),
                      self.key("tally", round_id), self.key("round"), self.key("round", "id"),
                      self.key("frontier"))   # empty, unless the round was interrupted
             p.execute()
@@ -191,12 +270,29 @@ class Frontier:
         return out
 
     # -- requests ------------------------------------------------------------------------
-    def push(self, e: Entry) -> bool:
-        """Queue *e* unless its target already queued its URL this round."""
-        return bool(self._push(
-            keys=[self.key("seen", e.round_id), self.key("frontier"),
-                  self.key("pending", e.round_id), self.key("tally", e.round_id)],
-            args=[f"{e.target} {e.url}", e.encode(), f"{e.target}|queued"]))
+    def claim(self, round_id: int, key: str, url: str, claim: Claim) -> int:
+        """*claim* on the fetch *key* of *url*: 1 when it queued the fetch, 2 when it joined
+        a fetch under way, 3 when it queued a reuse of a done one, 0 when the target
+        already reached the URL at most that deep."""
+        entry = Entry(round_id, "fetch", key, url, claim.target, claim.depth, claim.via,
+                      claim.discovered)
+        return int(self._claim(
+            keys=[self.key("claims", round_id), self.key("frontier"),
+                  self.key("pending", round_id), self.key("tally", round_id)],
+            args=[key, claim.target, claim.depth, claim.via, int(claim.discovered),
+                  entry.encode(), replace(entry, kind="reuse").encode(),
+                  replace(entry, kind="follow").encode()]))
+
+    def take_claims(self, round_id: int, key: str) -> list[Claim]:
+        """The response of fetch *key* is in: every claim on it, to record it for (a fetch
+        done again after a worker died records them again, which the store ignores)."""
+        raw = self._take(keys=[self.key("claims", round_id)], args=[key])
+        return [c for c, _ in _claims(raw)]
+
+    def finish_claims(self, round_id: int, key: str) -> list[tuple[Claim, bool]]:
+        """The claims of fetch *key* that came while it was being recorded (to record, or
+        to follow deeper when already recorded); none left: the fetch is done."""
+        return _claims(self._finish(keys=[self.key("claims", round_id)], args=[key]))
 
     def waiting(self) -> int:
         return int(self.server.llen(self.key("frontier")))
@@ -258,3 +354,10 @@ class Frontier:
         """*worker* leaves: its lease ends now and whatever it still held is requeued."""
         self.server.delete(self.key("worker", worker, "alive"))
         return self.reap(worker)
+
+
+def _claims(raw: bytes | str) -> list[tuple[Claim, bool]]:
+    """(claim, recorded before) pairs of a script's answer, in target order."""
+    found = json.loads(raw) if raw else {}
+    return [(Claim(t, int(d), v, bool(x)), served >= 0)
+            for t, (d, v, x, served) in sorted(found.items())]

@@ -8,10 +8,14 @@ own list).  A ticker renews the worker's lease, requeues the requests of dead wo
 follows the round published by the coordinator (a new round id means a new plan: new
 targets, settings, store caches) and tops up the work in hand to the round's concurrency.
 
-A request is acknowledged only once its capture is committed (``LeasedSnapshotPipeline``)
-or when it yields no capture (a link robots.txt forbids); the links of a page are pushed
-before its capture is stored, so the round can never look finished while they are on
-their way.  SIGTERM: take no more work, finish and acknowledge what is in hand, exit.
+A fetch is recorded for every target that claimed the URL (``Frontier.take_claims``); its
+request is acknowledged only once those captures are committed (``LeasedSnapshotPipeline``
+counts them down) and the claims that came meanwhile are served from the response in hand
+(``Frontier.finish_claims``, which then marks the fetch done), or at once when it yields no
+capture (a link robots.txt forbids).  A ``reuse``/``follow`` request (a claim on a done
+fetch) is served without fetching, from the cache or the store.  The links of a page are
+claimed before its captures are stored, so the round can never look finished while they
+are on their way.  SIGTERM: take no more work, finish and acknowledge what is in hand, exit.
 SIGINT: requeue what is in hand at once and exit.  Imports ``crawler`` and ``snapshots``.
 """
 
@@ -38,8 +42,9 @@ from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
 
 from crawler.distributed import FrontierRequests, plan_from_context, serves
+from crawler.fetches import Claim, fetch_key, fetch_profile
 from crawler.frontier import Entry, Frontier
-from crawler.pipelines import SnapshotPipeline
+from crawler.pipelines import SnapshotPipeline, store_capture
 from crawler.run import crawl_settings
 from crawler.spiders.watchlist import WatchlistSpider
 from snapshots import open_store
@@ -72,8 +77,11 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         self.frontier, self.worker_id = frontier, worker_id
         self.lease_s, self.poll = lease, poll
         self.redis_key = frontier.key("frontier")
-        self.leases: dict[tuple[str, str], bytes] = {}    # (target, url) -> raw entry
-        self.tries: Counter[tuple[str, str]] = Counter()
+        self.leases: dict[str, bytes] = {}     # fetch key (or raw entry) -> raw entry
+        self.unstored: Counter[str] = Counter()   # fetch key -> captures not yet stored
+        self.spoiled: set[str] = set()         # fetches with a capture the store refused
+        self.tries: Counter[str] = Counter()
+        self.claimed: dict[tuple[str, str], int] = {}
         self.draining = False
         self.serving = serves(plan.store, plan.round_id, plan.at)
         self.done = 0
@@ -89,7 +97,6 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         spider.count_size = lambda _key: spider.frontier.waiting()
         crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=signals.spider_closed)
-        crawler.signals.connect(spider._item_error, signal=signals.item_error)
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
 
@@ -117,34 +124,91 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
                      self.plan.round_id)
             self.frontier.ack(self.worker_id, data)
             return []
-        self.seen[e.target].add(e.url)
-        self.leases[(e.target, e.url)] = data
-        return self.build_request(t, e.url, e.depth, e.via, e.discovered)
+        if e.kind != "fetch":
+            self._reuse_entry(e, data)
+            return []
+        self.leases[e.key] = data
+        return self.build_request(t, e.url, e.key)
 
-    def build_request(self, t: TargetPlan, url: str, depth: int, via: str,
-                      discovered: bool = False) -> scrapy.Request:
-        req = super().build_request(t, url, depth, via, discovered)
+    def build_request(self, t: TargetPlan, url: str, key: str) -> scrapy.Request:
+        req = super().build_request(t, url, key)
         req.meta["max_retry_times"] = self.plan.crawl.retries   # the round's, not the first
         return req
 
     # -- finishing work ----------------------------------------------------------------------
+    def claims_of(self, key: str) -> list[Claim]:
+        return self.frontier.take_claims(self.plan.round_id, key)
+
     def parse(self, response: Response) -> Iterator[Any]:
-        # run it whole first: its links reach the frontier before the capture is acked
-        yield from list(super().parse(response))
+        # run it whole first: its links reach the frontier before the captures are acked
+        yield from self._tracked(response.meta["fetch"], list(super().parse(response)))
 
-    def failed(self, failure: Failure) -> Iterator[NewCapture]:
-        out = list(super().failed(failure))
-        if not out:   # a link robots.txt forbids: no capture, done all the same
-            self.ack(failure.request.meta["target"], failure.request.meta["watched"])
-        yield from out
+    def failed(self, failure: Failure) -> Iterator[Any]:
+        yield from self._tracked(failure.request.meta["fetch"], list(super().failed(failure)))
 
-    def current(self, target: str, url: str) -> bool:
-        """Whether (target, url) is a request of the running round leased here."""
-        raw = self.leases.get((target, url))
+    def _tracked(self, key: str, out: list[Any]) -> list[Any]:
+        """The captures of fetch *key* about to go to the pipeline (``stored`` counts them
+        down); none (a link robots.txt forbids): the fetch is settled at once."""
+        n = sum(isinstance(o, NewCapture) for o in out)
+        self.unstored[key] += n
+        if n == 0:
+            self._settle(key)
+        return out
+
+    def stored(self, c: NewCapture, ok: bool) -> None:
+        """The pipeline is done with *c*; the last capture of its fetch settles it."""
+        key = fetch_key(self.profiles.get(c.target, ""), c.url)
+        if not ok:
+            self.spoiled.add(key)
+        self.unstored[key] -= 1
+        if self.unstored[key] <= 0:
+            del self.unstored[key]
+            self._settle(key)
+
+    def _settle(self, key: str) -> None:
+        """Every taken claim of fetch *key* is recorded: serve those that came meanwhile,
+        then mark the fetch done and acknowledge it (or requeue it, if a capture failed)."""
+        if key in self.spoiled:
+            self.spoiled.discard(key)
+            self._retry_or_drop(key, "not stored")
+        elif self.current(key):
+            try:
+                self._finish(key)
+            except Exception as exc:   # the store refused a capture: try the fetch again
+                log.warning("fetch %s: %r", key, exc, exc_info=True)
+                self._retry_or_drop(key, f"not stored ({exc!r})")
+                return
+            self.ack(key)
+        else:
+            self.ack(key)   # a request of an earlier round is dropped
+
+    def _finish(self, key: str) -> None:
+        url = Entry.decode(self.leases[key]).url
+        while extra := self.frontier.finish_claims(self.plan.round_id, key):
+            for claim, recorded in extra:
+                for c in self.reuse(key, url, claim, record=not recorded):
+                    store_capture(self.plan, c)   # its links were claimed by serve()
+
+    def _reuse_entry(self, e: Entry, raw: bytes) -> None:
+        """A claim on a fetch done (by any worker): record it for its target from the
+        cache or the store, claim the target's links, acknowledge."""
+        self.leases[raw.decode("utf-8")] = raw
+        try:
+            for c in self.reuse(e.key, e.url, e.claim, record=e.kind == "reuse"):
+                store_capture(self.plan, c)
+        except Exception as exc:   # the store refused it: try again later
+            log.warning("reuse of %s for %s: %r", e.url, e.target, exc, exc_info=True)
+            self._retry_or_drop(raw.decode("utf-8"), f"not stored ({exc!r})")
+            return
+        self.ack(raw.decode("utf-8"))
+
+    def current(self, key: str) -> bool:
+        """Whether fetch *key* is a request of the running round leased here."""
+        raw = self.leases.get(key)
         return raw is not None and Entry.decode(raw).round_id == self.plan.round_id
 
-    def ack(self, target: str, url: str) -> None:
-        raw = self.leases.pop((target, url), None)
+    def ack(self, key: str) -> None:
+        raw = self.leases.pop(key, None)
         if raw is None:
             return
         self.frontier.ack(self.worker_id, raw, self.plan.tally.take())  # type: ignore[attr-defined]
@@ -152,27 +216,20 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         if len(self.leases) == self.plan.crawl.concurrency:   # half the work in hand: more
             self.schedule_next_requests()
 
-    def _retry_or_drop(self, target: str, url: str, why: str) -> None:
-        key = (target, url)
+    def _retry_or_drop(self, key: str, why: str) -> None:
         raw = self.leases.pop(key, None)
         if raw is None:
             return
         self.tries[key] += 1
         if self.tries[key] < MAX_TRIES:
-            log.warning("%s: %s; requeued", url, why)
+            log.warning("%s: %s; requeued", key, why)
             self.frontier.nack(self.worker_id, raw)
         else:
-            log.error("%s: %s, %d times; given up", url, why, self.tries[key])
+            log.error("%s: %s, %d times; given up", key, why, self.tries[key])
             self.frontier.ack(self.worker_id, raw)
 
-    def _item_error(self, item: Any, response: Response, spider: object,
-                    failure: Failure) -> None:
-        c = ItemAdapter(item)
-        self._retry_or_drop(c["target"], c["url"], f"not stored ({failure.value!r})")
-
     def _spider_error(self, failure: Failure, response: Response, spider: object) -> None:
-        meta = response.meta
-        self._retry_or_drop(meta["target"], meta["watched"], f"not parsed ({failure.value!r})")
+        self._retry_or_drop(response.meta["fetch"], f"not parsed ({failure.value!r})")
 
     # -- rounds, lease, shutdown -----------------------------------------------------------
     def _follow_round(self) -> None:
@@ -182,7 +239,9 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         plan = plan_from_context(context, Store(self.plan.store.engine))
         self.plan, self.max_size = plan, plan.crawl.max_size
         self.by_name = {t.spec.name: t for t in plan.targets}
-        self.seen = {t.spec.name: set() for t in plan.targets}
+        self.profiles = {t.spec.name: fetch_profile(t.spec) for t in plan.targets}
+        self.claimed = {}
+        self.cache.clear()
         self.serving = serves(plan.store, plan.round_id, plan.at)
         self._forget_robots()
         log.info("worker %s: round %s", self.worker_id, plan.round_id)
@@ -247,14 +306,20 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
 
 
 class LeasedSnapshotPipeline(SnapshotPipeline):
-    """``SnapshotPipeline``, then the acknowledgement of the capture's request."""
+    """``SnapshotPipeline``; the fetch of the capture is settled (its late claims served,
+    its request acknowledged) once its last capture is stored."""
 
     def process_item(self, item: Any) -> Any:
         spider: FrontierSpider = self.crawler.spider  # type: ignore[assignment]
         c = item if isinstance(item, NewCapture) else NewCapture(**ItemAdapter(item).asdict())
-        if spider.current(c.target, c.url):
-            item = super().process_item(c)
-        spider.ack(c.target, c.url)   # a request of an earlier round is dropped
+        key = fetch_key(spider.profiles.get(c.target, ""), c.url)
+        if spider.current(key):   # a capture of an earlier round's request is dropped
+            try:
+                item = super().process_item(c)
+            except Exception:
+                spider.stored(c, ok=False)
+                raise
+        spider.stored(c, ok=True)
         return item
 
 

@@ -1,10 +1,11 @@
-"""Distributed rounds over the real Redis and PostgreSQL on loopback (issue 5, item 3).
+"""Distributed rounds over the real Redis and PostgreSQL on loopback.
 
-The frontier's delivery rules are checked directly on Redis (dedup, lease, acknowledge
-once, requeue a dead worker's requests); then the demo site is crawled day after day both
-by a single ``takedown crawl`` and by ``takedown crawl --redis`` with two ``takedown
-worker`` processes writing to PostgreSQL, with one worker SIGKILLed in the middle of the
-last round: both stores must hold the same captures and yield the same takedowns.
+The frontier's delivery rules are checked directly on Redis (one fetch per URL whatever
+number of targets claim it, lease, acknowledge once, requeue a dead worker's requests);
+then the demo site is crawled day after day both by a single ``takedown crawl`` and by
+``takedown crawl --redis`` with two ``takedown worker`` processes writing to PostgreSQL,
+with one worker SIGKILLed in the middle of the last round: both stores must hold the same
+captures and yield the same takedowns.
 
 Each test has its own Redis key prefix, deleted afterwards.  Needs
 ``TAKEDOWN_TEST_REDIS_URL`` and ``TAKEDOWN_TEST_PG_URL`` (skips, saying so, without).
@@ -28,6 +29,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
+from crawler.fetches import Claim
 from crawler.frontier import Entry, Frontier, FrontierError
 from snapshots.models import Capture, Round, Url
 from takedown.demo.server import Reply, SiteServer
@@ -61,20 +63,38 @@ def frontier(prefix: str) -> Frontier:
 # -- the frontier's delivery rules -------------------------------------------------------------
 
 
-def test_push_deduplicates_per_target_and_counts(frontier: Frontier) -> None:
+def test_one_fetch_per_url_whatever_number_of_targets_claim_it(frontier: Frontier) -> None:
     frontier.open_round(7, {"round_id": 7})
-    a = Entry(7, "gov", "http://127.0.0.1:1/a", 0, "seed")
-    assert frontier.push(a)
-    assert not frontier.push(replace(a, via="link", depth=1))     # same target, same URL
-    assert frontier.push(replace(a, target="news"))               # another target's copy
-    assert (frontier.pending(7), frontier.waiting()) == (2, 2)
+    url = "http://127.0.0.1:1/a"
+
+    def claim(target: str, depth: int, via: str = "link") -> int:
+        return frontier.claim(7, url, url, Claim(target, depth, via, via == "link"))
+
+    assert claim("gov", 0, "seed") == 1              # the first claim queues the fetch
+    assert claim("gov", 1) == 0                      # the same target, not less deep
+    assert claim("news", 2) == 2                     # another target joins the fetch
+    assert (frontier.pending(7), frontier.waiting()) == (1, 1)
     assert {t: c["queued"] for t, c in frontier.tally(7).items()} == {"gov": 1, "news": 1}
+    assert frontier.take_claims(7, url) == [Claim("gov", 0, "seed"),
+                                            Claim("news", 2, "link", True)]
+    # claims while the fetch is being recorded go back to the worker that holds it
+    assert claim("news", 1) == 2 and claim("wx", 1) == 2
+    assert frontier.finish_claims(7, url) == [(Claim("news", 1, "link", True), True),
+                                              (Claim("wx", 1, "link", True), False)]
+    assert frontier.finish_claims(7, url) == []      # nothing left: the fetch is done
+    # after that, a claim is a reuse of the fetch (or a deeper follow of its links)
+    assert claim("late", 2) == 3 and claim("news", 0) == 3 and claim("late", 2) == 0
+    entries = [Entry.decode(raw) for raw in frontier.lease("w", 10)]
+    assert sorted((e.kind, e.target, e.depth) for e in entries) == [
+        ("fetch", "gov", 0), ("follow", "news", 0), ("reuse", "late", 2)]
+    assert frontier.pending(7) == 3
 
 
 def test_ack_counts_once_and_a_dead_workers_lease_is_requeued(frontier: Frontier) -> None:
     frontier.open_round(1, {"round_id": 1})
     for i in range(3):
-        frontier.push(Entry(1, "t", f"http://127.0.0.1:1/{i}", 0, "seed"))
+        url = f"http://127.0.0.1:1/{i}"
+        frontier.claim(1, url, url, Claim("t", 0, "seed"))
     frontier.heartbeat("alive", lease=60)
     frontier.heartbeat("dead", lease=60)
     mine, theirs = frontier.lease("alive", 1), frontier.lease("dead", 2)
