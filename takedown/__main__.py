@@ -1,5 +1,10 @@
 """``python -m takedown`` runs the command line."""
 
-from takedown.cli import main
+import sys
+
+try:
+    from takedown.cli import main
+except KeyboardInterrupt:  # SIGINT while importing (a scheduler stopping a crawl it just
+    sys.exit(130)          # started): no traceback, the exit status of an interrupt
 
 main()

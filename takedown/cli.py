@@ -309,7 +309,8 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
     import uvicorn
 
     from crawler.middlewares import is_loopback
-    from reports.events import EventsError, load_events
+    from reports.events import load_events
+    from reports.keywords import InputFileError
     from reports.viewer import create_app
 
     if not token and not is_loopback(host):
@@ -318,7 +319,7 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
         sys.exit(2)
     try:
         events = load_events(events_file) if events_file else []
-    except EventsError as exc:
+    except InputFileError as exc:  # the events file, or a keyword file it names
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     app = create_app(obj.store(), events, token or None, hosts=[host])

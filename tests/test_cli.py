@@ -267,3 +267,13 @@ def test_data_precedence_after_before_env_default(monkeypatch: pytest.MonkeyPatc
     assert data("--data", "before", "targets") == "before"
     assert data("targets", "--data", "after") == "after"
     assert data("--data", "before", "targets", "--data", "after") == "after"
+
+
+def test_serve_names_a_missing_keyword_file_of_its_events(tmp_path: Path) -> None:
+    events = tmp_path / "events.toml"
+    events.write_text('[[event]]\nid = "a"\ndate = 2021-03-01\ntitle = "t"\n'
+                      'keyword_files = ["missing.txt"]\n', encoding="utf-8")
+    run = takedown("serve", "--events", str(events), "--data", str(tmp_path / "d"))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"error: {tmp_path / 'missing.txt'}: cannot read")
+    assert not (tmp_path / "d").exists()
