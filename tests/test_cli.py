@@ -131,6 +131,7 @@ def invoke(*args: str, env: dict | None = None) -> click.testing.Result:
     return result
 
 
+@pytest.mark.xdist_group("cli-two-rounds")  # the store is built once
 def test_history_shows_the_verdict_once_detected(two_round_store: dict) -> None:
     """The crawler reads a redirect that serves as `ok`; detection reads it as `moved`
     (same content elsewhere), and history shows detection's state and kind."""
@@ -150,6 +151,7 @@ def test_history_shows_the_verdict_once_detected(two_round_store: dict) -> None:
     assert "moved" in table and f"{base}/new/a.html" in table
 
 
+@pytest.mark.xdist_group("cli-two-rounds")  # the store is built once
 def test_every_subcommand_reads_the_data_given_after_it(
         two_round_store: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`--data X` after any subcommand beats `--data D` before it and TAKEDOWN_DATA; D is
