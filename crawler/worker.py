@@ -137,6 +137,8 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
 
     # -- finishing work ----------------------------------------------------------------------
     def claims_of(self, key: str) -> list[Claim]:
+        if not self.current(key):   # the response of an earlier round's request
+            return []
         return self.frontier.take_claims(self.plan.round_id, key)
 
     def parse(self, response: Response) -> Iterator[Any]:
