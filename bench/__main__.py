@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "crawl": crawl_ratio.run,
     "detect": detect_growth.run,
     "diff": diff_speed.run,
+    "overlap": crawl_overlap.run,
     "report": report_speed.run,
     "workers": workers.run,
     "world": world.run,
