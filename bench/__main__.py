@@ -11,7 +11,15 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import crawl_ratio, detect_growth, diff_speed, report_speed, workers, world
+from bench import (
+    crawl_overlap,
+    crawl_ratio,
+    detect_growth,
+    diff_speed,
+    report_speed,
+    workers,
+    world,
+)
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "crawl": crawl_ratio.run,
