@@ -21,6 +21,9 @@ from diffing.volatile import mask
 
 # A notice page says little besides its notice; longer text quoting a phrase is an article.
 NOTICE_MAX_OTHER_CHARS = 600
+# A notice inside the page's usual chrome counts when this share of the last ok page's own
+# prose (outside repeated entries) is gone with it.
+CONTENT_GONE_SHARE = 0.5
 # The site's not-found page and a page that became it: this alike (masked main text).
 SOFT404_SIMILARITY = 0.9
 # A redirect target holding the last ok content: this alike.
@@ -64,7 +67,7 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
     challenge = _challenge_header(fetch.headers)
     if challenge is not None:
         return Verdict("failed", None, f"header:{challenge}")
-    found = _notice_phrase(page, phrases)
+    found = _notice_phrase(page, phrases, last_ok)
     if status >= 500 or status in (202, 408, 425, 429):
         # 202 to a GET is a bot challenge (AWS WAF answers so), never the page itself
         return Verdict("failed", None, f"http:{status}")
@@ -146,9 +149,12 @@ def _challenge_header(headers: dict) -> str | None:
     return None
 
 
-def _notice_phrase(page: Page | None, phrases: Phrasebook) -> PhraseMatch | None:
+def _notice_phrase(page: Page | None, phrases: Phrasebook,
+                   last_ok: Page | None = None) -> PhraseMatch | None:
     """The deciding phrase of the page's main text, if the page is short enough to be a
-    notice (else an article that mentions a notice would read as one)."""
+    notice (else an article that mentions a notice would read as one), or if the notice
+    took the place of the page's own content inside the page's usual chrome (see
+    `_notice_in_place`)."""
     if page is None or not (page.main_text or page.title):
         return None
     text = page.main_text if page.title in page.main_text else f"{page.title}\n{page.main_text}"
@@ -157,8 +163,30 @@ def _notice_phrase(page: Page | None, phrases: Phrasebook) -> PhraseMatch | None
         return None
     if found.state in ("notice", "gone") and len(text) - len(found.matched_text) > \
             NOTICE_MAX_OTHER_CHARS:
-        return None
+        return _notice_in_place(page, last_ok, phrases)
     return found
+
+
+def _notice_in_place(page: Page, last_ok: Page | None,
+                     phrases: Phrasebook) -> PhraseMatch | None:
+    """A notice that replaced the page's own content while the chrome around it (header,
+    hot topics, comment box) still serves: the text the page did not carry when last ok,
+    outside repeated entries, is short and holds the phrase, and most of the last ok
+    page's own prose is gone.  An article that merely adds a paragraph quoting a notice
+    keeps its prose, so it does not read as one."""
+    if last_ok is None:
+        return None
+    before = {b.key for b in last_ok.blocks}
+    novel = "\n".join(b.text for b in page.blocks if b.slot < 0 and b.key not in before)
+    found = phrases.match(novel) if novel else None
+    if found is None or found.state not in ("notice", "gone") or \
+            len(novel) - len(found.matched_text) > NOTICE_MAX_OTHER_CHARS:
+        return None
+    now = {b.key for b in page.blocks}
+    prose = [b for b in last_ok.blocks if b.slot < 0 and not b.heading]
+    lost = sum(len(b.text) for b in prose if b.key not in now)
+    return found if prose and lost >= CONTENT_GONE_SHARE * sum(len(b.text) for b in prose) \
+        else None
 
 
 def _by_phrase(found: PhraseMatch, state: str, rule: str = "phrase") -> Verdict:

@@ -12,7 +12,9 @@ captures, not with the history.  The only module of ``diffing`` that touches the
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,16 +30,25 @@ from diffing.listing import (
     series_key,
     series_sequences,
     sitewide,
+    template_widgets,
+    time_ordered,
     vanished_from_middle,
 )
 from diffing.phrases import Phrasebook, load_phrasebook
 from snapshots.evidence import CaptureRef, DetectionStore, Job, JobSession
-from snapshots.repo import Store
+from snapshots.repo import Store, as_utc
 from snapshots.urls import normalize_url
 
 log = logging.getLogger(__name__)
 
 TAKEDOWN_STATES = ("gone", "notice")
+MAX_LIST_PATHS = 2000   # learned list paths kept per target
+PENDING_ROUNDS = 3      # rounds a pending delisting waits for its page to be read
+VOLATILE_LIST_PAGES = 2  # pages whose list at one path changed in a round: a volatile list
+# How strongly a kind's evidence speaks: a page first read as dropped from its listing or
+# scrubbed that later shows a notice or goes takes the stronger kind.
+KIND_STRENGTH = {"delisted": 0, "edited": 1, "removed": 2, "section_closed": 3,
+                 "censored": 3, "author_deleted": 3, "account_suspended": 3}
 
 
 @dataclass
@@ -113,20 +124,44 @@ class RoundDetector:
         # every page's same-host entry links, computed once for edits, listings and items
         self.entries = {c.id: entry_links(self.pages[c.id], self.host, self.norm)
                         for c in self.caps if c.id in self.pages}
+        self.memory = self.js.round_memory(self.job.target_id, self.job.at)
+        self.list_paths = self._list_paths()
         self.listing_urls = self._listing_pages()
-        self.prev_listings = set(self._before("listings", lambda v: v))
+        self.prev_listings = self._before("listings", lambda v: v)
         states = self.js.states([c.url_id for c in self.caps])
-        for c in self.caps:
-            self._one(c, states.get(c.url_id), probe)
+        self.list_changes: dict[str, int] = {}
+        self.edit_candidates: list[tuple] = []
+        # every verdict first: a page's reading may depend on another's (a later page of
+        # a list goes with its first page)
+        judged = [(c, states.get(c.url_id)) for c in self.caps]
+        last_oks = [self._judge(c, st, probe) for c, st in judged]
+        for (c, st), last_ok in zip(judged, last_oks, strict=True):
+            self._advance(c, st, self.verdicts[c.id], self.pages.get(c.id), last_ok)
+        self._open_edits()
         self.ok = {c.url: (c, self.pages[c.id]) for c in self.caps
                    if self.verdicts[c.id].state == "ok" and c.id in self.pages}
-        memory = {"listings": self._listings(), "items": self._items()}
+        memory = {"listings": self._listings(), "items": self._items(),
+                  "list_paths": sorted(self.list_paths)[:MAX_LIST_PATHS],
+                  "volatile_lists": sorted(self.volatile_lists)[:MAX_LIST_PATHS],
+                  **self._pending_memory()}
         self.js.mark_done(self.job.round_id, self.job.target_id, memory)
+
+    def _list_paths(self) -> set[str]:
+        """Structural paths of repeated entries (list items, comments, cards, rows) on the
+        target's pages, learned over its history: a path seen repeated on any page is a
+        list there, even on a page that shows a single entry of it today (a comment box
+        down to one comment).  Text leaving such a path is an entry leaving a list."""
+        paths = set(self.memory.get("list_paths", ()))
+        for page in self.pages.values():
+            paths.update(b.path for b in page.blocks if b.slot >= 0)
+        return paths
 
     def _extract(self, text: str, url: str) -> Page:
         return extract(text, url, self.items_sel, self.item_id)
 
-    def _one(self, c: CaptureRef, st, probe: CaptureRef | None) -> None:
+    def _judge(self, c: CaptureRef, st, probe: CaptureRef | None) -> Page | None:
+        """The capture's verdict (stored); returns the URL's last ok page where it was
+        needed to judge (the page changed or was redirected)."""
         last_ok = None
         page = self.pages.get(c.id)
         needs_last = st is not None and st.last_ok_capture_id and (
@@ -138,14 +173,17 @@ class RoundDetector:
         notfound = None
         if probe is not None and probe.status is not None and 200 <= probe.status < 300:
             notfound = self.pages.get(probe.id)
-        fetch = Fetch(c.id, c.url, c.at, c.status, c.final_url, c.error_kind, c.redirects,
+        # the final URL read as the watched one is (a session parameter learned since the
+        # fetch is not a redirect to another page)
+        final = (self.norm(c.final_url) or c.final_url) if c.final_url else None
+        fetch = Fetch(c.id, c.url, c.at, c.status, final, c.error_kind, c.redirects,
                       c.body_sha256, c.headers)
         v = classify(fetch, page, self.phrases, notfound=notfound,
                      notfound_status=probe.status if probe else None, last_ok=last_ok,
                      homes=self.homes)
         self.verdicts[c.id] = v
         self.js.put_verdict(c.id, v.state, v.kind, v.rule, v.detail)
-        self._advance(c, st, v, page, last_ok)
+        return last_ok
 
     # -- the state machine of one URL ------------------------------------------------------------
     def _advance(self, c: CaptureRef, st, v: Verdict, page: Page | None,
@@ -197,28 +235,79 @@ class RoundDetector:
             return Verdict(v.state, None, f"{v.rule}+pagination", v.detail)
         if c.url not in self.prev_listings:
             return v
+        if v.detail.get("platform") not in (None, "", "generic"):
+            return v    # a platform's own notice names what went: a thread's is "removed"
+        first = self._first_page_gone(c.url)
+        if first is not None:       # the whole list went: its pages go as its first did
+            return Verdict(v.state, first.kind, f"{v.rule}+{first.rule}", v.detail)
         if series_key(c.url)[1] > 1:
             memory["listing"] = "pagination"
             return Verdict(v.state, None, f"{v.rule}+pagination", v.detail)
         alive = any(o.status is not None and 200 <= o.status < 300
                     for o in self.caps if o.id != c.id)
-        if not alive or self.depth < 1:
+        if not alive or self.depth < 1 or not self._section(c.url):
             return v
         return Verdict(v.state, "section_closed", f"{v.rule}+listing-gone", v.detail)
+
+    def _first_page_gone(self, url: str) -> Verdict | None:
+        """For a later page of a paginated list: the first page's reading, if that went
+        too this round as a closed section."""
+        series, number = series_key(url)
+        if number <= 1:
+            return None
+        c = next((o for o in self.caps if o.url == series), None)
+        v = self.verdicts.get(c.id) if c is not None else None
+        if v is None or v.state not in TAKEDOWN_STATES:
+            return None
+        v = v if v.kind == "section_closed" else self._listing_gone(c, v, {})
+        return v if v.kind == "section_closed" else None
+
+    def _section(self, url: str) -> bool:
+        """Whether a listing page was a section of the target: a list of entries that are
+        pages the target watches (a board's threads), not a page that merely links out
+        (a thread's replies and their authors)."""
+        watched = {c.url for c in self.caps}
+        listed = [u for u, _k in self.prev_listings[url].get("links", ())]
+        return sum((self.norm(u) or u) in watched for u in listed) >= LISTING_MIN_LINKS
 
     def _why(self, v: Verdict) -> dict:
         return {"rule": v.rule, **v.detail}
 
     def _open(self, c: CaptureRef, last_ok_id: int, last_seen, kind: str,
-              why: dict, item: str = "", url_id: int | None = None):
+              why: dict, item: str = "", url_id: int | None = None,
+              first_id: int | None = None, detected_at: datetime | None = None):
+        """A takedown of *c*'s URL (or of *item* on it): one record per URL and item,
+        whichever targets reach it.  An open record of another reading (another target's,
+        or a weaker kind: ``delisted``/``edited`` before the page went) takes this one in:
+        the target is added, and a stronger kind replaces the weaker, kept in its history."""
+        first_id = first_id or c.id
+        url = c.url if url_id in (None, c.url_id) else self.js.url_of(url_id)
+        td = self.js.open_takedown_of(url, item)
+        if td is not None:
+            self._merge(td, kind, why)
+            return td
         evidence = {**why, "last_ok": self.js.capture_facts(last_ok_id),
-                    "first": self.js.capture_facts(c.id)}
+                    "first": self.js.capture_facts(first_id), "targets": [self.job.target]}
         td = self.js.add_takedown(
             target_id=self.job.target_id, url_id=url_id or c.url_id, item=item, kind=kind,
-            last_seen=last_seen, detected_at=self.job.at, last_ok_capture_id=last_ok_id,
-            first_capture_id=c.id, evidence=evidence)
+            last_seen=last_seen, detected_at=detected_at or self.job.at,
+            last_ok_capture_id=last_ok_id, first_capture_id=first_id, evidence=evidence)
         self.summary.add(kind)
         return td
+
+    def _merge(self, td, kind: str, why: dict) -> None:
+        evidence = dict(td.evidence or {})
+        targets = list(evidence.get("targets") or [])
+        if self.job.target not in targets:
+            evidence["targets"] = targets + [self.job.target]
+        if KIND_STRENGTH.get(kind, 0) > KIND_STRENGTH.get(td.kind, 0):
+            history = list(evidence.get("history") or [])
+            history.append({"kind": td.kind, "rule": evidence.get("rule"),
+                            "detected_at": as_utc(td.detected_at).isoformat()})
+            evidence = {**evidence, **why, "history": history,
+                        "kind_changed_at": self.job.at.isoformat()}
+            td.kind = kind
+        td.evidence = evidence
 
     def _listing_pages(self) -> set[str]:
         """Pages that list the target's entries.  With depth ≥ 1 their entries are pages
@@ -227,9 +316,9 @@ class RoundDetector:
         if self.depth < 1:
             return set()
         links = {c.url: self.entries[c.id] for c in self.caps if c.id in self.entries}
-        nav = sitewide([u for u, _k in seq] for seq in links.values())
+        nav = sitewide([f"{u} {k}" for u, k in seq] for seq in links.values())
         return {url for url, seq in links.items()
-                if sum(u not in nav for u, _k in seq) >= LISTING_MIN_LINKS}
+                if sum(f"{u} {k}" not in nav for u, k in seq) >= LISTING_MIN_LINKS}
 
     # -- edited ----------------------------------------------------------------------------------
     def _edits(self, c: CaptureRef, st, memory: dict, page: Page,
@@ -241,17 +330,36 @@ class RoundDetector:
                 td.restored_at = self.job.at
                 self.summary.restored += 1
                 edits.close(td_id)
-        if last_ok is None or c.url in self.listing_urls:   # unchanged, or a listing
+        if last_ok is None:     # unchanged
             edits.learn(page)
             return
+        lists = self.list_paths | {b.path for b in last_ok.blocks if b.slot >= 0}
         removed = edits.removals(last_ok, page, self._gone_entries(last_ok, c))
+        for path in edits.changed & lists:
+            self.list_changes[path] = self.list_changes.get(path, 0) + 1
         edits.learn(page)
-        if removed:
-            td = self._open(c, st.last_ok_capture_id, st.last_ok_at, "edited",
+        if removed and c.url not in self.listing_urls:  # a listing is never edited
+            self.edit_candidates.append((c, st.last_ok_capture_id, st.last_ok_at, removed,
+                                         memory))
+
+    def _open_edits(self) -> None:
+        """The round's ``edited`` takedowns, once every page was compared: text that left a
+        list whose entries came and went on two or more of the target's pages (a comment
+        box, replies: on every post page at once), now or in an earlier round, is entries
+        leaving a list, not an edit of the page."""
+        learned = set(self.memory.get("volatile_lists", ()))
+        self.volatile_lists = learned | {p for p, n in self.list_changes.items()
+                                         if n >= VOLATILE_LIST_PAGES}
+        for c, last_id, last_at, removed, memory in self.edit_candidates:
+            keep = [r for r in removed if r.path not in self.volatile_lists]
+            if not keep:
+                continue
+            td = self._open(c, last_id, last_at, "edited",
                             {"rule": "blocks:removed",
-                             "removed_text": [r.old for r in removed],
-                             "removed_keys": [EditMemory.key_of(r) for r in removed]})
-            edits.opened(td.id)
+                             "removed_text": [r.old for r in keep],
+                             "removed_keys": [EditMemory.key_of(r) for r in keep]})
+            EditMemory(memory).opened(td.id)
+            self.js.put_state(c.url_id, memory=copy.deepcopy(memory))
 
     def _gone_entries(self, old: Page, c: CaptureRef) -> list[str]:
         """Link texts of same-host entries on *old* that are not on the page captured by
@@ -267,20 +375,46 @@ class RoundDetector:
     def _listings(self) -> dict:
         ok = self.ok
         links = {url: self.entries[c.id] for url, (c, _page) in ok.items()}
-        nav = sitewide([u for u, _k in seq] for seq in links.values())
-        entries = {url: [[u, k] for u, k in seq if u not in nav] for url, seq in links.items()}
-        present = {u for seq in entries.values() for u, _k in seq}
+        # navigation: the same link at the same place on many pages (a link that recurs
+        # only in random widgets of other pages is still an entry of its listing)
+        nav = sitewide([f"{u} {k}" for u, k in seq] for seq in links.values())
+        entries = {url: [[u, k] for u, k in seq if f"{u} {k}" not in nav]
+                   for url, seq in links.items()}
         before = self._before("listings", lambda v: {**v, "links": [
             [n, k] for n, k in ((self.norm(u), k) for u, k in v["links"]) if n]})
         listings = {url for url, seq in entries.items() if len(seq) >= LISTING_MIN_LINKS}
         unseen = self._unseen(before)
-        if not unseen:
-            self._delisted(before, present, listings)
+        # each list compared over the pages read in both rounds
+        pages = [u for u in before if u in ok and u in listings]
+        chained = series_sequences({u: before[u]["links"] for u in pages})
+        chained_now = series_sequences({u: entries[u] for u in pages})
+        turned = {key for key, seq in chained.items()
+                  if not time_ordered(seq, chained_now.get(key, []))}
+        for key in sorted(turned - set(self.memory.get("rotating", ()))):
+            log.debug("%s: a list whose entries rotate (%s → %s)", key, chained[key],
+                      chained_now.get(key))
+        widgets = template_widgets(entries)
+        self.rotating = set(self.memory.get("rotating", ())) | turned | {
+            key for key in chained if key.split(" ", 1)[1] in widgets}
+        # listed: in any list of the target's pages but widgets (a box at one place of a
+        # page template, drawing from the same entries on every page) and lists seen to
+        # rotate, on their page or, on two pages or more, at that place on every page
+        widgets |= {k for k, n in Counter(key.split(" ", 1)[1] for key in self.rotating)
+                    .items() if n >= 2}
+        present = {u for url, seq in entries.items() for u, k in seq
+                   if k not in widgets and f"{series_key(url)[0]} {k}" not in self.rotating}
+        self.pending = self._confirm_delisted(present, listings, unseen)
+        if not unseen:   # an entry may have moved to a page not read: nothing concluded
+            self._delisted(before, present, listings, chained)
         self._relisted(present)
         now = {url: {"capture_id": ok[url][0].id, "at": self.job.at.isoformat(),
                      "links": entries[url]} for url in listings}
         # keep what could not be seen this round, to compare with the next one
         return {**{u: before[u] for u in unseen}, **now}
+
+    def _pending_memory(self) -> dict:
+        return {"rotating": sorted(self.rotating)[:MAX_LIST_PATHS],
+                "pending_delisted": self.pending}
 
     def _unseen(self, before: dict) -> set[str]:
         """Pages remembered from the last round that this round could not read (failed,
@@ -293,7 +427,7 @@ class RoundDetector:
         normalised as now (a session parameter may have been learned since).  A page not
         captured this round has left the crawl: its entries are not waited for."""
         captured = {c.url for c in self.caps}
-        old = self.js.round_memory(self.job.target_id, self.job.at).get(key, {})
+        old = self.memory.get(key, {})
         out = {}
         for url, value in old.items():
             url = self.norm(url) or url
@@ -304,34 +438,83 @@ class RoundDetector:
     def _norm_all(self, urls: list[str]) -> list[str]:
         return [n for n in (self.norm(u) for u in urls) if n]
 
-    def _delisted(self, before: dict, present: set[str], listings: set[str]) -> None:
+    def _delisted(self, before: dict, present: set[str], listings: set[str],
+                  chained: dict[str, list[str]]) -> None:
+        """Entries taken out of the middle of a learned time-ordered listing while their
+        pages still serve (*chained*: each list of last round's listing pages that still
+        serve, its pages in order): held as pending, and a takedown only if the next round
+        shows them missing still (`_confirm_delisted`).  A list seen to rotate (a widget)
+        never delists."""
         by_url = {c.url: c for c in self.caps}
-        open_urls = {td.url_id for td in self.js.open_takedowns(self.job.target_id, item=False)}
-        # only listings that still serve can have taken an entry out
-        ok = self.ok
-        chained = series_sequences({u: v["links"] for u, v in before.items() if u in ok})
+        open_urls = self._open_url_ids()
         for listing, old_links in chained.items():
-            # entries only: not the listing pages themselves (pagination), nor home pages
-            links = [u for u in old_links if u not in listings and u not in before
-                     and not is_home(u, self.homes)]
+            if listing in self.rotating:
+                continue
+            # entries only: not the listing's own pages (pagination), nor home pages
             listing_url = listing.split(" ", 1)[0]
+            links = [u for u in old_links if series_key(u)[0] != listing_url
+                     and not is_home(u, self.homes)]
+            if len(links) < LISTING_MIN_LINKS:
+                continue
             for url, pos in vanished_from_middle(links, present):
                 c = by_url.get(url)
                 if c is None or self.verdicts[c.id].state != "ok" or c.url_id in open_urls:
                     continue
-                # evidence: the listing page that last listed it, that page now, and the
-                # entry's own page still serving
-                page = next(u for u in before if any(e[0] == url for e in before[u]["links"]))
+                page = next(u for u in before if series_key(u)[0] == listing_url
+                            and any(e[0] == url for e in before[u]["links"]))
                 listed = before[page]
-                self._open(by_url.get(page, c), listed["capture_id"],
-                           datetime.fromisoformat(listed["at"]), "delisted",
-                           {"rule": "listing:vanished-from-middle",
-                            "listing": {"url": listing_url, "page": page, "position": pos,
-                                        "pages": {u: before[u]["capture_id"] for u in before
-                                                  if series_key(u)[0] == listing_url}},
-                            "page_still_serving": self.js.capture_facts(c.id)},
-                           url_id=c.url_id)
+                self.pending[url] = {
+                    "list": listing, "first_capture_id": by_url[page].id,
+                    "at": self.job.at.isoformat(), "last_ok_capture_id": listed["capture_id"],
+                    "last_seen": listed["at"],
+                    "listing": {"url": listing_url, "page": page, "position": pos,
+                                "pages": {u: before[u]["capture_id"] for u in before
+                                          if series_key(u)[0] == listing_url}}}
+
+    def _confirm_delisted(self, present: set[str], listings: set[str],
+                          unseen: set[str]) -> dict:
+        """Last round's pending delistings: a takedown (dated from the round that first
+        showed it missing) when the entry is still listed nowhere, its page still serves
+        and its listing is still a time-ordered listing that serves; dropped when it is
+        listed again or its page no longer serves; kept while that cannot be told (a page
+        of its listing, or its own page, not read this round)."""
+        by_url = {c.url: c for c in self.caps}
+        keep: dict = {}
+        open_urls = self._open_url_ids()
+        blind = {series_key(u)[0] for u in unseen}
+        serving = {series_key(u)[0] for u in listings}
+        for url, p in self.memory.get("pending_delisted", {}).items():
+            url = self.norm(url) or url
+            c = by_url.get(url)
+            state = self.verdicts[c.id].state if c is not None else None
+            if url in present or p["list"] in self.rotating or state in TAKEDOWN_STATES:
+                log.debug("%s: pending delisting dropped (listed again: %s, list rotates: "
+                          "%s, page %s)", url, url in present, p["list"] in self.rotating,
+                          state)
+            elif p["listing"]["url"] in blind or p["listing"]["url"] not in serving or \
+                    state != "ok":
+                # its listing or its own page not read this round: wait a little
+                if p.get("waited", 0) < PENDING_ROUNDS:
+                    keep[url] = {**p, "waited": p.get("waited", 0) + 1}
+                log.debug("%s: pending delisting waits (listing unread: %s, listing serves: "
+                          "%s, page %s)", url, p["listing"]["url"] in blind,
+                          p["listing"]["url"] in serving, state)
+            elif c.url_id not in open_urls:
+                self._open_at(c, p)
                 open_urls.add(c.url_id)
+        return keep
+
+    def _open_at(self, c: CaptureRef, p: dict) -> None:
+        self._open(c, p["last_ok_capture_id"], datetime.fromisoformat(p["last_seen"]),
+                   "delisted", {"rule": "listing:vanished-from-middle",
+                                "listing": p["listing"],
+                                "page_still_serving": self.js.capture_facts(c.id),
+                                "confirmed": self.js.capture_facts(c.id)},
+                   url_id=c.url_id, first_id=p["first_capture_id"],
+                   detected_at=datetime.fromisoformat(p["at"]))
+
+    def _open_url_ids(self) -> set[int]:
+        return {td.url_id for td in self.js.open_takedowns(self.job.target_id, item=False)}
 
     def _relisted(self, present: set[str]) -> None:
         by_id = {c.url_id: c for c in self.caps}

@@ -32,6 +32,7 @@ class EditMemory:
         self.m = memory
         self.keys: dict[str, int] = memory.setdefault("keys", {})
         self.vpaths: dict[str, int] = memory.setdefault("vpaths", {})
+        self.changed: set[str] = set()
 
     @staticmethod
     def key_of(change: Change) -> str:
@@ -52,15 +53,22 @@ class EditMemory:
         Text inside the page's sub-page items is left to the item rules (a reply that was
         screened is an item takedown, not an edit of the thread), and so is the text of
         entries that left the page (*gone_entries*: their link texts; a card's title and its
-        excerpt go with it) — the listing rules and the entries' own pages judge those."""
+        excerpt go with it) — the listing rules and the entries' own pages judge those.
+        ``self.changed`` keeps the paths where anything changed, so the detector can tell
+        lists whose entries come and go (comment boxes) across the target's pages."""
         result = blocks_diff(old.blocks, new.blocks)
+        # a block read as chrome in one layout and as content in the other (class names
+        # that change between A/B variants) did not leave the page
+        chrome = {b.key for b in new.boilerplate}
         first = self.m.get("oks", 0) <= 1
         items = [it.key for it in old.items]
         keep = [ch for ch in substantive_removals(result)
                 if self.vpaths.get(ch.path, 0) < VOLATILE_CHANGES
                 and (first or self.keys.get(self.key_of(ch), 0) >= STABLE_SEEN)
+                and mask(ch.old or "") not in chrome
                 and not _inside_items(mask(ch.old or ""), items)
                 and not _about_entry(ch.old or "", gone_entries)]
+        self.changed = {ch.path for ch in result.changes}
         for ch in result.changes:
             if ch.op in ("removed", "changed"):
                 self.vpaths[ch.path] = self.vpaths.get(ch.path, 0) + 1

@@ -8,6 +8,7 @@ no longer see) or that moved to another page of the same target is not.  Pure.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -131,4 +132,93 @@ def series_sequences(listings: dict[str, list[list[str]]]) -> dict[str, list[str
             if url not in seq:
                 seq.append(url)
         out[f"{key} {lkey}"] = seq
+    return out
+
+
+def time_ordered(prev: Sequence[str], cur: Sequence[str]) -> bool:
+    """Whether a list read twice behaves as a time-ordered listing (a feed, a board, a news
+    list): what is new sits above what was already listed.  Entries pinned at the top
+    (stickies) and entries that moved up (a bumped thread) are set apart first; a few new
+    entries may take the place of entries that went (a moved page relinked where it was);
+    more new entries below ones that stayed in place are what a rotating widget
+    (recommendations, "more from this account", hot topics: drawn without time order) does.
+
+    >>> time_ordered(["a", "b", "c", "d"], ["n", "a", "b", "d"])      # new on top, c gone
+    True
+    >>> time_ordered(["s", "a", "b", "c"], ["s", "c", "n", "a", "b"])  # sticky, c bumped
+    True
+    >>> time_ordered(list("abcdefghij"), list("abcdeFghij"))           # f relinked as F
+    True
+    >>> time_ordered(["a", "b", "c", "d"], ["b", "x", "d", "y"])       # drawn at random
+    False
+    """
+    pinned = 0
+    while pinned < min(len(prev), len(cur)) and prev[pinned] == cur[pinned]:
+        pinned += 1
+    where = {u: i for i, u in enumerate(prev)}
+    rest = list(cur[pinned:])
+    steady = _in_order([where[u] for u in rest if u in where])
+    now = set(cur)
+    allowed = max(1, len(prev) // 10)
+    last = None          # position in prev of the last entry that stayed in place
+    for k, u in enumerate(rest):
+        if u in where and where[u] in steady:
+            last = where[u]
+        elif u not in where and last is not None:
+            after = next((where[v] for v in rest[k + 1:] if v in where and where[v] in steady),
+                         len(prev))
+            if allowed == 0 or all(v in now for v in prev[last + 1:after]):
+                return False
+            allowed -= 1     # in the place of one that went
+    return True
+
+
+def _in_order(positions: list[int]) -> set[int]:
+    """The positions of a longest increasing run through *positions* (entries that kept
+    their order; the others moved)."""
+    tails: list[int] = []
+    index: list[int] = []
+    back: list[int] = [-1] * len(positions)
+    for i, p in enumerate(positions):
+        k = bisect.bisect_left(tails, p)
+        if k == len(tails):
+            tails.append(p)
+            index.append(i)
+        else:
+            tails[k], index[k] = p, i
+        back[i] = index[k - 1] if k else -1
+    out: set[int] = set()
+    i = index[-1] if index else -1
+    while i >= 0:
+        out.add(positions[i])
+        i = back[i]
+    return out
+
+
+def template_widgets(pages: dict[str, list[list[str]]], min_series: int = 3) -> set[str]:
+    """List keys (places in a page template) that hold a widget: found on *min_series*
+    listings or more (pages of different series), sharing entries between them — a "more
+    from this account", "related" or "latest" box draws on the same entries everywhere,
+    while a forum's boards each list threads of their own.  *pages* maps a page URL to its
+    [url, list key] entries.
+
+    >>> more = {f"http://h/a/{i}.html": [[f"http://h/a/{(i + j) % 9}.html", "div.more>ul"]
+    ...                                  for j in (1, 2, 3)] for i in range(6)}
+    >>> boards = {f"http://h/forum-{b}.html": [[f"http://h/t-{b}-{t}.html", "table.th"]
+    ...                                        for t in range(5)] for b in range(4)}
+    >>> sorted(template_widgets({**more, **boards}))
+    ['div.more>ul']
+    """
+    groups: dict[str, dict[str, set[str]]] = {}
+    for page, entries in pages.items():
+        series = series_key(page)[0]
+        for url, key in entries:
+            groups.setdefault(key, {}).setdefault(series, set()).add(url)
+    out: set[str] = set()
+    for key, by_series in groups.items():
+        if len(by_series) < min_series:
+            continue
+        seen = Counter(u for urls in by_series.values() for u in urls)
+        if sum(n >= 2 for n in seen.values()) >= 2:
+            out.add(key)
     return out

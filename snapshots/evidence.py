@@ -157,6 +157,17 @@ class JobSession:
             q = q.where(Takedown.item != "") if item else q.where(Takedown.item == "")
         return list(self.s.scalars(q))
 
+    def url_of(self, url_id: int) -> str:
+        return self.s.scalar(select(Url.url).where(Url.id == url_id)) or ""
+
+    def open_takedown_of(self, url: str, item: str = "") -> Takedown | None:
+        """The open takedown of *url* (and *item*) under any target, if there is one: a URL
+        reached by several targets has one record."""
+        q = (select(Takedown).join(Url, Takedown.url_id == Url.id)
+             .where(Url.url == url, Takedown.item == item, Takedown.restored_at.is_(None))
+             .order_by(Takedown.id).limit(1))
+        return self.s.scalars(q).first()
+
     def add_takedown(self, **fields: Any) -> Takedown:
         row = Takedown(updated_at=utcnow(), **fields)
         self.s.add(row)
@@ -183,14 +194,17 @@ def takedown_rows(store: Store, *, kinds: tuple[str, ...] = (),
          .order_by(Takedown.detected_at, Url.url, Takedown.item))
     if kinds:
         q = q.where(Takedown.kind.in_(kinds))
-    if targets:
-        q = q.where(Target.name.in_(targets))
     with store.session() as s:
-        return [_record(t, url, target) for t, url, target in s.execute(q)]
+        rows = [_record(t, url, target) for t, url, target in s.execute(q)]
+    if targets:     # a record names every target that reaches its URL
+        rows = [r for r in rows if set(r["targets"]) & set(targets)]
+    return rows
 
 
 def _record(t: Takedown, url: str, target: str) -> dict:
+    named = (t.evidence or {}).get("targets") or [target]
     rec = {"url": url, "kind": t.kind, "target": target,
+           "targets": [target, *(n for n in named if n != target)],
            "last_seen": as_utc(t.last_seen).isoformat(),
            "detected_at": as_utc(t.detected_at).isoformat(), "evidence": t.evidence}
     if t.item:

@@ -1,0 +1,168 @@
+"""Page structure the detector learns from history, on small loopback sites crawled round
+by round through the real command line:
+
+- post pages whose comment box shows a different number of comments every round, and a
+  hot-topics box drawn at random, yield nothing; a post whose text the platform replaced by
+  its notice inside the full page (header, hot topics, comments around it) is ``censored``;
+- article pages carrying a "more from this account" box of articles drawn at random never
+  yield ``delisted``; an article taken out of the middle of the time-ordered news list
+  while its page serves is ``delisted`` once the next round shows it still missing (dated
+  from the round that first showed it), and when it is censored later the same record
+  becomes ``censored``, the earlier kind kept in its history;
+- a URL reached by two targets is one record naming both;
+- a thread whose page shows the forum's "thread does not exist" notice is ``removed``, not
+  a closed section, though its page listed other threads.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+from sitesim import RouteSite, crawl, page, serve, watchlist
+
+DAY = "2024-05-{:02d}T08:00:00Z"
+NOTICE = "此内容因违规无法查看"
+WORDS = ("今天天气不错", "支持一下", "说得很有道理", "这个问题值得关注", "转发了这条微博",
+         "楼主辛苦了", "我也是这么想的", "希望有关部门重视", "已经分享给朋友", "路过看看")
+
+
+def _comments(rng: random.Random, n: int) -> str:
+    rows = "".join(
+        f"<div class='cmt'><a href='/u/{rng.randrange(10_000)}'>网友{rng.randrange(10_000)}</a>"
+        f"<p>{rng.choice(WORDS)}，{rng.choice(WORDS)}，{rng.choice(WORDS)}。</p>"
+        f"<span class='t'>{rng.randrange(1, 59)}分钟前</span></div>" for _ in range(n))
+    return f"<div class='cmts'><h3>评论 {n}</h3>{rows}</div>"
+
+
+def _topics(rng: random.Random) -> str:
+    picked = rng.sample(range(40), 5)
+    return "<ul class='topics'>" + "".join(
+        f"<li><a href='/t/{i}'>#话题{i}：{WORDS[i % len(WORDS)]}#</a></li>" for i in picked) + \
+        "</ul>"
+
+
+def _post(i: int, day: int, rng: random.Random, censored: bool = False) -> object:
+    text = NOTICE if censored else \
+        f"第{i}条微博：{'关于社区活动安排的说明和后续的详细报道，' * 3}完。"
+    return page(f"<div class='top'><a href='/'>微博首页</a> 用户{i % 3}</div>"
+                f"<div class='wrap'><div class='feed'><div class='txt'>{text}</div>"
+                f"<div class='act'>转发 {rng.randrange(99)} 评论 {rng.randrange(99)}</div>"
+                f"</div>{_topics(rng)}{_comments(rng, rng.choice((0, 1, 2, 6, 10)))}</div>")
+
+
+def microblog(day: int) -> dict:
+    rng = random.Random(day)
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    r["/u/home.html"] = page("<ul class='feed'>" + "".join(
+        f"<li><a href='/p/{i}.html'>第{i}条微博 关于社区活动安排</a></li>"
+        for i in range(1, 9)) + "</ul>")
+    for i in range(1, 9):
+        r[f"/p/{i}.html"] = _post(i, day, rng, censored=(i == 3 and day >= 2))
+    return r
+
+
+def test_comment_boxes_and_widgets_are_not_edits(tmp_path: Path) -> None:
+    got = _run(tmp_path, microblog, 5, '[[target]]\nname = "weibo"\n'
+               'url = "{base}/u/home.html"\ndepth = 1\nallow = ["/p/", "/u/"]\n')
+    assert {(r["url"], r["kind"]) for r in got} == {("/p/3.html", "censored")}
+    rec = got[0]
+    assert rec["detected_at"].startswith("2024-05-03") and rec["evidence"]["phrase"]
+
+
+def _article(i: int, rng: random.Random, notice: bool = False) -> object:
+    more = "".join(f"<li><a href='/a/{j}.html'>推荐阅读：第{j}篇 公众号文章标题</a></li>"
+                   for j in rng.sample(range(1, 31), 6))
+    body = f"<p>{NOTICE}</p>" if notice else \
+        f"<p>第{i}篇文章的正文，{'讲述了本地新闻和各方面的情况，' * 4}</p>"
+    return page(f"<div class='art'><h1>第{i}篇</h1>{body}</div>"
+                f"<div class='more'><h3>更多文章</h3><ul>{more}</ul></div>")
+
+
+def news(day: int) -> dict:
+    """Thirty articles, newest first, eight a page; one new a day; a26 leaves the list on
+    day 2 (its page serves) and shows a notice from day 4; a27 goes 404 on day 3."""
+    rng = random.Random(100 + day)
+    ids = [i for i in range(30 + day, 0, -1) if not (i == 26 and day >= 2)]
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    for n in range(4):
+        chunk = ids[n * 8:(n + 1) * 8]
+        name = "/n/list.html" if n == 0 else f"/n/list_{n + 1}.html"
+        pager = "".join(f"<a href='/n/list_{k}.html'>{k}</a>" for k in (2, 3, 4))
+        r[name] = page("<ul class='news'>" + "".join(
+            f"<li><a href='/a/{i}.html'>第{i}篇 公众号文章标题</a><span>05-{i:02d}</span></li>"
+            for i in chunk) + f"</ul><div class='pg'>{pager}</div>")
+    r["/n/latest.html"] = page("<ul class='news'>" + "".join(
+        f"<li><a href='/a/{i}.html'>第{i}篇 公众号文章标题</a></li>" for i in ids[:8]) + "</ul>")
+    for i in range(1, 31 + day):
+        r[f"/a/{i}.html"] = _article(i, rng, notice=(i == 26 and day >= 4))
+    if day >= 3:
+        r["/a/27.html"] = page("<h1>404 Not Found</h1>", status=404)
+    return r
+
+
+def test_widgets_never_delist_and_kinds_follow_evidence(tmp_path: Path) -> None:
+    got = _run(tmp_path, news, 6,
+               '[[target]]\nname = "news"\nurl = "{base}/n/list.html"\ndepth = 1\n\n'
+               '[[target]]\nname = "latest"\nurl = "{base}/n/latest.html"\ndepth = 1\n')
+    by_url = {r["url"]: r for r in got}
+    assert sorted((r["url"], r["kind"]) for r in got) == [
+        ("/a/26.html", "censored"), ("/a/27.html", "removed")]
+    a26 = by_url["/a/26.html"]
+    assert a26["detected_at"].startswith("2024-05-03")   # the round that first missed it
+    assert [h["kind"] for h in a26["evidence"]["history"]] == ["delisted"]
+    assert a26["evidence"]["listing"]["url"].endswith(("/n/list.html", "/n/latest.html"))
+    assert sorted(by_url["/a/27.html"]["targets"]) == ["latest", "news"]
+
+
+def forum(day: int) -> dict:
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    r["/bbs/forum-1.html"] = page("<table class='threads'>" + "".join(
+        f"<tr><td><a href='/bbs/thread-{i}.html'>主题{i}：关于装备的讨论</a></td><td>{i}</td></tr>"
+        for i in range(1, 10)) + "</table>")
+    for i in range(1, 10):
+        related = "".join(f"<li><a href='/bbs/thread-{j}.html'>相关主题{j}：装备讨论</a></li>"
+                          for j in range(1, 10) if j != i)
+        r[f"/bbs/thread-{i}.html"] = page(
+            f"<div class='post'><h1>主题{i}</h1><p>{'楼主的发言内容，讨论装备。' * 5}</p></div>"
+            f"<ul class='rel'>{related}</ul>")
+    if day >= 2:
+        r["/bbs/thread-4.html"] = page(
+            "<div class='alert_error'>抱歉，指定的主题不存在或已被删除或正在被审核</div>"
+            "<ul class='rel'>" + "".join(
+                f"<li><a href='/bbs/thread-{j}.html'>相关主题{j}：装备讨论</a></li>"
+                for j in range(5, 10)) + "</ul>")
+    return r
+
+
+def test_thread_notice_is_removed_not_section_closed(tmp_path: Path) -> None:
+    got = _run(tmp_path, forum, 3, '[[target]]\nname = "bbs"\n'
+               'url = "{base}/bbs/forum-1.html"\ndepth = 1\n')
+    assert [(r["url"], r["kind"]) for r in got] == [("/bbs/thread-4.html", "removed")]
+
+
+def _run(tmp: Path, routes, days: int, targets: str) -> list[dict]:
+    site = RouteSite(routes(0))
+    server = serve(site)
+    base = server.base_url
+    # a loaded machine must not turn a slow answer into a failed fetch here
+    wl = watchlist(tmp / "wl.toml", targets.replace("{base}", base),
+                   "[crawl]\ntimeout = 20\nretries = 2\ndelay = 0\nconcurrency = 8\n")
+    data = tmp / "data"
+    try:
+        for day in range(days):
+            site.swap(routes(day))
+            done = crawl(wl, data, DAY.format(day + 1))
+            assert done.returncode == 0, done.stderr[-3000:]
+            det = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data),
+                                  "detect"], capture_output=True, text=True)
+            assert det.returncode == 0, det.stderr[-3000:]
+    finally:
+        server.stop()
+    out = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "export"],
+                         check=True, capture_output=True, text=True).stdout
+    records = [json.loads(line) for line in out.splitlines()]
+    return [{**r, "url": r["url"].removeprefix(base)} for r in records]
