@@ -106,7 +106,12 @@ class RoundDetector:
         seed = self.norm(job.spec.get("url", "")) or job.spec.get("url", "")
         root = urlunsplit(urlsplit(seed)[:2] + ("/", "", ""))
         self.host = urlsplit(seed).hostname
-        self.homes = frozenset({seed, root})
+        # the site's home pages: its root, the seed, and the folders above the seed (a
+        # site served under a path prefix has its home there)
+        parts = urlsplit(seed).path.split("/")[1:-1]
+        folders = {urlunsplit(urlsplit(seed)[:2] + ("/" + "/".join(parts[:n]) + "/", "", ""))
+                   for n in range(1, len(parts) + 1)}
+        self.homes = frozenset({seed, root, *folders})
         self.caps: list[CaptureRef] = []
         self.pages: dict[int, Page] = {}
         self.verdicts: dict[int, Verdict] = {}
