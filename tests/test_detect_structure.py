@@ -166,3 +166,34 @@ def _run(tmp: Path, routes, days: int, targets: str) -> list[dict]:
                          check=True, capture_output=True, text=True).stdout
     records = [json.loads(line) for line in out.splitlines()]
     return [{**r, "url": r["url"].removeprefix(base)} for r in records]
+
+
+def session_site(day: int) -> dict:
+    sid = f"{day * 7919 + 1234:08x}"
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    r["/s/list.html"] = page("<ul class='l'>" + "".join(
+        f"<li><a href='/s/a{i}.html?vk={sid}'>第{i}篇 会话参数的文章标题</a></li>"
+        for i in range(1, 7)) + "</ul>")
+    for i in range(1, 7):   # served with any session id handed out so far, or with none
+        body = page(f"<p>第{i}篇正文，{'内容完整，没有变化。' * 6}</p>")
+        r[f"/s/a{i}.html"] = body
+        for d in range(day + 1):
+            r[f"/s/a{i}.html?vk={d * 7919 + 1234:08x}"] = body
+    return r
+
+
+def test_a_learned_session_parameter_is_not_a_redirect(tmp_path: Path) -> None:
+    """The round that learns a session parameter fetched pages whose final URL still carries
+    it: they are read as the pages watched (ok), not as moved."""
+    got = _run(tmp_path, session_site, 3, '[[target]]\nname = "s"\n'
+               'url = "{base}/s/list.html"\ndepth = 1\n')
+    assert got == []
+    rows = subprocess.run([sys.executable, "-m", "takedown", "--data", str(tmp_path / "data"),
+                           "history", str(json.loads(subprocess.run(
+                               [sys.executable, "-m", "takedown", "--data",
+                                str(tmp_path / "data"), "targets", "--json"],
+                               capture_output=True, text=True, check=True).stdout)[0]["url"])
+                           .replace("list.html", "a1.html"), "--json"],
+                          capture_output=True, text=True, check=True).stdout
+    states = [r["state"] for r in json.loads(rows)]
+    assert len(states) == 3 and set(states) == {"ok"}, states
