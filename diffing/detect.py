@@ -45,6 +45,7 @@ TAKEDOWN_STATES = ("gone", "notice")
 MAX_LIST_PATHS = 2000   # learned list paths kept per target
 PENDING_ROUNDS = 3      # rounds a pending delisting waits for its page to be read
 VOLATILE_LIST_PAGES = 2  # pages whose list at one path changed in a round: a volatile list
+TEMPLATE_PAGES = 3      # pages of a round holding a block's text: the site's template
 # How strongly a kind's evidence speaks: a page first read as dropped from its listing or
 # scrubbed that later shows a notice or goes takes the stronger kind.
 KIND_STRENGTH = {"delisted": 0, "edited": 1, "removed": 2, "section_closed": 3,
@@ -355,8 +356,10 @@ class RoundDetector:
         learned = set(self.memory.get("volatile_lists", ()))
         self.volatile_lists = learned | {p for p, n in self.list_changes.items()
                                          if n >= VOLATILE_LIST_PAGES}
+        shared = self._template_keys() if self.edit_candidates else set()
         for c, last_id, last_at, removed, memory in self.edit_candidates:
-            keep = [r for r in removed if r.path not in self.volatile_lists]
+            keep = [r for r in removed if r.path not in self.volatile_lists
+                    and EditMemory.key_of(r) not in shared]
             if not keep:
                 continue
             td = self._open(c, last_id, last_at, "edited",
@@ -365,6 +368,16 @@ class RoundDetector:
                              "removed_keys": [EditMemory.key_of(r) for r in keep]})
             EditMemory(memory).opened(td.id)
             self.js.put_state(c.url_id, memory=copy.deepcopy(memory))
+
+    def _template_keys(self) -> set[str]:
+        """Keys of blocks whose text (masked) stands on ``TEMPLATE_PAGES`` or more of the
+        round's pages, as content or as chrome: an advert, a banner or a notice of the
+        site's template, which a page that drops it (a page's first comparison has no
+        history of its own to tell) was not edited of."""
+        seen = Counter(k for page in self.pages.values()
+                       for k in {EditMemory.key_of_text(b.key)
+                                 for b in (*page.blocks, *page.boilerplate)})
+        return {k for k, n in seen.items() if n >= TEMPLATE_PAGES}
 
     def _gone_entries(self, old: Page, c: CaptureRef) -> list[str]:
         """Link texts of same-host entries on *old* that are not on the page captured by

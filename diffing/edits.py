@@ -38,6 +38,11 @@ class EditMemory:
     def key_of(change: Change) -> str:
         return _h(mask(change.old or ""))
 
+    @staticmethod
+    def key_of_text(masked: str) -> str:
+        """The key of a block whose text is already masked (``Block.key``)."""
+        return _h(masked)
+
     def learn(self, page: Page) -> None:
         """One more ok capture of the page."""
         self.m["oks"] = self.m.get("oks", 0) + 1

@@ -11,7 +11,9 @@ by round through the real command line:
   becomes ``censored``, the earlier kind kept in its history;
 - a URL reached by two targets is one record naming both;
 - a thread whose page shows the forum's "thread does not exist" notice is ``removed``, not
-  a closed section, though its page listed other threads.
+  a closed section, though its page listed other threads;
+- a page compared for the first time that lost the advert other pages of the site carry is
+  not edited, while a paragraph scrubbed on its first comparison is.
 """
 
 from __future__ import annotations
@@ -142,6 +144,37 @@ def test_thread_notice_is_removed_not_section_closed(tmp_path: Path) -> None:
     got = _run(tmp_path, forum, 3, '[[target]]\nname = "bbs"\n'
                'url = "{base}/bbs/forum-1.html"\ndepth = 1\n')
     assert [(r["url"], r["kind"]) for r in got] == [("/bbs/thread-4.html", "removed")]
+
+
+TOPICS = ("", "修路", "供水", "学校", "医院", "公交", "绿化", "菜场", "停车场")
+
+
+def portal(day: int) -> dict:
+    """Articles with an advert of a random number; articles 7 and 8 appear on day 1; on
+    day 2 article 7 shows no advert and article 8 lost its second paragraph."""
+    rng = random.Random(day)
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    shown = range(1, 9) if day else range(1, 7)
+    r["/g/list.html"] = page("<ul class='news'>" + "".join(
+        f"<li><a href='/g/{i}.html'>第{i}篇 政务公开栏目的文章</a></li>" for i in shown)
+        + "</ul>")
+    for i in shown:
+        ads = 0 if (i == 7 and day == 2) else 1
+        box = "".join(f"<div class='promo'><a href='http://ads.invalid/c?id={rng.randrange(10**6)}'>"
+                      f"推广：合作伙伴商城限时优惠 #{rng.randrange(10**6)}</a></div>" for _ in range(ads))
+        second = "" if (i == 8 and day == 2) else \
+            f"<p>第二段：{TOPICS[i]}一事，有关部门作出了说明，并公布了调查的进展情况。</p>"
+        r[f"/g/{i}.html"] = page(f"<div class='art'><h1>第{i}篇</h1>"
+                                 f"<p>第一段：本地新闻报道了{TOPICS[i]}的内容和安排。</p>{second}"
+                                 f"</div>{box}")
+    return r
+
+
+def test_a_template_advert_is_no_edit_on_a_first_comparison(tmp_path: Path) -> None:
+    got = _run(tmp_path, portal, 3, '[[target]]\nname = "gov"\n'
+               'url = "{base}/g/list.html"\ndepth = 1\n')
+    assert [(r["url"], r["kind"]) for r in got] == [("/g/8.html", "edited")]
+    assert got[0]["evidence"]["removed_text"][0].startswith("第二段")
 
 
 def _run(tmp: Path, routes, days: int, targets: str) -> list[dict]:
