@@ -1,6 +1,9 @@
 """What a takedown's last seen content said: title, main text, publication time, items,
 and the listed terms each holds.
 
+A publication time is kept in UTC; one UTC cannot hold (a page's year 1 or 9999 with an
+offset) is unknown, so its age is too.
+
 Each distinct page (text key, items selector) is extracted once with ``diffing.extract``
 and searched for the terms there and then; many pages go to a process pool, since both are
 CPU-bound Python and a report of a large store reads thousands of pages.  Imports the
@@ -52,17 +55,32 @@ def read_page(page: Page, matcher: Matcher | None = None) -> tuple[str, Content]
     except ValueError as exc:  # a bad items selector stored with the target
         log.warning("cannot extract %s (%s): %s", url, key[:12], exc)
         return key, Content()
-    published = p.published
-    if published is not None:
-        published = published.replace(tzinfo=UTC) if published.tzinfo is None \
-            else published.astimezone(UTC)
     text = p.main_text[:MAX_TEXT]
     found = {i.id: i.text[:MAX_TEXT] for i in p.items}
-    content = Content(p.title, text, published, found)
+    content = Content(p.title, text, as_utc(p.published), found)
     if matcher:
         content.hits = _search(matcher, p.title, text)
         content.item_hits = {i: _search(matcher, p.title, t) for i, t in found.items()}
     return key, content
+
+
+def as_utc(when: datetime | None) -> datetime | None:
+    """*when* in UTC (naive read as UTC); None where UTC has no such time, as for
+    0001-01-01 at +08:00 or 9999-12-31 at -08:00: an unknown time, not a failed report.
+
+    >>> as_utc(datetime.fromisoformat("2021-03-15T08:00:00+08:00"))
+    datetime.datetime(2021, 3, 15, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> as_utc(datetime.fromisoformat("0001-01-01T00:00:00+08:00")) is None
+    True
+    """
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _search(matcher: Matcher, title: str, text: str) -> frozenset[str]:

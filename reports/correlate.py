@@ -4,7 +4,9 @@ For every event, the takedowns detected in a window around it (default 7 days be
 start to 30 days after its end) that fall in its scope, counted by kind and by target, and
 those whose last seen content holds the event's keywords.  For every takedown, the bounds
 on when it happened (alive at ``last_seen``, gone at ``detected_at``) and, where its page
-shows a publication time, its age at removal, bounded the same way.
+shows a publication time, its age at removal, bounded the same way.  No takedowns is a
+valid input everywhere (empty tallies, a lifetime summary of None bounds), and a window
+that would leave the calendar stops at its first or last day.
 
 Pure: works on `TakedownRow`s the report builds.  Imports the standard library and
 ``reports``.
@@ -22,7 +24,7 @@ from reports.events import Event
 from reports.keywords import Matcher, Term
 
 __all__ = ["EventResult", "TakedownRow", "correlate", "daily_counts", "event_window",
-           "lifetime_summary"]
+           "lifetime_summary", "shift"]
 
 
 @dataclass
@@ -91,7 +93,19 @@ def event_window(event: Event, before_days: int = 7, after_days: int = 30) -> tu
     >>> event_window(e)
     (datetime.date(2021, 3, 15), datetime.date(2021, 4, 21))
     """
-    return event.start - timedelta(days=before_days), event.end + timedelta(days=after_days)
+    return shift(event.start, -before_days), shift(event.end, after_days)
+
+
+def shift(day: date, days: int) -> date:
+    """*day* moved by *days*, held at the calendar's ends rather than overflowing.
+
+    >>> shift(date(1, 1, 3), -7), shift(date(9999, 12, 30), 30)
+    (datetime.date(1, 1, 1), datetime.date(9999, 12, 31))
+    """
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def correlate(events: Sequence[Event], rows: Sequence[TakedownRow], before_days: int = 7,
@@ -133,17 +147,24 @@ def daily_counts(rows: Iterable[TakedownRow]) -> dict[date, Counter]:
 
 def lifetime_summary(rows: Iterable[TakedownRow]) -> dict:
     """How long content lived before it went: count with a known age, and the median and
-    quartiles of the lower and upper bounds, in hours."""
+    quartiles of the lower and upper bounds, in hours (None for a bound when no takedown
+    has an age: the keys are always there).
+
+    >>> lifetime_summary([])
+    {'with_age': 0, 'at_least': None, 'at_most': None}
+    """
     bounds = [b for r in rows if (b := r.age_bounds) is not None]
-    out: dict = {"with_age": len(bounds)}
-    for name, index in (("at_least", 0), ("at_most", 1)):
-        hours = sorted(b[index].total_seconds() / 3600 for b in bounds)
-        if len(hours) >= 2:
-            q1, median, q3 = statistics.quantiles(hours, n=4, method="inclusive")
-        elif hours:
-            q1 = median = q3 = hours[0]
-        else:
-            continue
-        out[name] = {"q1_hours": round(q1, 1), "median_hours": round(median, 1),
-                     "q3_hours": round(q3, 1)}
-    return out
+    return {"with_age": len(bounds),
+            "at_least": _quartiles([b[0].total_seconds() / 3600 for b in bounds]),
+            "at_most": _quartiles([b[1].total_seconds() / 3600 for b in bounds])}
+
+
+def _quartiles(hours: list[float]) -> dict[str, float] | None:
+    if not hours:
+        return None
+    if len(hours) >= 2:
+        q1, median, q3 = statistics.quantiles(sorted(hours), n=4, method="inclusive")
+    else:
+        q1 = median = q3 = hours[0]
+    return {"q1_hours": round(q1, 1), "median_hours": round(median, 1),
+            "q3_hours": round(q3, 1)}

@@ -5,6 +5,8 @@ one's last seen content once (``reports.content``), tags it with the keyword lis
 the takedowns against the events (``reports.correlate``) and draws the charts;
 ``reports.output`` writes it as HTML, Markdown, CSV and JSON.  Progress goes to stderr:
 bars on a terminal, a plain line now and then otherwise (as ``crawler.progress`` does).
+No takedowns is a report (it says so), and dates at the calendar's ends (``--until
+9999-12-31``, events in year 1) never overflow.
 Imports ``snapshots``, ``diffing`` (through ``reports.content``) and ``reports``.
 """
 
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -46,11 +49,13 @@ from snapshots.reporting import (
 log = logging.getLogger(__name__)
 
 DEFAULT_VIEWER = "http://127.0.0.1:8080"
+FIRST_DAY, LAST_DAY = date.min + timedelta(days=1), date.max - timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """What to report on; *until* is inclusive (a day)."""
+    """What to report on; *until* is inclusive (a day).  *viewer_url* must be http(s)
+    (ValueError otherwise): every takedown links to it."""
 
     since: date | None = None
     until: date | None = None
@@ -59,6 +64,30 @@ class ReportOptions:
     before_days: int = 7
     after_days: int = 30
     viewer_url: str = DEFAULT_VIEWER
+
+    def __post_init__(self) -> None:
+        check_viewer_url(self.viewer_url)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.since or self.until or self.kinds or self.targets)
+
+
+def check_viewer_url(url: str) -> None:
+    """Raise ValueError unless *url* is an absolute http(s) URL (no ``javascript:``).
+
+    >>> check_viewer_url("javascript:alert(1)")
+    Traceback (most recent call last):
+    ...
+    ValueError: --viewer-url 'javascript:alert(1)' is not an http(s) URL
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname \
+            or any(c.isspace() or not c.isprintable() for c in url):
+        raise ValueError(f"--viewer-url {url!r} is not an http(s) URL")
 
 
 @dataclass
@@ -92,6 +121,15 @@ class Report:
     @property
     def restored(self) -> int:
         return sum(1 for r in self.rows if r.restored_at is not None)
+
+    @property
+    def no_takedowns(self) -> str:
+        """What the report says in place of its takedowns when it has none, else ''."""
+        if self.rows:
+            return ""
+        if self.options.filtered:
+            return "No takedowns match the filters."
+        return "The store holds no takedowns."
 
     def on_timeline(self, event: Event) -> bool:
         return event.start <= self.span[1] and event.end >= self.span[0]
@@ -142,7 +180,8 @@ class StageProgress:
 
 def _bounds(options: ReportOptions) -> tuple[datetime | None, datetime | None]:
     since = None if options.since is None else datetime.combine(options.since, dtime(), UTC)
-    until = None if options.until is None else \
+    # the calendar's last day has no next day: no upper bound is the same filter
+    until = None if options.until in (None, date.max) else \
         datetime.combine(options.until + timedelta(days=1), dtime(), UTC)
     return since, until
 
@@ -185,14 +224,16 @@ def build_report(store: Store, events: list[Event], options: ReportOptions,
 
 def _span(days: dict[date, Counter], options: ReportOptions,
           events: list[Event]) -> tuple[date, date]:
-    """The timeline's days: the filter's, else the takedowns', else the events'."""
+    """The timeline's days: the filter's, else the takedowns', else the events'; a day
+    inside the calendar's ends, since the chart draws a day of margin on either side."""
     first = options.since or (min(days) if days else None)
     last = options.until or (max(days) if days else None)
     if first is None or last is None:
         starts = [e.start for e in events] or [datetime.now(UTC).date()]
         ends = [e.end for e in events] or starts
         first, last = first or min(starts), last or max(ends)
-    return (first, max(first, last))
+    first = min(max(first, FIRST_DAY), LAST_DAY)
+    return (first, min(max(first, last), LAST_DAY))
 
 
 def _content_capture(row: TakedownRow) -> int | None:

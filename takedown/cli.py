@@ -164,15 +164,22 @@ def detect(obj: Context, phrase_files: tuple[str, ...]) -> None:
 def export(obj: Context, fmt: str, out: str | None, kinds: tuple[str, ...],
            target_names: tuple[str, ...]) -> None:
     """One record per takedown, with its evidence (JSON Lines or CSV)."""
-    from reports.export import write
+    from reports.export import write, write_file
     from snapshots.evidence import takedown_rows
 
+    if out is not None and not Path(out).parent.is_dir():
+        click.echo(f"error: {Path(out).parent} is not an existing folder: create it first",
+                   err=True)
+        sys.exit(2)
     rows = takedown_rows(obj.store(), kinds=kinds, targets=target_names)
     if out is None:
         write(rows, sys.stdout, fmt)
         return
-    with open(out, "w", encoding="utf-8", newline="") as fh:
-        write(rows, fh, fmt)
+    try:  # the file is replaced whole, or left as it was
+        write_file(rows, Path(out), fmt)
+    except OSError as exc:
+        click.echo(f"error: cannot write {out}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
 
 
 @cli.command()
@@ -242,7 +249,8 @@ def _day(value: str | None) -> date | None:
 @click.option("--events", "events_path", type=click.Path(dir_okay=False), default=None,
               help="Documented-events file (TOML), e.g. examples/events/….toml.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Folder to write the report into (created).")
+              help="Folder to write the report into (created, or replaced whole if it "
+                   "holds a report; its parent must exist).")
 @click.option("--format", "formats", default="html,md,csv,json", show_default=True,
               help="Comma-separated: html, md, csv, json.")
 @click.option("--keywords", "keyword_paths", multiple=True, type=click.Path(dir_okay=False),
@@ -269,20 +277,25 @@ def report(obj: Context, events_path: str | None, out: str, formats: str,
     """Write a takedown report laid against documented events (HTML, Markdown, CSV, JSON)."""
     from reports.events import EventsFile, load_events_file
     from reports.keywords import InputFileError, load_keywords
-    from reports.output import parse_formats, write_report
+    from reports.output import OutputError, check_out, parse_formats, write_report
     from reports.report import ReportOptions, StageProgress, build_report
 
     try:
         fmts = parse_formats(formats)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--format") from exc
-    options = ReportOptions(since=_day(since), until=_day(until), kinds=kinds,
-                            targets=target_names, before_days=before_days,
-                            after_days=after_days, viewer_url=viewer_url)
-    try:  # inputs validated before the store is read
+    try:  # options, inputs and the output folder validated before the store is read
+        options = ReportOptions(since=_day(since), until=_day(until), kinds=kinds,
+                                targets=target_names, before_days=before_days,
+                                after_days=after_days, viewer_url=viewer_url)
+    except ValueError as exc:  # the viewer URL
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    try:
         events = load_events_file(events_path) if events_path else EventsFile("", "", ())
         lists = [load_keywords(p) for p in keyword_paths]
-    except InputFileError as exc:
+        check_out(Path(out))
+    except (InputFileError, OutputError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     bar = StageProgress(progress)
@@ -290,6 +303,9 @@ def report(obj: Context, events_path: str | None, out: str, formats: str,
         built = build_report(obj.store(), list(events.events), options, lists,
                              title or events.title, bar)
         files = write_report(built, Path(out), fmts)
+    except OutputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     finally:
         bar.close()
     click.echo(f"report: {len(built.rows)} takedowns, {len(built.results)} events; wrote "

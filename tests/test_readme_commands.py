@@ -566,10 +566,7 @@ def only_parsed(cmd: Command) -> str | None:
 
 
 # A README command that fails for a reason outside the command line, until that is fixed.
-KNOWN_FAILURES = {
-    "demo": "the HTML report fails (UndefinedError: lifetime has no 'at_least') when no "
-            "takedown has a publication time, as after two demo days",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _params(blocks: list[Block]) -> list[object]:
