@@ -195,7 +195,12 @@ def links_diff(old: Sequence[PageLink], new: Sequence[PageLink], drop: Iterable[
     drop = frozenset(drop)
 
     def key(url: str) -> str:
-        return normalize_url(url, drop) if url.startswith(("http://", "https://")) else url
+        if not url.startswith(("http://", "https://")):
+            return url
+        try:
+            return normalize_url(url, drop)
+        except ValueError:   # malformed (``http://[::1``, ``http://x:99999/``): as written
+            return url
 
     def side(mine: Sequence[PageLink], other: Sequence[PageLink]) -> tuple[LinkChange, ...]:
         left = Counter(key(lk.url) for lk in other)

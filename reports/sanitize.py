@@ -3,11 +3,12 @@
 Captured pages are hostile.  `inert_html` makes one safe to show, in two passes:
 
 1. **Prepare** (lxml): resolve links against the page URL, note each link's target in its
-   ``title`` (the ``href`` itself goes), drop external image sources (only ``data:image/…``
-   raster images stay), scrub ``<style>`` text and ``style`` attributes (`scrub_css`: every
-   ``url()`` other than a data image, ``@import``, ``image-set()``, ``expression()``…), and
-   mark what the viewer asks for (removed links, removed or added text blocks) with an
-   outline and ``data-td``.
+   ``title`` (the ``href`` itself goes; one that does not parse as a URL, ``http://[::1``,
+   names nothing), drop external image sources (only ``data:image/…`` raster images stay),
+   scrub ``<style>`` text and ``style`` attributes (`scrub_css`: every ``url()`` other than
+   a data image, ``@import``, ``image-set()``, ``expression()``…), and mark what the
+   viewer asks for (removed links, removed or added text blocks) with an outline and
+   ``data-td``.
 2. **Clean** (nh3, the final gate): an allowlist of formatting tags and attributes; script,
    style-less active content (``iframe object embed form svg math template``…), ``base``,
    ``meta`` (refresh), ``link`` and every ``on*`` attribute are gone; ``src`` survives only
@@ -124,11 +125,20 @@ def _parse(html: str) -> lxml.html.HtmlElement | None:
         return None
 
 
+def _join(base: str, href: str) -> str:
+    """*href* resolved against *base*; as written when either does not parse as a URL
+    (``http://[::1``): it then names no http(s) target, and the link stays dead text."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return href
+
+
 def _base(root: lxml.html.HtmlElement, url: str) -> str:
     for el in root.iter("base"):
         href = (el.get("href") or "").strip()
         if href.lower().startswith(("http://", "https://", "/")):
-            return urljoin(url, href)
+            return _join(url, href)
     return url
 
 
@@ -138,7 +148,7 @@ def _prepare(root: lxml.html.HtmlElement, url: str, removed_links: Collection[st
     for el in root.iter(etree.Element):
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag in ("a", "area") and el.get("href") is not None:
-            target = urljoin(base, el.get("href", "").strip())
+            target = _join(base, el.get("href", "").strip())
             el.attrib.pop("href")
             if not el.get("title") and target.lower().startswith(("http://", "https://")):
                 el.set("title", target[:500])    # where it led, as text: links stay dead
@@ -146,7 +156,7 @@ def _prepare(root: lxml.html.HtmlElement, url: str, removed_links: Collection[st
                 _mark(el, REMOVED_MARK, "removed-link")
         elif tag == "img" and not _DATA_IMAGE.match(el.get("src") or ""):
             src = el.attrib.pop("src", "")
-            src = urljoin(base, src.strip()) if src.strip() else ""
+            src = _join(base, src.strip()) if src.strip() else ""
             if src.lower().startswith(("http://", "https://")) and not el.get("title"):
                 el.set("title", src[:500])
             el.set("alt", el.get("alt") or "[image]")

@@ -13,7 +13,16 @@ The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included
   host, so a DNS-rebinding page cannot read the store through the user's browser;
 * with a token, a request needs ``Authorization: Bearer``, the cookie, or ``?token=``
   once: that sets an HttpOnly SameSite=Strict cookie and redirects to the URL without it
-  (the token leaves the address bar and history);
+  (the token leaves the address bar and history).  The redirect is a path on the viewer's
+  own origin: leading slashes and backslashes collapse to one slash, since
+  ``//evil.example/`` as a Location is another site;
+* a token is at least 16 characters of printable ASCII without whitespace, quotes,
+  commas, semicolons or backslashes (`check_token`): anything shorter is guessable, and
+  the others cannot travel unchanged in a cookie or an ``Authorization`` header;
+* an unexpected exception (a bug, a broken store) is logged with its traceback and
+  answered 500 with a generic body: never a traceback, never captured content.  What a
+  request holds (ids, dates, filters) never causes one: it is answered 400 or 404 (see
+  ``reports.viewer_pages``);
 * headers: the CSP below, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
   no-referrer``, ``X-Frame-Options: SAMEORIGIN``.  The CSP is the issue's
   (``default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'``)
@@ -29,10 +38,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Sequence
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -58,6 +68,41 @@ SECURITY_HEADERS = (
 COOKIE = "takedown_token"
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 ALLOWED_METHODS = ("GET", "HEAD")
+TOKEN_MIN_LENGTH = 16
+_TOKEN = re.compile(r'[!#-+\--:<-\[\]-~]+')   # RFC 6265 cookie-octets: no space " , ; or backslash
+
+
+def check_token(token: str) -> str:
+    """*token*, if it may guard the viewer; else ValueError saying why.
+
+    >>> check_token("s3cret")
+    Traceback (most recent call last):
+    ...
+    ValueError: the token is 6 characters long: give at least 16 (secrets.token_urlsafe())
+    >>> check_token("a token with spaces in it")
+    Traceback (most recent call last):
+    ...
+    ValueError: the token may hold printable ASCII only, no whitespace, quotes, ',', ';' or '\\'
+    """
+    if len(token) < TOKEN_MIN_LENGTH:
+        raise ValueError(f"the token is {len(token)} characters long: give at least "
+                         f"{TOKEN_MIN_LENGTH} (secrets.token_urlsafe())")
+    if not _TOKEN.fullmatch(token):
+        raise ValueError("the token may hold printable ASCII only, no whitespace, quotes, "
+                         "',', ';' or '\\'")
+    return token
+
+
+def login_location(path: str, query: list[tuple[str, str]]) -> str:
+    """Where a token login redirects: *path* on this origin (one leading slash: a Location
+    of ``//evil.example/`` is another site, ``/\\evil.example`` too to a browser),
+    percent-encoded, and the *query* without the token.
+
+    >>> login_location("//evil.example/a b", [("token", "t"), ("x", "1")])
+    '/evil.example/a%20b?x=1'
+    """
+    rest = urlencode([(k, v) for k, v in query if k != "token"])
+    return quote("/" + path.lstrip("/\\")) + ("?" + rest if rest else "")
 
 
 def _host_name(host_header: str) -> str:
@@ -71,7 +116,7 @@ class ViewerGuard:
     """Methods, Host, token and security headers, around the whole app (module doc)."""
 
     def __init__(self, app: ASGIApp, token: str | None, hosts: Sequence[str] = ()) -> None:
-        self.app, self.token = app, token
+        self.app, self.token = app, None if token is None else check_token(token)
         self.hosts = LOOPBACK_NAMES | {h.strip("[]").lower() for h in hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,18 +124,25 @@ class ViewerGuard:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_secured(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 names = {k for k, _v in SECURITY_HEADERS}
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
                 message = {**message, "headers": kept + list(SECURITY_HEADERS)}
             await send(message)
 
-        refusal = self._refusal(scope)
-        if refusal is not None:
-            await refusal(scope, receive, send_secured)
-            return
-        await self.app(scope, receive, send_secured)
+        try:
+            refusal = self._refusal(scope)
+            await (refusal or self.app)(scope, receive, send_secured)
+        except Exception:  # logged whole; the client learns nothing of it
+            log.error("%s %r failed", scope["method"], scope["path"], exc_info=True)
+            if not started:
+                await PlainTextResponse("internal error: see the server log\n", 500)(
+                    scope, receive, send_secured)
 
     def _refusal(self, scope: Scope) -> Response | None:
         if scope["method"] not in ALLOWED_METHODS:
@@ -115,8 +167,7 @@ class ViewerGuard:
                           keep_blank_values=True)
         given = [v for k, v in query if k == "token"]
         if given and self._ok(given[-1]):
-            rest = urlencode([(k, v) for k, v in query if k != "token"])
-            response = RedirectResponse(scope["path"] + ("?" + rest if rest else ""), 303)
+            response = RedirectResponse(login_location(scope["path"], query), 303)
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
             return response
         return PlainTextResponse("a token is required: ?token=… once, or "
@@ -138,17 +189,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(store: Any, events: Sequence[Any] | None = None, token: str | None = None,
                *, hosts: Sequence[str] = ()) -> ASGIApp:
     """The viewer over *store* (a snapshots Store).  *events* (reports.events.Event) feed
-    the takedown list's event filter; *token*, when given, is required on every request;
-    *hosts* are Host names accepted besides loopback when there is no token."""
+    the takedown list's event filter; *token*, when given, is required on every request
+    (ValueError if `check_token` refuses it); *hosts* are Host names accepted besides
+    loopback when there is no token."""
     view = pages.Pages(store, list(events or ()))
     routes = [
         Route("/", view.index, methods=["GET"]),
         Route("/targets/{name}", view.target, methods=["GET"]),
-        Route("/urls/{url_id:int}", view.url, methods=["GET"]),
+        Route("/urls/{url_id}", view.url, methods=["GET"]),
         Route("/takedowns", view.takedowns, methods=["GET"]),
-        Route("/takedowns/{takedown_id:int}", view.takedown, methods=["GET"]),
-        Route("/compare/{url_id:int}", view.compare, methods=["GET"]),
-        Route("/captures/{capture_id:int}/raw", view.raw, methods=["GET"]),
+        Route("/takedowns/{takedown_id}", view.takedown, methods=["GET"]),
+        Route("/compare/{url_id}", view.compare, methods=["GET"]),
+        Route("/captures/{capture_id}/raw", view.raw, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     return ViewerGuard(app, token, hosts)

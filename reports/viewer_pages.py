@@ -5,6 +5,17 @@ Every page is a template under ``reports/templates/viewer/`` rendered through
 ``reports.render`` (autoescape); captured pages reach the browser only as the ``srcdoc``
 of an empty-sandbox iframe, after ``reports.sanitize``.  Imports reports, snapshots and
 Starlette; the guard and routes are in ``reports.viewer``.
+
+Requests and captures are hostile, and no input answers 500:
+
+* an id in the path is decimal and at most `MAX_ID`, else 404 (a larger one is no row, and
+  SQLite refuses to bind it); query numbers that are not numbers answer 400;
+* a date filter that is no date answers 400; ``until=9999-12-31`` has no day after it and
+  bounds nothing;
+* a captured URL becomes a link only when it parses as http(s) with a host and a valid port
+  (`linkable`); otherwise it is shown as text;
+* two captures whose pages cannot be read for comparison (extraction raises on what they
+  hold) are shown without the comparison, saying so, and the reason is logged.
 """
 
 from __future__ import annotations
@@ -30,15 +41,49 @@ from snapshots.browse import CaptureBody
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
+MAX_ID = 2**63 - 1   # the largest id a database integer column holds (SQLite, bigint)
+SHOWN = 40           # characters of a refused parameter quoted back in the message
 
 
 def linkable(url: object) -> bool:
-    """Only http(s) URLs become links; anything else is shown as text."""
-    return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
+    """Only well-formed http(s) URLs with a host become links; anything else is text.
+
+    >>> linkable("https://example.com/a"), linkable("javascript:alert(1)")
+    (True, False)
+    >>> linkable("http://[::1"), linkable("http://x:99999/"), linkable("http:///path")
+    (False, False, False)
+    """
+    if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port     # raises for a port out of range or not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0
 
 
-def when(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
+def host_of(url: str) -> str:
+    """The host name of *url*, or "" when it has none or does not parse.
+
+    >>> host_of("http://Example.com:8080/a"), host_of("http://[::1")
+    ('example.com', '')
+    """
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def when(value: object) -> str:
+    """A time as the viewer shows it: "" for none, "unknown" for a value that is no time.
+
+    >>> when(datetime(2024, 3, 1, 8, 5, tzinfo=UTC)), when(None), when("+99:00")
+    ('2024-03-01 08:05', '', 'unknown')
+    """
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "unknown"
 
 
 def helpers() -> dict[str, Any]:
@@ -49,14 +94,35 @@ def page(template: str, **context: Any) -> HTMLResponse:
     return HTMLResponse(render(f"viewer/{template}", **context, **helpers()))
 
 
+def _shown(raw: str) -> str:
+    return repr(raw if len(raw) <= SHOWN else raw[:SHOWN] + "…")
+
+
+def row_id(request: Request, name: str, what: str) -> int:
+    """The id path parameter *name*, or 404 naming *what*: decimal digits, at most
+    `MAX_ID` (the routes take any segment, so that no id can overflow a converter)."""
+    raw = request.path_params[name]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= MAX_ID):
+        raise HTTPException(404, f"no such {what}")
+    return int(raw)
+
+
 def _int_param(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return None
     try:
         return int(raw)
-    except ValueError:
-        raise HTTPException(400, f"{name} must be a number, not {raw!r}") from None
+    except ValueError:     # not a number, or more digits than int() converts
+        raise HTTPException(400, f"{name} must be a number, not {_shown(raw)}") from None
+
+
+def _text_param(request: Request, name: str) -> str:
+    """A text filter; a NUL cannot be in any stored name (and PostgreSQL refuses it)."""
+    raw = request.query_params.get(name, "")
+    if "\x00" in raw:
+        raise HTTPException(400, f"{name} must not contain a NUL character")
+    return raw
 
 
 def _date_param(request: Request, name: str) -> date | None:
@@ -66,7 +132,13 @@ def _date_param(request: Request, name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise HTTPException(400, f"{name} must be a date (YYYY-MM-DD), not {raw!r}") from None
+        raise HTTPException(400, f"{name} must be a date (YYYY-MM-DD), "
+                                 f"not {_shown(raw)}") from None
+
+
+def _day_after(day: date | None) -> date | None:
+    """The exclusive upper bound of an inclusive *day*; none after the calendar's last."""
+    return None if day is None or day == date.max else day + timedelta(days=1)
 
 
 def _is_html(c: CaptureBody) -> bool:
@@ -87,34 +159,44 @@ def _frame(c: CaptureBody | None, marks: dict[str, Any]) -> str:
     return inert_html(c.text, c.final_url or c.url, **marks)
 
 
+NOT_COMPARED = "These captures could not be read for comparison (see the server log)."
+
+
 def _comparison(a: CaptureBody | None, b: CaptureBody | None,
-                drop: Iterable[str]) -> Comparison | None:
+                drop: Iterable[str]) -> tuple[Comparison | None, str]:
+    """The comparison of *a* and *b*, or None and why not.  A ValueError or OverflowError
+    comes from what the pages hold (a bad item selector of the target, a date no calendar
+    has): once with the target's item selectors, once without, then no comparison."""
     if a is None or b is None:
-        return None
+        return None, ""
     spec = b.spec or {}
-    try:
-        return compare_pages(a.text or "", b.text or "", a.final_url or a.url,
-                             b.final_url or b.url, items=spec.get("items"),
-                             item_id=spec.get("item_id"), drop=drop)
-    except ValueError as exc:       # a bad item selector in the target's spec
-        log.warning("items of %s not compared: %s", b.target, exc)
-        return compare_pages(a.text or "", b.text or "", a.final_url or a.url,
-                             b.final_url or b.url, drop=drop)
+    tries = [{"items": spec.get("items"), "item_id": spec.get("item_id")}]
+    if spec.get("items"):
+        tries.append({})
+    for selectors in tries:
+        try:
+            return compare_pages(a.text or "", b.text or "", a.final_url or a.url,
+                                 b.final_url or b.url, drop=drop, **selectors), ""
+        except (ValueError, OverflowError) as exc:
+            log.warning("captures %s and %s of %s not compared%s: %s: %s", a.id, b.id,
+                        b.target, " with its item selectors" if selectors.get("items") else "",
+                        type(exc).__name__, exc)
+    return None, NOT_COMPARED
 
 
 def side_by_side(a: CaptureBody | None, b: CaptureBody | None,
                  drop: Iterable[str] = ()) -> dict[str, Any]:
     """Everything the comparison template needs for captures *a* (before), *b* (after);
     *drop*: the session parameters learned for the site, ignored in the links diff."""
-    cmp = _comparison(a, b, drop)
+    cmp, not_compared = _comparison(a, b, drop)
     old_marks: dict[str, Any] = {}
     new_marks: dict[str, Any] = {}
     if cmp is not None:
         old_marks = {"removed_blocks": cmp.removed_blocks,
                      "removed_links": {lk.url for lk in cmp.links_removed}}
         new_marks = {"added_blocks": cmp.added_blocks}
-    return {"a": a, "b": b, "cmp": cmp, "frame_a": _frame(a, old_marks),
-            "frame_b": _frame(b, new_marks)}
+    return {"a": a, "b": b, "cmp": cmp, "not_compared": not_compared,
+            "frame_a": _frame(a, old_marks), "frame_b": _frame(b, new_marks)}
 
 
 def _matches(row: dict, q: str) -> bool:
@@ -135,6 +217,8 @@ class Pages:
 
     async def target(self, request: Request) -> Response:
         name = request.path_params["name"]
+        if "\x00" in name:
+            raise HTTPException(404, "no target by that name")
         target = await run_in_threadpool(browse.target_urls, self.store, name)
         if target is None:
             raise HTTPException(404, f"no target named {name!r}")
@@ -142,7 +226,7 @@ class Pages:
 
     async def url(self, request: Request) -> Response:
         detail = await run_in_threadpool(browse.url_detail, self.store,
-                                         request.path_params["url_id"])
+                                         row_id(request, "url_id", "URL"))
         if detail is None:
             raise HTTPException(404, "no such URL")
         return page("url.html", title="Capture history", u=detail)
@@ -153,12 +237,12 @@ class Pages:
 
     def _takedowns(self, request: Request) -> dict[str, Any]:
         params = request.query_params
-        kind, target = params.get("kind", ""), params.get("target", "")
+        kind, target = _text_param(request, "kind"), _text_param(request, "target")
         since, until = _date_param(request, "since"), _date_param(request, "until")
         event = self._event(params.get("event", ""))
         rows = browse.takedown_list(
             self.store, kinds=(kind,) if kind else (), targets=(target,) if target else (),
-            since=_midnight(since), until=_midnight(until + timedelta(days=1) if until else None))
+            since=_midnight(since), until=_midnight(_day_after(until)))
         if event is not None:
             rows = _in_event(rows, event)
         q = params.get("q", "").strip()
@@ -182,7 +266,8 @@ class Pages:
         raise HTTPException(400, f"unknown event {event_id!r}")
 
     async def takedown(self, request: Request) -> Response:
-        ctx = await run_in_threadpool(self._takedown, request.path_params["takedown_id"])
+        ctx = await run_in_threadpool(self._takedown,
+                                      row_id(request, "takedown_id", "takedown"))
         return page("compare.html", **ctx)
 
     def _takedown(self, takedown_id: int) -> dict[str, Any]:
@@ -201,7 +286,7 @@ class Pages:
         return page("compare.html", **ctx)
 
     def _compare(self, request: Request) -> dict[str, Any]:
-        url_id = request.path_params["url_id"]
+        url_id = row_id(request, "url_id", "URL")
         detail = browse.url_detail(self.store, url_id)
         if detail is None:
             raise HTTPException(404, "no such URL")
@@ -223,12 +308,12 @@ class Pages:
         """The session parameters learned for *capture*'s host (see crawler/run.py)."""
         if capture is None:
             return set()
-        host = urlsplit(capture.final_url or capture.url).hostname or ""
+        host = host_of(capture.final_url or capture.url)
         return self.store.volatile_params().get(host, set())
 
     async def raw(self, request: Request) -> Response:
         cap = await run_in_threadpool(browse.capture_body, self.store,
-                                      request.path_params["capture_id"])
+                                      row_id(request, "capture_id", "capture"))
         if cap is None or cap.body is None:
             raise HTTPException(404, "no stored body for this capture")
         # text/plain and an attachment: a browser neither renders nor sniffs it

@@ -317,7 +317,8 @@ def report(obj: Context, events_path: str | None, out: str, formats: str,
               help="Documented events (TOML) for the takedown list's event filter.")
 @click.option("--token", default=None, envvar="TAKEDOWN_SERVE_TOKEN",
               help="Required on every request (?token= once, then a cookie; or "
-                   "Authorization: Bearer). Mandatory when bound beyond loopback.")
+                   "Authorization: Bearer). Mandatory when bound beyond loopback; at "
+                   "least 16 characters of printable ASCII, no whitespace.")
 @click.pass_obj
 def serve(obj: Context, host: str, port: int, events_file: str | None,
           token: str | None) -> None:
@@ -327,9 +328,15 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
     from crawler.middlewares import is_loopback
     from reports.events import load_events
     from reports.keywords import InputFileError
-    from reports.viewer import create_app
+    from reports.viewer import check_token, create_app
 
-    if not token and not is_loopback(host):
+    if token is not None:
+        try:
+            check_token(token)
+        except ValueError as exc:
+            click.echo(f"error: --token (or TAKEDOWN_SERVE_TOKEN): {exc}", err=True)
+            sys.exit(2)
+    if token is None and not is_loopback(host):
         click.echo(f"error: --host {host} is not loopback: give --token (or set "
                    "TAKEDOWN_SERVE_TOKEN) so that only you can read the store", err=True)
         sys.exit(2)
@@ -338,7 +345,7 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
     except InputFileError as exc:  # the events file, or a keyword file it names
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    app = create_app(obj.store(), events, token or None, hosts=[host])
+    app = create_app(obj.store(), events, token, hosts=[host])
     click.echo(f"serving http://{host}:{port}/ (read-only; Ctrl-C stops)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 

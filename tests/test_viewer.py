@@ -206,19 +206,19 @@ def test_host_header_must_be_loopback_without_token(viewer) -> None:
 
 def test_token_once_in_the_query_then_a_cookie_or_bearer(demo_db_url) -> None:
     store = open_store(db_url=demo_db_url)
-    with serving(create_app(store, token="s3cret")) as base:
+    with serving(create_app(store, token="s3cret-viewer-token")) as base:
         assert _get(base, "/takedowns").status_code == 401
         assert _get(base, "/takedowns?token=wrong").status_code == 401
-        r = _get(base, "/takedowns?kind=edited&token=s3cret")
+        r = _get(base, "/takedowns?kind=edited&token=s3cret-viewer-token")
         assert r.status_code == 303 and r.headers["location"] == "/takedowns?kind=edited"
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie
         _secured(r)
         with httpx.Client(base_url=base, timeout=30) as client:
-            assert client.get("/takedowns?token=s3cret", follow_redirects=True
+            assert client.get("/takedowns?token=s3cret-viewer-token", follow_redirects=True
                               ).status_code == 200
             assert client.get("/").status_code == 200          # the cookie, from now on
-        bearer = {"Authorization": "Bearer s3cret"}
+        bearer = {"Authorization": "Bearer s3cret-viewer-token"}
         assert _get(base, "/", headers={**bearer, "Host": "viewer.lan"}).status_code == 200
         assert _get(base, "/", headers={"Authorization": "Bearer nope"}).status_code == 401
     store.close()
