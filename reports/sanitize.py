@@ -1,4 +1,4 @@
-"""Captured HTML → an inert document for ``<iframe sandbox srcdoc>`` (STYLE §6).
+"""Captured HTML → an inert document for ``<iframe sandbox srcdoc>``.
 
 Captured pages are hostile.  `inert_html` makes one safe to show, in two passes:
 

@@ -1,7 +1,7 @@
 """``takedown serve``: the read-only web viewer (Starlette), and the guard around it.
 
 `create_app(store, events=None, token=None)` builds the app; `reports.viewer_pages` holds
-the pages.  Routes (deep links, see /work/shared interfaces): ``/`` targets,
+the pages.  Routes (deep links): ``/`` targets,
 ``/targets/{name}``, ``/urls/{url_id}``, ``/takedowns`` (filters ``kind target since until
 q event page``), ``/takedowns/{takedown_id}``, ``/compare/{url_id}?a=&b=``,
 ``/captures/{capture_id}/raw``.
