@@ -1,13 +1,22 @@
-"""Downloader components: retries with backoff, the size cap, the loopback guard.
+"""Downloader components: retries with backoff, the size caps, URL length, loopback guard.
 
 - ``BackoffRetryMiddleware``: Scrapy's retry, plus a growing pause before each retry, the
   server's ``Retry-After`` honoured (capped), and cut-off bodies ("dataloss") retried.
-- ``SizeCapExtension``: stops a download at ``TAKEDOWN_MAX_SIZE`` and keeps its head (the
-  response arrives flagged ``download_stopped``; the spider marks it truncated).
+- ``SizeCapExtension``: stops a download once more than ``TAKEDOWN_MAX_SIZE`` bytes came
+  over the wire and keeps its head (the response arrives flagged ``download_stopped``).
+- ``CappedDecompressionMiddleware``: in place of Scrapy's ``HttpCompressionMiddleware``,
+  undoes gzip, deflate, br and zstd a chunk at a time and keeps the first
+  ``TAKEDOWN_MAX_SIZE`` *decoded* bytes (flag ``decoded_capped``), so a decompression bomb
+  costs at most the cap (``crawler.decoding``).  Scrapy's own would drop the response
+  (``IgnoreRequest``) past ``DOWNLOAD_MAXSIZE``, and with no limit inflate it whole.
+  The spider marks a response carrying either flag truncated.  0 means no cap.
+- ``UrlLengthFailMiddleware``: a URL longer than ``URLLENGTH_LIMIT`` is failed with
+  ``UrlTooLong`` before any request, so it is recorded (``url_too_long``); Scrapy's spider
+  middleware of the same setting would drop it without a trace.
 - ``LoopbackOnlyMiddleware``: with ``TAKEDOWN_LOOPBACK_ONLY`` every non-loopback host is
   refused (tests and benchmarks must never reach the internet).
 
-Imports nothing of ours.
+Imports ``crawler.decoding``.
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
+from scrapy.http import TextResponse
+from scrapy.responsetypes import responsetypes
+
+from crawler.decoding import ACCEPTED, decoded_head
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -104,7 +117,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 
 class SizeCapExtension:
-    """Keep only the first ``TAKEDOWN_MAX_SIZE`` bytes of a body."""
+    """Stop a download past ``TAKEDOWN_MAX_SIZE`` bytes on the wire, keeping its head."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -131,6 +144,73 @@ class SizeCapExtension:
 
     def forget(self, response: Response, request: Request, spider: object) -> None:
         self.received.pop(id(request), None)
+
+
+class CappedDecompressionMiddleware:
+    """Undo content codings, keeping at most ``TAKEDOWN_MAX_SIZE`` decoded bytes."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = max(cap, 0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CappedDecompressionMiddleware:
+        if not crawler.settings.getbool("COMPRESSION_ENABLED"):
+            raise NotConfigured
+        return cls(crawler.settings.getint("TAKEDOWN_MAX_SIZE"))
+
+    def process_request(self, request: Request) -> None:
+        request.headers.setdefault("Accept-Encoding", ACCEPTED)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        values = response.headers.getlist("Content-Encoding")
+        if request.method == "HEAD" or not values:
+            return response
+        body, capped, left = decoded_head(response.body, values, self.cap)
+        if body is response.body:   # nothing undone (unknown coding, or not decodable)
+            return response
+        if capped:
+            log.warning("%s decodes to more than %d bytes: its head is kept", response,
+                        self.cap)
+        return _decoded(response, body, left, ["decoded_capped"] if capped else [])
+
+
+def _decoded(response: Response, body: bytes, left: list[bytes],
+             flags: list[str]) -> Response:
+    """*response* with its decoded *body*, the codings *left* on it, *flags* added, and the
+    class its headers and new body call for (as Scrapy's middleware does)."""
+    headers = response.headers.copy()
+    if left:
+        headers["Content-Encoding"] = b", ".join(left)
+    else:
+        del headers["Content-Encoding"]
+    cls = responsetypes.from_args(headers=headers, url=response.url, body=body)
+    # the encoding is read again from the new headers and body
+    extra = {"encoding": None} if issubclass(cls, TextResponse) else {}
+    return response.replace(cls=cls, body=body, headers=headers,
+                            flags=[*response.flags, *flags], **extra)
+
+
+class UrlTooLong(IgnoreRequest):
+    """The URL is longer than ``URLLENGTH_LIMIT``: it is never requested."""
+
+
+class UrlLengthFailMiddleware:
+    """Fail, never drop, a request whose URL is longer than ``URLLENGTH_LIMIT``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> UrlLengthFailMiddleware:
+        limit = crawler.settings.getint("URLLENGTH_LIMIT")
+        if not limit:
+            raise NotConfigured
+        return cls(limit)
+
+    def process_request(self, request: Request) -> None:
+        if len(request.url) > self.limit:
+            raise UrlTooLong(f"URL of {len(request.url)} characters, longer than "
+                             f"URLLENGTH_LIMIT ({self.limit})")
 
 
 def is_loopback(host: str | None) -> bool:

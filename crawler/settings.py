@@ -24,7 +24,8 @@ REMOTE_CONTROL_ENABLED = False
 HTTPERROR_ALLOW_ALL = True
 # A cut-off body is kept (flagged "dataloss") and retried by our retry middleware.
 DOWNLOAD_FAIL_ON_DATALOSS = False
-# The size cap is ours (TAKEDOWN_MAX_SIZE): it keeps the head of a large body.
+# The size cap is ours (TAKEDOWN_MAX_SIZE): it keeps the head of a large body, on the wire
+# and once decoded (Scrapy's limits drop the response instead).
 DOWNLOAD_MAXSIZE = 0
 DOWNLOAD_WARNSIZE = 0
 DOWNLOAD_TIMEOUT = 30
@@ -44,8 +45,16 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,
+    # decodes no more than TAKEDOWN_MAX_SIZE bytes of a gzip/deflate/br/zstd body
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.CappedDecompressionMiddleware": 590,
     "crawler.middlewares.LoopbackOnlyMiddleware": 50,
+    # before robots.txt is asked: a URL too long is a failed capture, never a request
+    "crawler.middlewares.UrlLengthFailMiddleware": 60,
 }
+# Scrapy's URL length check drops requests silently; ours (above) fails them instead.
+URLLENGTH_LIMIT = 2083
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None}
 ITEM_PIPELINES = {"crawler.pipelines.SnapshotPipeline": 300}
 EXTENSIONS = {"crawler.middlewares.SizeCapExtension": 0}
 

@@ -22,6 +22,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
+from crawler.decoding import head_bytes, head_text
 from crawler.fetches import (
     FIRST,
     NEW,
@@ -35,6 +36,7 @@ from crawler.fetches import (
     fetch_profile,
     for_claim,
 )
+from crawler.middlewares import UrlTooLong
 from crawler.plan import ROUND, RoundPlan, TargetPlan
 from crawler.probes import PROBE_DEPTH, probe_url
 from snapshots.records import NewCapture
@@ -58,10 +60,24 @@ _ERROR_KINDS = (   # (exception class names, words in the message) → kind; fir
 )
 
 
+_IGNORED_KINDS = (   # IgnoreRequest: words of its message → kind; first match wins
+    ("LOOPBACK_ONLY", "refused_host"),
+    ("robots.txt", "robots"),
+    ("max redirections", "redirect_loop"),   # Scrapy's REDIRECT_MAX_TIMES (a loop, mostly)
+)
+
+
 def error_kind(failure: Failure) -> str:
-    """A short name for why a fetch failed (Scrapy wraps Twisted's errors; look inside)."""
+    """A short name for why a fetch failed (Scrapy wraps Twisted's errors; look inside).
+
+    A request a component refused (``IgnoreRequest``) says which: ``robots``,
+    ``refused_host``, ``redirect_loop``, ``url_too_long``, else ``ignored``.
+    """
+    if failure.check(UrlTooLong):
+        return "url_too_long"
     if failure.check(IgnoreRequest):
-        return "refused_host" if "LOOPBACK_ONLY" in str(failure.value) else "robots"
+        message = str(failure.value)
+        return next((k for w, k in _IGNORED_KINDS if w in message), "ignored")
     name, message = type(failure.value).__name__, repr(failure.value)
     for names, words, kind in _ERROR_KINDS:
         if name in names or any(w in message for w in words):
@@ -69,7 +85,12 @@ def error_kind(failure: Failure) -> str:
     return "other"
 
 
-NOT_SENT = frozenset({"robots", "refused_host"})   # failures that never reached the site
+# failures that never reached the site
+NOT_SENT = frozenset({"robots", "refused_host", "url_too_long"})
+
+
+# the download stopped at the size cap, or the decoding did, or the connection was lost
+TRUNCATED_FLAGS = frozenset({"download_stopped", "decoded_capped", "dataloss"})
 
 
 def _headers(response: Response) -> dict[str, str]:
@@ -191,16 +212,8 @@ class WatchlistSpider(scrapy.Spider):
     def capture(self, response: Response) -> NewCapture:
         """The fetch as a capture template (``for_claim`` makes each target's)."""
         meta = response.meta
-        body = response.body
-        truncated = bool({"download_stopped", "dataloss"} & set(response.flags)) or (
-            len(body) > self.max_size)
-        text = encoding = None
-        links: list[tuple[str, str]] = []
-        if isinstance(response, TextResponse):
-            body = body[: self.max_size]
-            text, encoding = response.text, response.encoding
-            if _is_html(response):
-                links = self._extract(response)
+        body, text, encoding, links, cut = self._content(response)
+        truncated = cut or bool(TRUNCATED_FLAGS & set(response.flags))
         dataloss = "dataloss" in response.flags
         return NewCapture(
             target="", url=meta["watched"], depth=0, via="",
@@ -212,6 +225,19 @@ class WatchlistSpider(scrapy.Spider):
             error_kind="dataloss" if dataloss else None,
             attempts=meta.get("retry_times", 0) + 1,
             elapsed_ms=int(meta.get("download_latency", 0) * 1000), links=tuple(links))
+
+    def _content(self, response: Response) -> tuple[bytes, str | None, str | None,
+                                                    list[tuple[str, str]], bool]:
+        """(body, text, encoding, links, whether body or text was cut): body and text
+        (as UTF-8) at most ``max_size`` bytes each, the text decoded from the kept body."""
+        body, cut = head_bytes(response.body, self.max_size)
+        if not isinstance(response, TextResponse):
+            return body, None, None, [], cut
+        if cut:
+            response = response.replace(body=body)
+        text, text_cut = head_text(response.text, self.max_size)
+        links = self._extract(response) if _is_html(response) else []
+        return body, text, response.encoding, links, cut or text_cut
 
     def _extract(self, response: TextResponse) -> list[tuple[str, str]]:
         out = []
