@@ -16,6 +16,7 @@ import copy
 import logging
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -25,8 +26,11 @@ from diffing.classify import Fetch, Verdict, classify, is_home
 from diffing.edits import EditMemory
 from diffing.extract import Page, extract
 from diffing.listing import (
+    DELIST_MIN_ENTRIES,
     LISTING_MIN_LINKS,
     entry_links,
+    matched_lists,
+    overtaken,
     series_key,
     series_sequences,
     sitewide,
@@ -58,6 +62,8 @@ class DetectSummary:
     captures: int = 0
     opened: dict[str, int] = field(default_factory=dict)
     restored: int = 0
+    errors: int = 0     # captures whose reading raised (their verdict is ``error``)
+    failed_jobs: list[str] = field(default_factory=list)
 
     def add(self, kind: str) -> None:
         self.opened[kind] = self.opened.get(kind, 0) + 1
@@ -72,12 +78,29 @@ def detect(store: Store, phrases: Phrasebook | None = None,
     jobs = ds.pending()
     summary = DetectSummary()
     for n, job in enumerate(jobs, 1):
-        with ds.job() as js:
-            RoundDetector(js, job, phrases, drop, summary).run()
+        try:
+            with ds.job() as js:
+                RoundDetector(js, job, phrases, drop, summary).run()
+        except Exception as exc:  # noqa: BLE001 - one job's failure never stops the others
+            _skip_job(ds, job, exc, summary)
         summary.jobs += 1
         if progress:
             progress(n, len(jobs))
     return summary
+
+
+def _skip_job(ds: DetectionStore, job: Job, exc: Exception, summary: DetectSummary) -> None:
+    """A job that failed outside any one capture (its transaction rolled back) is marked
+    done with the memory of the target's round before it, so the next round compares
+    with that one, and the error noted: detection goes on with the next rounds."""
+    log.error("round %s, target %s: %s: %s", job.round_id, job.target,
+              type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+    summary.failed_jobs.append(f"round {job.round_id} target {job.target}: "
+                               f"{type(exc).__name__}: {exc}"[:300])
+    with ds.job() as js:
+        memory = js.round_memory(job.target_id, job.at)
+        js.mark_done(job.round_id, job.target_id,
+                     {**memory, "error": f"{type(exc).__name__}: {exc}"[:500]})
 
 
 def _normalizer(drop: dict[str, set[str]]) -> Callable[[str], str | None]:
@@ -121,10 +144,11 @@ class RoundDetector:
     def run(self) -> None:
         caps = self.js.captures(self.job.round_id, self.job.target_id)
         self.summary.captures += len(caps)
+        self.errors: dict[int, Verdict] = {}
         for c in caps:
             text = self.js.text(c.text_sha256)
             if _is_html(text):
-                self.pages[c.id] = self._extract(text, c.final_url or c.url)
+                self._guarded(c, self._read, c, text)
         probe = next((c for c in caps if c.role == "probe"), None)
         self.caps = [c for c in caps if c.role == "page"]
         # every page's same-host entry links, computed once for edits, listings and items
@@ -139,10 +163,16 @@ class RoundDetector:
         self.edit_candidates: list[tuple] = []
         # every verdict first: a page's reading may depend on another's (a later page of
         # a list goes with its first page)
-        judged = [(c, states.get(c.url_id)) for c in self.caps]
-        last_oks = [self._judge(c, st, probe) for c, st in judged]
+        judged = [(c, states.get(c.url_id)) for c in self.caps if c.id not in self.errors]
+        last_oks = [self._guarded(c, self._judge, c, st, probe) for c, st in judged]
         for (c, st), last_ok in zip(judged, last_oks, strict=True):
-            self._advance(c, st, self.verdicts[c.id], self.pages.get(c.id), last_ok)
+            if c.id not in self.errors:
+                self._guarded(c, self._advance, c, st, self.verdicts[c.id],
+                              self.pages.get(c.id), last_ok)
+        for c in self.caps:
+            if c.id in self.errors:
+                v = self.verdicts[c.id] = self.errors[c.id]
+                self.js.put_verdict(c.id, v.state, v.kind, v.rule, v.detail)
         self._open_edits()
         self.ok = {c.url: (c, self.pages[c.id]) for c in self.caps
                    if self.verdicts[c.id].state == "ok" and c.id in self.pages}
@@ -151,6 +181,26 @@ class RoundDetector:
                   "volatile_lists": sorted(self.volatile_lists)[:MAX_LIST_PATHS],
                   **self._pending_memory()}
         self.js.mark_done(self.job.round_id, self.job.target_id, memory)
+
+    def _read(self, c: CaptureRef, text: str) -> None:
+        self.pages[c.id] = self._extract(text, c.final_url or c.url)
+
+    def _guarded(self, c: CaptureRef, step: Callable[..., Any], *args: Any) -> Any:
+        """*step* for one capture, inside a savepoint: whatever the capture does to
+        extraction, classification or the state machine ends at that capture, as an
+        ``error`` verdict naming the exception; its URL's state is left as it was (like a
+        failed fetch) and the job goes on."""
+        try:
+            with self.js.s.begin_nested():
+                return step(*args)
+        except Exception as exc:  # noqa: BLE001 - any capture's failure stays with it
+            log.warning("capture %s (%s): %s: %s", c.id, c.url, type(exc).__name__, exc,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+            self.pages.pop(c.id, None)
+            self.errors[c.id] = Verdict("error", None, f"error:{type(exc).__name__}",
+                                        {"error": f"{type(exc).__name__}: {exc}"[:500]})
+            self.summary.errors += 1
+            return None
 
     def _list_paths(self) -> set[str]:
         """Structural paths of repeated entries (list items, comments, cards, rows) on the
@@ -401,6 +451,9 @@ class RoundDetector:
         before = self._before("listings", lambda v: {**v, "links": [
             [n, k] for n, k in ((self.norm(u), k) for u, k in v["links"]) if n]})
         listings = {url for url, seq in entries.items() if len(seq) >= LISTING_MIN_LINKS}
+        # a later page of a listing is one however few entries it shows (the list's tail)
+        series = {series_key(u)[0] for u in listings}
+        listings |= {url for url, seq in entries.items() if seq and series_key(url)[0] in series}
         unseen = self._unseen(before)
         # each list compared over the pages read in both rounds
         pages = [u for u in before if u in ok and u in listings]
@@ -408,10 +461,17 @@ class RoundDetector:
         chained_now = series_sequences({u: entries[u] for u in pages})
         turned = {key for key, seq in chained.items()
                   if not time_ordered(seq, chained_now.get(key, []))}
+        # a list that bumps is seen across a template change too (it moved on the page)
+        moved = matched_lists(chained, chained_now)
+        self.bumped = set(self.memory.get("bumped", ())) | {
+            key for key, seq in chained.items() if overtaken(seq, moved.get(key, []))}
         for key in sorted(turned - set(self.memory.get("rotating", ()))):
             log.debug("%s: a list whose entries rotate (%s → %s)", key, chained[key],
                       chained_now.get(key))
-        widgets = template_widgets(entries)
+        # home pages list the latest of every section in the sections' own template: a list
+        # they share entries with is not a widget on that account
+        widgets = template_widgets({u: seq for u, seq in entries.items()
+                                    if not is_home(u, self.homes)})
         self.rotating = set(self.memory.get("rotating", ())) | turned | {
             key for key in chained if key.split(" ", 1)[1] in widgets}
         # listed: in any list of the target's pages but widgets (a box at one place of a
@@ -419,11 +479,20 @@ class RoundDetector:
         # rotate, on their page or, on two pages or more, at that place on every page
         widgets |= {k for k, n in Counter(key.split(" ", 1)[1] for key in self.rotating)
                     .items() if n >= 2}
-        present = {u for url, seq in entries.items() for u, k in seq
+        # still listed: linked visibly from any of the target's pages at a place that does
+        # not rotate, sitewide boxes included (a "latest" box of the list's own template on
+        # every page this round, not the last, is the entry still shown, not gone), and
+        # wherever the page's main region was read to be (layouts vary between variants)
+        shown = {url: entry_links(page, self.host, self.norm, main_only=False)
+                 for url, (_c, page) in ok.items()}
+        present = {u for url, seq in shown.items() for u, k in seq
                    if k not in widgets and f"{series_key(url)[0]} {k}" not in self.rotating}
         self.pending = self._confirm_delisted(present, listings, unseen)
         if not unseen:   # an entry may have moved to a page not read: nothing concluded
             self._delisted(before, present, listings, chained)
+        else:
+            log.debug("target %s: listing pages not read (%s): no delisting concluded",
+                      self.job.target, sorted(unseen))
         self._relisted(present)
         now = {url: {"capture_id": ok[url][0].id, "at": self.job.at.isoformat(),
                      "links": entries[url]} for url in listings}
@@ -432,6 +501,7 @@ class RoundDetector:
 
     def _pending_memory(self) -> dict:
         return {"rotating": sorted(self.rotating)[:MAX_LIST_PATHS],
+                "bumped": sorted(self.bumped)[:MAX_LIST_PATHS],
                 "pending_delisted": self.pending}
 
     def _unseen(self, before: dict) -> set[str]:
@@ -462,21 +532,23 @@ class RoundDetector:
         pages still serve (*chained*: each list of last round's listing pages that still
         serve, its pages in order): held as pending, and a takedown only if the next round
         shows them missing still (`_confirm_delisted`).  A list seen to rotate (a widget)
-        never delists."""
+        or to bump (`overtaken`) never delists."""
         by_url = {c.url: c for c in self.caps}
         open_urls = self._open_url_ids()
         for listing, old_links in chained.items():
-            if listing in self.rotating:
+            if listing in self.rotating or listing in self.bumped:
                 continue
             # entries only: not the listing's own pages (pagination), nor home pages
             listing_url = listing.split(" ", 1)[0]
             links = [u for u in old_links if series_key(u)[0] != listing_url
                      and not is_home(u, self.homes)]
-            if len(links) < LISTING_MIN_LINKS:
+            if len(links) < DELIST_MIN_ENTRIES:
                 continue
             for url, pos in vanished_from_middle(links, present):
                 c = by_url.get(url)
                 if c is None or self.verdicts[c.id].state != "ok" or c.url_id in open_urls:
+                    log.debug("%s: gone from %s, its page not read ok (%s)", url, listing,
+                              self.verdicts[c.id].state if c is not None else "not captured")
                     continue
                 page = next(u for u in before if series_key(u)[0] == listing_url
                             and any(e[0] == url for e in before[u]["links"]))
@@ -505,7 +577,8 @@ class RoundDetector:
             url = self.norm(url) or url
             c = by_url.get(url)
             state = self.verdicts[c.id].state if c is not None else None
-            if url in present or p["list"] in self.rotating or state in TAKEDOWN_STATES:
+            if url in present or p["list"] in self.rotating or p["list"] in self.bumped or \
+                    state in TAKEDOWN_STATES:
                 log.debug("%s: pending delisting dropped (listed again: %s, list rotates: "
                           "%s, page %s)", url, url in present, p["list"] in self.rotating,
                           state)

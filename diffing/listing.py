@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from diffing.extract import Page
+from diffing.extract import HIDDEN_PATH, Page
 
 # A link on this share of a target's pages (and on at least SITEWIDE_MIN pages) is
 # navigation, not an entry of a listing.
@@ -22,16 +22,19 @@ SITEWIDE_SHARE = 0.3
 SITEWIDE_MIN = 3
 # A page is a listing when it holds at least this many entry links.
 LISTING_MIN_LINKS = 5
+# A list (its pages chained) delists when it held at least this many entries: an entry
+# gone with one listed before it and one after it still there.
+DELIST_MIN_ENTRIES = 3
 
 
-def entry_links(page: Page, host: str | None,
-                normalize: Callable[[str], str | None]) -> list[tuple[str, str]]:
-    """The page's main-content links to *host*: (normalised URL, list it belongs to), in
-    page order, once each."""
+def entry_links(page: Page, host: str | None, normalize: Callable[[str], str | None],
+                main_only: bool = True) -> list[tuple[str, str]]:
+    """The page's main-content links to *host* (with *main_only* false, its visible links
+    anywhere): (normalised URL, list it belongs to), in page order, once each."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for link in page.links:
-        if not link.in_main:
+        if not link.in_main and (main_only or link.path == HIDDEN_PATH):
             continue
         url = normalize(link.url)
         if url is None or url in seen:
@@ -135,6 +138,28 @@ def series_sequences(listings: dict[str, list[list[str]]]) -> dict[str, list[str
     return out
 
 
+def matched_lists(before: dict[str, list[str]],
+                  now: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each list of *before* (keyed ``"listing-URL list-key"``, as `series_sequences`) with
+    the list of the same listing *now* that shares most entries with it: the same list,
+    also where a template change gave it another place (key) on the page.
+
+    >>> matched_lists({"L ul.a": ["x", "y", "z"]}, {"L div.b": ["n", "x", "z"], "L ul.c": ["q"]})
+    {'L ul.a': ['n', 'x', 'z']}
+    """
+    out: dict[str, list[str]] = {}
+    for key, seq in before.items():
+        if key in now:
+            out[key] = now[key]
+            continue
+        listing, old = key.split(" ", 1)[0], set(seq)
+        rivals = [(len(old.intersection(cur)), cur) for k, cur in now.items()
+                  if k.split(" ", 1)[0] == listing]
+        best = max(rivals, key=lambda r: r[0], default=(0, []))
+        out[key] = best[1] if best[0] else []
+    return out
+
+
 def time_ordered(prev: Sequence[str], cur: Sequence[str]) -> bool:
     """Whether a list read twice behaves as a time-ordered listing (a feed, a board, a news
     list): what is new sits above what was already listed.  Entries pinned at the top
@@ -171,6 +196,22 @@ def time_ordered(prev: Sequence[str], cur: Sequence[str]) -> bool:
                 return False
             allowed -= 1     # in the place of one that went
     return True
+
+
+def overtaken(prev: Sequence[str], cur: Sequence[str]) -> bool:
+    """Whether an entry listed in both readings now stands above one that stood above it:
+    a list ordered by last activity (a forum board bumping threads with new replies), where
+    an entry that went may have sunk below the entries shown, as well as have been taken
+    out — the list alone cannot tell which, so such a list never delists.
+
+    >>> overtaken(["s", "a", "b", "c"], ["s", "c", "a", "b"])      # c bumped above a
+    True
+    >>> overtaken(["a", "b", "c", "d"], ["n", "a", "c", "d"])      # new on top, b gone
+    False
+    """
+    where = {u: i for i, u in enumerate(cur)}
+    positions = [where[u] for u in prev if u in where]
+    return any(a > b for a, b in zip(positions, positions[1:]))
 
 
 def _in_order(positions: list[int]) -> set[int]:

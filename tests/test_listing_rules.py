@@ -1,0 +1,46 @@
+"""The listing and date rules on their own: their documented examples run, and the cases
+that once produced false delistings (a board that bumps threads, its list moved on the page
+by a template change) or a crash (a date with an offset no clock has) stay fixed."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+from diffing.listing import matched_lists, overtaken, time_ordered, vanished_from_middle
+from diffing.volatile import find_date
+
+
+@pytest.mark.parametrize("name", ["diffing.listing", "diffing.volatile"])
+def test_doctests(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted and not result.failed
+
+
+def test_a_thread_sunk_below_the_board_is_seen_as_a_bump_not_a_delisting() -> None:
+    before = ["sticky", "t1", "t2", "t3", "t4"]
+    now = ["sticky", "t4", "n1", "t1"]          # t4 bumped, t2 and t3 sank off the board
+    assert vanished_from_middle(before, set(now)) == [("t2", 2), ("t3", 3)]
+    assert time_ordered(before, now)            # what makes the list look like a feed
+    assert overtaken(before, now)               # and what says it bumps: never delists
+
+
+def test_a_list_moved_by_a_template_change_is_compared_with_itself() -> None:
+    before = {"L body>ul.old": ["a", "b", "c", "d"]}
+    now = {"L body>div.new>ol": ["d", "a", "c"], "L body>div.hot": ["x", "a"]}
+    assert matched_lists(before, now) == {"L body>ul.old": ["d", "a", "c"]}
+    assert overtaken(before["L body>ul.old"], matched_lists(before, now)["L body>ul.old"])
+
+
+def test_a_news_list_with_an_article_taken_out_does_not_bump() -> None:
+    before = ["a5", "a4", "a3", "a2", "a1"]
+    now = ["a6", "a5", "a3", "a2", "a1"]
+    assert not overtaken(before, now)
+    assert vanished_from_middle(before, set(now)) == [("a4", 1)]
+
+
+@pytest.mark.parametrize("text", ["2021-03-15T10:00:00+99:00", "2021-03-15 10:00 +2460"])
+def test_a_date_with_an_impossible_offset_is_no_date(text: str) -> None:
+    assert find_date(text) is None
