@@ -382,15 +382,27 @@ def _build_date(order: str, g: tuple[str | None, ...]) -> datetime | None:
         when = datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
-    return when.replace(tzinfo=_zone(g[7])) if g[7] else when
+    if not g[7]:
+        return when
+    zone = _zone(g[7])
+    return when.replace(tzinfo=zone) if zone is not None else None
 
 
-def _zone(text: str) -> timezone:
+def _zone(text: str) -> timezone | None:
+    """The offset ``Z``, ``+08:00`` or ``-0500`` stands for; None for one no clock has
+    (``+99:00``): a date written with it is not read as a date.
+
+    >>> _zone("+08:00"), _zone("+99:00")
+    (datetime.timezone(datetime.timedelta(seconds=28800)), None)
+    """
     if text == "Z":
         return UTC
     sign = -1 if text[0] == "-" else 1
     digits = text[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    if hours >= 24 or minutes >= 60:
+        return None
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 _DATE_LABELS = (  # strong labels first; "更新时间"/"updated" is not a publication time

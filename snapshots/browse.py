@@ -109,7 +109,7 @@ def _capture_dict(c: Capture, round_status: str, vstate: str | None, vkind: str 
 def url_history(store: Store, url: str) -> list[dict]:
     """Every capture of *url* (as watched), oldest first, across targets; its state and
     kind are the diff engine's verdict where there is one, else the crawler's reading."""
-    q = (select(Capture, Target.name, Verdict.state, Verdict.kind)
+    q = (select(Capture, Target.name, Verdict.state, Verdict.kind, Verdict.detail)
          .join(Url, Capture.url_id == Url.id).join(Target, Capture.target_id == Target.id)
          .outerjoin(Verdict, Verdict.capture_id == Capture.id)
          .where(Url.url == url).order_by(Capture.captured_at, Capture.id))
@@ -117,29 +117,35 @@ def url_history(store: Store, url: str) -> list[dict]:
         return [{"captured_at": as_utc(c.captured_at), "round_id": c.round_id,
                  "target": target, "state": vstate or c.state, "kind": vkind,
                  "status": c.status, "size": c.size, "body_sha256": c.body_sha256,
-                 "final_url": c.final_url, "error": c.error}
-                for c, target, vstate, vkind in s.execute(q)]
+                 "final_url": c.final_url, "error": reading_error(vstate, detail) or c.error}
+                for c, target, vstate, vkind, detail in s.execute(q)]
+
+
+def reading_error(state: str | None, detail: dict | None) -> str | None:
+    """The exception a capture's reading raised (verdict ``error``), as ``Name: message``."""
+    return (detail or {}).get("error") if state == "error" else None
 
 
 def capture_body(store: Store, capture_id: int) -> CaptureBody | None:
     """One capture with its raw body and decoded text, or None."""
     with store.session() as s:
         row = s.execute(select(Capture, Url.url, Target.name, Target.spec, Verdict.state,
-                               Verdict.kind)
+                               Verdict.kind, Verdict.detail)
                         .join(Url, Url.id == Capture.url_id)
                         .join(Target, Target.id == Capture.target_id)
                         .outerjoin(Verdict, Verdict.capture_id == Capture.id)
                         .where(Capture.id == capture_id)).first()
     if row is None:
         return None
-    c, url, target, spec, vstate, vkind = row
+    c, url, target, spec, vstate, vkind, detail = row
     body = None if c.body_sha256 is None else store.blob(c.body_sha256)
     text = None
     if c.text_sha256 is not None:
         text = store.blob(c.text_sha256).decode("utf-8", "replace")
     return CaptureBody(c.id, c.url_id, url, target, spec or {}, as_utc(c.captured_at),
                        vstate or c.state, vkind, c.status, c.final_url, c.content_type,
-                       c.body_sha256, c.size, c.error, list(c.redirects or []), body, text)
+                       c.body_sha256, c.size, reading_error(vstate, detail) or c.error,
+                       list(c.redirects or []), body, text)
 
 
 def takedown_list(store: Store, *, kinds: tuple[str, ...] = (), targets: tuple[str, ...] = (),

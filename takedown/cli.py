@@ -151,6 +151,11 @@ def detect(obj: Context, phrase_files: tuple[str, ...]) -> None:
     opened = ", ".join(f"{k} {n}" for k, n in sorted(summary.opened.items())) or "none"
     click.echo(f"detect: {summary.jobs} round-target jobs, {summary.captures} captures; "
                f"new takedowns: {opened}; restored: {summary.restored}")
+    if summary.errors:
+        click.echo(f"detect: {summary.errors} captures could not be read (verdict 'error'; "
+                   "see `takedown history URL`)", err=True)
+    for failed in summary.failed_jobs:
+        click.echo(f"detect: skipped {failed}", err=True)
 
 
 @cli.command()

@@ -240,7 +240,7 @@ class World:
     data: Path                       # the store (cwd/takedown-data, the default)
     tmp: Path
     url: str                         # a captured URL
-    token: str = "readme-token"
+    token: str = "readme-viewer-token"
     prefix: str = field(default_factory=lambda: f"readme-{uuid.uuid4().hex[:8]}")  # Redis
     redis: str = REDIS_URL or "redis://127.0.0.1:6379/0"
     db: str | None = None            # a PostgreSQL URL, per block that exports one
