@@ -11,6 +11,13 @@ requests of workers whose lease expired.  The post-round steps are the local one
 Both sides share ``round_context``/``plan_from_context`` (the round as JSON in Redis) and
 ``FrontierRequests``, the spider mixin that claims URLs in the frontier instead of handing
 requests to Scrapy's own scheduler.  Imports ``crawler`` and ``snapshots``.
+
+A worker that gives up a request because the store refused its captures (a full disk)
+reports it under ``{prefix}:failed:{round}`` (``report_store_failure``; the first report
+stands): the coordinator stops waiting, closes the round ``interrupted`` with what the
+store holds of it and raises ``StoreError`` with the worker's message (``crawler.run``'s
+``fail_round``, as a local round does), so ``takedown crawl --redis`` exits 2 saying which
+capture could not be stored.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from crawler.fetches import Claim, fetch_key
 from crawler.frontier import Frontier
 from crawler.plan import RoundPlan, RoundTally, TargetPlan
 from crawler.progress import RoundProgress
-from crawler.run import close_round, plan_round
+from crawler.run import close_round, fail_round, plan_round
 from crawler.spiders.watchlist import WatchlistSpider
 from crawler.watchlist import CrawlSpec, TargetSpec
 from snapshots.models import Round
@@ -42,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOTE_EVERY = 30.0     # seconds between two "still waiting" notes of the coordinator
+FAILED_TTL = 7 * 24 * 3600   # seconds a store failure report outlives a dead coordinator
 REAP_EVERY = 0.5      # seconds between two looks for workers whose lease expired
 
 
@@ -144,6 +152,7 @@ def coordinate(watchlist: Watchlist, store: Store, at: datetime, frontier: Front
     token = frontier.lock()
     try:
         plan = plan_round(watchlist, store, at)
+        take_store_failure(frontier, plan.round_id)   # a report of another store's round
         frontier.open_round(plan.round_id, round_context(plan))
         status = "done"
         try:
@@ -156,18 +165,40 @@ def coordinate(watchlist: Watchlist, store: Store, at: datetime, frontier: Front
                         plan.round_id)
         plan.tally.per_target = frontier.tally(plan.round_id)
         frontier.close_round(plan.round_id)
+        failure = take_store_failure(frontier, plan.round_id)
+        if failure is not None:
+            fail_round(plan, failure)
         return close_round(plan, status)
     finally:
         frontier.unlock(token)
 
 
+def report_store_failure(frontier: Frontier, round_id: int, message: str) -> None:
+    """A worker lost captures of round *round_id*: the store refused them (*message*)."""
+    frontier.server.set(frontier.key("failed", round_id), message, nx=True, ex=FAILED_TTL)
+
+
+def store_failure(frontier: Frontier, round_id: int) -> str | None:
+    """The first store failure a worker reported in round *round_id*, if any."""
+    raw = frontier.server.get(frontier.key("failed", round_id))
+    return raw.decode("utf-8") if raw else None
+
+
+def take_store_failure(frontier: Frontier, round_id: int) -> str | None:
+    """``store_failure``, forgotten in Redis (the round is being closed)."""
+    failure = store_failure(frontier, round_id)
+    frontier.server.delete(frontier.key("failed", round_id))
+    return failure
+
+
 def _wait(frontier: Frontier, plan: RoundPlan, token: str, poll: float) -> None:
-    """Until no request of the round is waiting or leased: requeue the requests of dead
-    workers, keep the lock, refresh the tally the progress display reads."""
+    """Until no request of the round is waiting or leased, or a worker reported a store
+    failure: requeue the requests of dead workers, keep the lock, refresh the tally the
+    progress display reads."""
     rid = plan.round_id
     last_reap = time.monotonic()
     next_note = last_reap + 5.0
-    while (pending := frontier.pending(rid)) > 0:
+    while (pending := frontier.pending(rid)) > 0 and store_failure(frontier, rid) is None:
         now = time.monotonic()
         if now - last_reap >= REAP_EVERY:
             frontier.reap()
@@ -181,4 +212,4 @@ def _wait(frontier: Frontier, plan: RoundPlan, token: str, poll: float) -> None:
                         "" if workers else ": start one with `takedown worker --redis URL`")
             next_note = now + NOTE_EVERY
         time.sleep(poll)
-    log.info("round %s: every request captured or failed", rid)
+    log.info("round %s: every request captured or failed, or a capture not stored", rid)

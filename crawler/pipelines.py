@@ -5,6 +5,13 @@ leaves whole captures only (``store_capture`` also serves the distributed worker
 records captures of a completed fetch outside Scrapy's item flow).  It also keeps the
 round's running tallies (per target: captures, failures, new blobs, bytes) that the
 progress display and the summary read.
+
+A capture the store cannot take (a full disk: "database or disk is full") is never
+skipped quietly, as Scrapy does with an exception raised in a pipeline: the first one is
+recorded on the spider (``store_failure``, the message ``could not store capture of URL:
+WHY``, logged once) and closes it (reason ``store_failed``), and the captures still in
+flight are dropped unstored (Scrapy logs the drops, whole items, at DEBUG only);
+``crawler.run`` then closes the round ``interrupted`` and fails it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+from scrapy.utils.defer import deferred_from_coro
 
 from snapshots.records import NewCapture
 
@@ -22,6 +31,8 @@ if TYPE_CHECKING:
     from crawler.plan import RoundPlan
 
 log = logging.getLogger(__name__)
+
+STORE_FAILED = "store_failed"   # the close reason of a crawl stopped by the store
 
 
 class SnapshotPipeline:
@@ -39,9 +50,43 @@ class SnapshotPipeline:
         return self.crawler.spider.plan  # type: ignore[union-attr]
 
     def process_item(self, item: Any) -> Any:
-        c = item if isinstance(item, NewCapture) else NewCapture(**ItemAdapter(item).asdict())
-        store_capture(self.plan, c)
+        c = as_capture(item)
+        spider = self.crawler.spider
+        if spider.store_failure is not None:   # type: ignore[union-attr]
+            raise DropItem(f"not stored, the round has failed: {c.url}", log_level="DEBUG")
+        try:
+            store_capture(self.plan, c)
+        except Exception as exc:
+            self.fail(not_stored(c.url, store_reason(exc)))
+            raise DropItem(f"not stored: {c.url}", log_level="DEBUG") from exc
         return item
+
+    def fail(self, message: str) -> None:
+        """The store refused a capture: remember why and stop the crawl (not awaited: the
+        engine waits for the items in progress, this one among them)."""
+        log.error("%s; stopping the crawl", message)
+        self.crawler.spider.store_failure = message   # type: ignore[union-attr]
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason=STORE_FAILED))
+
+
+def as_capture(item: Any) -> NewCapture:
+    return item if isinstance(item, NewCapture) else NewCapture(**ItemAdapter(item).asdict())
+
+
+def store_reason(exc: BaseException) -> str:
+    """Why the store refused a capture: a database error in its driver's words (without
+    the SQL statement and its parameters), else the exception's message or name.
+
+    >>> store_reason(OSError(28, "No space left on device"))
+    '[Errno 28] No space left on device'
+    """
+    why = getattr(exc, "orig", None) or exc
+    return str(why) or type(why).__name__
+
+
+def not_stored(url: str, reason: str) -> str:
+    """The message of a capture of *url* the store refused for *reason*."""
+    return f"could not store capture of {url}: {reason}"
 
 
 def store_capture(plan: RoundPlan, c: NewCapture) -> None:

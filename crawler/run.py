@@ -5,6 +5,14 @@ retention window, links up to each target's depth), runs the Scrapy crawl in thi
 learns session parameters from the links it saw, and closes the round.  A process can run
 one round only (Twisted's reactor does not restart): the scheduler runs ``takedown crawl``
 as a subprocess.
+
+A round is ``done`` only when every capture it fetched is stored.  A capture the store
+refuses (a full disk) stops the crawl (``crawler.pipelines``); the round is then closed
+``interrupted`` with what it did store (whole captures, counted; the failure in its stats
+as ``error``) and ``run_round`` raises ``StoreError``, which the command line prints as
+``error: could not store capture of URL: WHY; …`` with exit code 2, as for any condition
+the user can fix (free some space, crawl again); so does a store that refuses to begin
+the round.
 """
 
 from __future__ import annotations
@@ -13,16 +21,18 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from sqlalchemy.exc import DBAPIError
 
 from crawler.plan import RoundPlan, RoundTally, TargetPlan
 from crawler.progress import RoundProgress
 from crawler.spiders.watchlist import WatchlistSpider
+from snapshots.errors import StoreError
 from snapshots.urls import normalize_url, param_changes, volatile_params
 
 if TYPE_CHECKING:
@@ -77,8 +87,12 @@ def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
 
 def run_round(watchlist: Watchlist, store: Store, at: datetime,
               progress: bool = False, extra_settings: dict | None = None) -> RoundResult:
-    """Capture every target of *watchlist* once, stamped *at*."""
-    plan = plan_round(watchlist, store, at)
+    """Capture every target of *watchlist* once, stamped *at*; ``StoreError`` (the
+    round closed ``interrupted``) when the store refused a capture."""
+    try:
+        plan = plan_round(watchlist, store, at)
+    except DBAPIError as exc:   # a full disk, mostly: said in a line, like a failed capture
+        raise StoreError(f"could not begin the round: {exc.orig}") from exc
     settings = crawl_settings(watchlist.crawl)
     for key, value in (extra_settings or {}).items():
         settings.set(key, value, priority="cmdline")
@@ -93,6 +107,9 @@ def run_round(watchlist: Watchlist, store: Store, at: datetime,
     with RoundProgress(plan, enabled=progress):
         process.crawl(crawler, plan=plan)
         process.start()
+    failure = crawler.spider.store_failure if crawler.spider is not None else None
+    if failure is not None:
+        fail_round(plan, failure)   # whatever reason the engine closed with
     status = "done" if reasons == ["finished"] else "interrupted"
     if status != "done":
         log.warning("round %s ended early: %s", plan.round_id, reasons or "no close signal")
@@ -107,6 +124,23 @@ def close_round(plan: RoundPlan, status: str) -> RoundResult:
     recount(plan, plan.store.round_counts(plan.round_id))
     plan.store.finish_round(plan.round_id, _stats(plan.tally, status, learned), status)
     return RoundResult(plan.round_id, plan.at, status, plan.tally, learned)
+
+
+def fail_round(plan: RoundPlan, failure: str) -> NoReturn:
+    """Close the round ``interrupted`` with what the store holds of it, learning nothing
+    (a store that refused a capture may refuse those writes too), and raise
+    ``StoreError(failure)``, saying how much of the round was kept.  When the store
+    refuses even to close the round, it stays ``running`` until the next round begins,
+    which marks it ``interrupted``."""
+    recount(plan, plan.store.round_counts(plan.round_id))
+    stats = _stats(plan.tally, "interrupted", {}) | {"error": failure}
+    try:
+        plan.store.finish_round(plan.round_id, stats, "interrupted")
+    except DBAPIError as exc:
+        log.error("round %s could not be closed either (%s): the next round will mark it "
+                  "interrupted", plan.round_id, exc.orig)
+    raise StoreError(f"{failure}; round {plan.round_id} interrupted "
+                     f"(captures stored: {plan.tally.total('captures')})")
 
 
 def recount(plan: RoundPlan, stored: dict[str, dict[str, int]]) -> None:

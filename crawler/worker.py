@@ -17,6 +17,12 @@ fetch) is served without fetching, from the cache or the store.  The links of a 
 claimed before its captures are stored, so the round can never look finished while they
 are on their way.  SIGTERM: take no more work, finish and acknowledge what is in hand, exit.
 SIGINT: requeue what is in hand at once and exit.  Imports ``crawler`` and ``snapshots``.
+
+A fetch whose captures the store refused is fetched again (``MAX_TRIES`` in all: a lock
+or a connection may come back); given up, it would leave a hole in the round, so the round
+fails: the worker reports ``could not store capture of URL: WHY`` to the coordinator
+(``crawler.distributed.report_store_failure``), which stops waiting and closes the round
+``interrupted``, as a local round ends when its store is full.
 """
 
 from __future__ import annotations
@@ -32,19 +38,30 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import scrapy
-from itemadapter import ItemAdapter
 from redis import RedisError
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import DropItem
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
 
-from crawler.distributed import FrontierRequests, plan_from_context, serves
+from crawler.distributed import (
+    FrontierRequests,
+    plan_from_context,
+    report_store_failure,
+    serves,
+)
 from crawler.fetches import Claim, fetch_key, fetch_profile
 from crawler.frontier import Entry, Frontier
-from crawler.pipelines import SnapshotPipeline, store_capture
+from crawler.pipelines import (
+    SnapshotPipeline,
+    as_capture,
+    not_stored,
+    store_capture,
+    store_reason,
+)
 from crawler.run import crawl_settings
 from crawler.spiders.watchlist import WatchlistSpider
 from snapshots import open_store
@@ -60,7 +77,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_TRIES = 3          # a capture the store refused this often is given up (and logged)
+MAX_TRIES = 3          # a capture the store refused this often is given up: the round fails
 AHEAD = 2              # requests leased per unit of the round's concurrency: the
                        # downloader never waits for an acknowledgement to get work
 ROUND_EVERY = 0.5      # seconds between two looks at the round id
@@ -79,7 +96,7 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         self.redis_key = frontier.key("frontier")
         self.leases: dict[str, bytes] = {}     # fetch key (or raw entry) -> raw entry
         self.unstored: Counter[str] = Counter()   # fetch key -> captures not yet stored
-        self.spoiled: set[str] = set()         # fetches with a capture the store refused
+        self.spoiled: dict[str, str] = {}      # fetch -> why the store refused a capture
         self.tries: Counter[str] = Counter()
         self.claimed: dict[tuple[str, str], int] = {}
         self.draining = False
@@ -157,11 +174,12 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
             self._settle(key)
         return out
 
-    def stored(self, c: NewCapture, ok: bool) -> None:
-        """The pipeline is done with *c*; the last capture of its fetch settles it."""
+    def stored(self, c: NewCapture, error: str | None = None) -> None:
+        """The pipeline is done with *c* (*error*: why the store refused it); the last
+        capture of its fetch settles it."""
         key = fetch_key(self.profiles.get(c.target, ""), c.url)
-        if not ok:
-            self.spoiled.add(key)
+        if error is not None:
+            self.spoiled[key] = error
         self.unstored[key] -= 1
         if self.unstored[key] <= 0:
             del self.unstored[key]
@@ -171,14 +189,13 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         """Every taken claim of fetch *key* is recorded: serve those that came meanwhile,
         then mark the fetch done and acknowledge it (or requeue it, if a capture failed)."""
         if key in self.spoiled:
-            self.spoiled.discard(key)
-            self._retry_or_drop(key, "not stored")
+            self._not_stored(key, self.spoiled.pop(key))
         elif self.current(key):
             try:
                 self._finish(key)
             except Exception as exc:   # the store refused a capture: try the fetch again
                 log.warning("fetch %s: %r", key, exc, exc_info=True)
-                self._retry_or_drop(key, f"not stored ({exc!r})")
+                self._not_stored(key, store_reason(exc))
                 return
             self.ack(key)
         else:
@@ -200,7 +217,7 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
                 store_capture(self.plan, c)
         except Exception as exc:   # the store refused it: try again later
             log.warning("reuse of %s for %s: %r", e.url, e.target, exc, exc_info=True)
-            self._retry_or_drop(raw.decode("utf-8"), f"not stored ({exc!r})")
+            self._not_stored(raw.decode("utf-8"), store_reason(exc))
             return
         self.ack(raw.decode("utf-8"))
 
@@ -218,17 +235,27 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         if len(self.leases) == self.plan.crawl.concurrency:   # half the work in hand: more
             self.schedule_next_requests()
 
-    def _retry_or_drop(self, key: str, why: str) -> None:
+    def _not_stored(self, key: str, reason: str) -> None:
+        """The store refused a capture of the request of *key* for *reason*: requeue it,
+        or, given up, fail its round (its captures would be missing from it)."""
+        raw = self.leases.get(key)
+        if self._retry_or_drop(key, f"not stored ({reason})") and raw is not None:
+            e = Entry.decode(raw)
+            report_store_failure(self.frontier, e.round_id, not_stored(e.url, reason))
+
+    def _retry_or_drop(self, key: str, why: str) -> bool:
+        """Requeue the request of *key*, or give it up after ``MAX_TRIES`` (True)."""
         raw = self.leases.pop(key, None)
         if raw is None:
-            return
+            return False
         self.tries[key] += 1
         if self.tries[key] < MAX_TRIES:
             log.warning("%s: %s; requeued", key, why)
             self.frontier.nack(self.worker_id, raw)
-        else:
-            log.error("%s: %s, %d times; given up", key, why, self.tries[key])
-            self.frontier.ack(self.worker_id, raw)
+            return False
+        log.error("%s: %s, %d times; given up", key, why, self.tries[key])
+        self.frontier.ack(self.worker_id, raw)
+        return True
 
     def _spider_error(self, failure: Failure, response: Response, spider: object) -> None:
         self._retry_or_drop(response.meta["fetch"], f"not parsed ({failure.value!r})")
@@ -308,20 +335,22 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
 
 
 class LeasedSnapshotPipeline(SnapshotPipeline):
-    """``SnapshotPipeline``; the fetch of the capture is settled (its late claims served,
-    its request acknowledged) once its last capture is stored."""
+    """``SnapshotPipeline``'s writes; the fetch of the capture is settled (its late claims
+    served, its request acknowledged) once its last capture is stored.  A capture the
+    store refuses does not stop the worker: its fetch is requeued, or given up and its
+    round failed (see the module docstring)."""
 
     def process_item(self, item: Any) -> Any:
         spider: FrontierSpider = self.crawler.spider  # type: ignore[assignment]
-        c = item if isinstance(item, NewCapture) else NewCapture(**ItemAdapter(item).asdict())
+        c = as_capture(item)
         key = fetch_key(spider.profiles.get(c.target, ""), c.url)
         if spider.current(key):   # a capture of an earlier round's request is dropped
             try:
-                item = super().process_item(c)
-            except Exception:
-                spider.stored(c, ok=False)
-                raise
-        spider.stored(c, ok=True)
+                store_capture(self.plan, c)
+            except Exception as exc:   # the fetch is requeued, or its round fails
+                spider.stored(c, error=store_reason(exc))
+                raise DropItem(f"not stored: {c.url}", log_level="DEBUG") from exc
+        spider.stored(c)
         return item
 
 

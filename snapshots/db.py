@@ -3,11 +3,17 @@
 SQLite (the default, one file under the data directory, WAL mode) or any URL SQLAlchemy
 understands (``postgresql+psycopg://…``).  Opening a store brings its schema to the newest
 Alembic revision.  Imports nothing of ours outside ``snapshots``.
+
+Test hook: ``TAKEDOWN_SQLITE_MAX_PAGES=N`` in the environment caps every SQLite connection
+of the process at N database pages (``PRAGMA max_page_count``; never below the file's
+current size), so a test makes SQLite itself answer "database or disk is full" without a
+full disk.  Unset, as in normal use, it changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +70,9 @@ def default_url(data_dir: str | Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / DB_FILENAME}"
 
 
+# The test hook of the module docstring: caps the SQLite file at this many pages.
+MAX_PAGES_ENV = "TAKEDOWN_SQLITE_MAX_PAGES"
+
 # Execution option of the connections of write transactions (`Store.writing`).
 WRITES = "takedown_writes"
 
@@ -89,6 +98,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    max_pages = os.environ.get(MAX_PAGES_ENV)
+    if max_pages:
+        cur.execute(f"PRAGMA max_page_count={int(max_pages)}")
     cur.close()
 
 

@@ -125,6 +125,8 @@ class WatchlistSpider(scrapy.Spider):
         self.profiles = {t.spec.name: fetch_profile(t.spec) for t in plan.targets}
         self.book = FetchBook()
         self.cache = FetchCache()
+        # why the round failed: set by the pipeline when the store refuses a capture
+        self.store_failure: str | None = None
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for req in self.planned():
