@@ -4,6 +4,7 @@ Exception tree::
 
     StoreError              anything the store refuses or cannot do
      ├── StoreURLError      a database URL that cannot be opened
+     ├── StoreMissing       no store where one was expected (and none was created)
      └── IntegrityProblem   an integrity check found damage (``problems`` lists it)
 
 Imports nothing of ours.
@@ -18,6 +19,11 @@ class StoreError(Exception):
 
 class StoreURLError(StoreError):
     """A database URL could not be opened."""
+
+
+class StoreMissing(StoreError):
+    """No store at the given place: a command that only reads (``takedown check``) says so
+    instead of creating an empty one."""
 
 
 class IntegrityProblem(StoreError):

@@ -450,6 +450,35 @@ def worker(obj: Context, redis_url: str, prefix: str | None, lease: float) -> No
         sys.exit(2)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@click.option("--stale-after", default=60, show_default=True, type=click.IntRange(min=0),
+              metavar="MINUTES", help="A round still `running` with no capture for this "
+              "long was left by a dead crawl: a problem (0: every running round is).")
+@click.pass_obj
+def check(obj: Context, as_json: bool, stale_after: int) -> None:
+    """Verify the store (blob hashes, dangling references, abandoned rounds, schema
+    revision) without changing it: exit 0 when sound, 1 with one line per problem."""
+    import json
+    from datetime import timedelta
+
+    from snapshots.check import check_store, open_for_check
+
+    engine = open_for_check(obj.data, obj.db)
+    try:
+        result = check_store(engine, timedelta(minutes=stale_after))
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        for problem in result.problems:
+            click.echo(problem.message)
+        click.echo(result.summary(), err=not result.ok)
+    if not result.ok:
+        sys.exit(1)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
