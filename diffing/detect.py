@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 TAKEDOWN_STATES = ("gone", "notice")
 MAX_LIST_PATHS = 2000   # learned list paths kept per target
 PENDING_ROUNDS = 3      # rounds a pending delisting waits for its page to be read
+MAX_ANCHORS = 5         # entries after a pending delisting that show its list is still read
 VOLATILE_LIST_PAGES = 2  # pages whose list at one path changed in a round: a volatile list
 TEMPLATE_PAGES = 3      # pages of a round holding a block's text: the site's template
 # How strongly a kind's evidence speaks: a page first read as dropped from its listing or
@@ -555,6 +556,8 @@ class RoundDetector:
                 listed = before[page]
                 self.pending[url] = {
                     "list": listing, "first_capture_id": by_url[page].id,
+                    # entries listed after it that were still there: its list, still read
+                    "anchors": [u for u in links[pos + 1:] if u in present][:MAX_ANCHORS],
                     "at": self.job.at.isoformat(), "last_ok_capture_id": listed["capture_id"],
                     "last_seen": listed["at"],
                     "listing": {"url": listing_url, "page": page, "position": pos,
@@ -590,6 +593,10 @@ class RoundDetector:
                 log.debug("%s: pending delisting waits (listing unread: %s, listing serves: "
                           "%s, page %s)", url, p["listing"]["url"] in blind,
                           p["listing"]["url"] in serving, state)
+            elif p.get("anchors") and not present.intersection(p["anchors"]):
+                # none of the entries that stood after it is read as listed now (the list
+                # was read as a widget, or changed beyond recognition): nothing confirmed
+                log.debug("%s: pending delisting dropped (its list is no longer read)", url)
             elif c.url_id not in open_urls:
                 self._open_at(c, p)
                 open_urls.add(c.url_id)
