@@ -2,23 +2,26 @@
 
 Exception tree::
 
-    Exception
-     └── TakedownCrawlError        base of every error the crawler raises on purpose
-          └── WatchlistError       the watchlist file is unreadable or invalid
+    snapshots.errors.TakedownError   every error a user can cause
+     └── TakedownCrawlError         base of every error the crawler raises on purpose
+          ├── WatchlistError        the watchlist file is unreadable or invalid
+          └── crawler.frontier.FrontierError   Redis unreachable, or a round already runs
 
 A fetch that fails is not an error here: it is recorded as a failed capture. These
 exceptions are for problems that stop a round before it starts. The command line catches
 them and prints ``error: FILE:LINE: message`` without a traceback.
 
-This module imports nothing from the project.
+Imports only ``snapshots.errors``.
 """
 
 from __future__ import annotations
 
+from snapshots.errors import TakedownError
+
 __all__ = ["TakedownCrawlError", "WatchlistError"]
 
 
-class TakedownCrawlError(Exception):
+class TakedownCrawlError(TakedownError):
     """Base class of the crawler's own errors."""
 
 

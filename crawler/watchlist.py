@@ -17,10 +17,11 @@ Further ``[[target]]`` keys: ``items`` (CSS selector of the sub-page items of a 
 ``[crawl]`` table holds the fields of :class:`CrawlSpec` (its ``every`` is the interval of
 targets that name none). :func:`select_targets` keeps the targets a round is asked for.
 
-Everything is validated when the file is read. Each problem raises
-:class:`~crawler.errors.WatchlistError` naming the file, line and key; tomllib reports no
-positions, so :class:`~snapshots.tomllines.KeyLines` finds them in the text. Unknown keys are
-errors, never dropped.
+Everything is validated when the file is read, ranges included (``retention_days`` at most
+36500, ``every`` at most 3650d: no date computed from them may leave the calendar). Each
+problem raises :class:`~crawler.errors.WatchlistError` naming the file, line and key;
+tomllib reports no positions, so :class:`~snapshots.tomllines.KeyLines` finds them in the
+text. Unknown keys are errors, never dropped.
 
 Imports only the standard library, parsel (for selector syntax) and ``crawler.errors``.
 """
@@ -61,6 +62,10 @@ __all__ = [
 NAME_RE = re.compile(r"[a-z0-9_-]+")
 INTERVAL_RE = re.compile(r"([0-9]+)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Bounds that keep every date computed from them inside the calendar: a round's stamp less
+# the retention window, the scheduler's clock plus an interval.
+MAX_INTERVAL = timedelta(days=3650)
+MAX_RETENTION_DAYS = 36500
 _HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
@@ -139,7 +144,7 @@ class Watchlist:
 
 
 def parse_interval(text: str) -> timedelta:
-    """Read a schedule interval: a positive integer and one of s, m, h, d.
+    """Read a schedule interval: a positive integer and one of s, m, h, d; at most 3650d.
 
     >>> parse_interval("6h")
     datetime.timedelta(seconds=21600)
@@ -149,11 +154,18 @@ def parse_interval(text: str) -> timedelta:
     Traceback (most recent call last):
     ...
     ValueError: not an interval like '45s', '30m', '6h' or '1d': '6 hours'
+    >>> parse_interval("3651d")
+    Traceback (most recent call last):
+    ...
+    ValueError: interval '3651d' is longer than 3650d
     """
     match = INTERVAL_RE.fullmatch(text)
     if match is None or int(match[1]) == 0:
         raise ValueError(f"not an interval like '45s', '30m', '6h' or '1d': {text!r}")
-    return timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    seconds = int(match[1]) * _UNITS[match[2]]
+    if seconds > MAX_INTERVAL.total_seconds():
+        raise ValueError(f"interval {text!r} is longer than {MAX_INTERVAL.days}d")
+    return timedelta(seconds=seconds)
 
 
 def interval_text(seconds: int) -> str:
@@ -352,10 +364,13 @@ def _depth(value: Any) -> int:
     return value
 
 
-def _integer(minimum: int) -> Check:
+def _integer(minimum: int, maximum: int | None = None) -> Check:
+    wanted = f">= {minimum}" + ("" if maximum is None else f" and <= {maximum}")
+
     def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise _Invalid(f"must be an integer >= {minimum}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
+                or (maximum is not None and value > maximum):
+            raise _Invalid(f"must be an integer {wanted}, got {value!r}")
         return value
 
     return check
@@ -367,11 +382,19 @@ def _number(minimum: float, strict: bool = False) -> Check:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _Invalid(f"must be a number {relation} {minimum:g}, got {value!r}")
-        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        if not _finite(value) or value < minimum or (strict and value == minimum):
             raise _Invalid(f"must be a number {relation} {minimum:g}, got {value!r}")
         return float(value)
 
     return check
+
+
+def _finite(value: int | float) -> bool:
+    """Whether *value* is a finite float or an integer a float can hold (not 10**400)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _boolean(value: Any) -> bool:
@@ -421,9 +444,8 @@ def _interval(value: Any) -> str:
     try:
         parse_interval(value if isinstance(value, str) else "")
     except ValueError:
-        raise _Invalid(
-            f"must be an interval like '45s', '30m', '6h' or '1d', got {value!r}"
-        ) from None
+        raise _Invalid(f"must be an interval like '45s', '30m', '6h' or '1d' (at most "
+                       f"{MAX_INTERVAL.days}d), got {value!r}") from None
     return value
 
 
@@ -441,7 +463,7 @@ _CRAWL_CHECKS: dict[str, Check] = {
     "user_agent": _text,
     "max_size": _integer(0),
     "autothrottle": _boolean,
-    "retention_days": _integer(0),
+    "retention_days": _integer(0, MAX_RETENTION_DAYS),
     "every": _interval,
 }
 
@@ -455,7 +477,7 @@ _TARGET_CHECKS: dict[str, Check] = {
     "item_id": _css,
     "headers": _headers,
     "robots": _boolean,
-    "retention_days": _integer(0),
+    "retention_days": _integer(0, MAX_RETENTION_DAYS),
     "every": _interval,
     "proxy": _proxy,
 }

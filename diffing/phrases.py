@@ -37,7 +37,8 @@ the kind, ``section_closed > account_suspended > author_deleted > removed > cens
 >>> book.match("The minister said the post was removed, then deleted.") is None
 True
 
-Imports only the standard library (diffing/ may import snapshots/ and itself).
+Imports the standard library and ``snapshots.errors`` (diffing/ may import snapshots/ and
+itself).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from snapshots.errors import TakedownError
 
 STATES = ("failed", "benign", "restricted", "moved", "notice", "gone")  # strongest first
 NOTICE_KINDS = ("section_closed", "account_suspended", "author_deleted", "removed", "censored")
@@ -70,7 +73,7 @@ _TOKEN = re.compile(  # one regex token: a literal character or something else
     r"|\\N\{[^}]*\}|\\x\w\w|\\u\w{4}|\\U\w{8}|\\.|.", re.DOTALL)
 
 
-class PhrasebookError(Exception):
+class PhrasebookError(TakedownError):
     """A phrase file (or phrase) that cannot be used; ``path:line:column: message``."""
 
     def __init__(self, path: str | Path, line: int, column: int, message: str) -> None:

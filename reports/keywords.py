@@ -11,17 +11,21 @@ tokenisation (Chinese is not written with spaces), and ignores case.
 >>> m.match("本市军民融合产业…The section was CLOSED")
 ['军民融合', 'section+closed']
 
-Bad files raise `InputFileError` (its subclass `KeywordsError`) naming file:line:key.
-Imports only the standard library.
+Bad files raise `InputFileError` (its subclass `KeywordsError`) naming file:line:key; it is a
+`snapshots.errors.TakedownError`, printed by the command line as ``error: …``.
+Imports the standard library and ``snapshots.errors``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from snapshots.errors import TakedownError
 
 __all__ = ["InputFileError", "KeywordList", "KeywordsError", "Matcher", "Term", "load_keywords"]
 
@@ -29,7 +33,7 @@ __all__ = ["InputFileError", "KeywordList", "KeywordsError", "Matcher", "Term", 
 CSV_COLUMNS = ("keyword", "keyword_combination", "keyword_added", "keywords", "word", "term")
 
 
-class InputFileError(Exception):
+class InputFileError(TakedownError):
     """A bad report input file (events, keywords), located by file, line and key.
 
     >>> str(InputFileError("k.csv", 3, "keyword", "empty term"))
@@ -150,7 +154,8 @@ def _line_terms(text: str, path: str) -> list[Term]:
 
 def _csv_terms(text: str, path: str) -> list[Term]:
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    rows = _csv_rows(reader, path)
+    header = next(rows, None)
     names = [h.strip().lower() for h in header or ()]
     column = next((names.index(c) for c in CSV_COLUMNS if c in names), None)
     if column is None:
@@ -159,7 +164,7 @@ def _csv_terms(text: str, path: str) -> list[Term]:
                             f"(expected one of {', '.join(CSV_COLUMNS)}; found {found})")
     key = header[column].strip()
     terms = []
-    for row in reader:
+    for row in rows:
         if not any(cell.strip() for cell in row):
             continue
         if column >= len(row) or not row[column].strip():
@@ -167,6 +172,19 @@ def _csv_terms(text: str, path: str) -> list[Term]:
                                 f"row without a term in column {key!r}")
         terms.append(_term(row[column], path, reader.line_num, key))
     return terms
+
+
+def _csv_rows(reader: Any, path: str) -> Iterator[list[str]]:  # a csv.reader
+    """The rows of *reader*; what the csv module refuses (a field over its size limit) is a
+    KeywordsError at its line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise KeywordsError(path, reader.line_num, None, f"bad CSV: {exc}") from None
+        yield row
 
 
 def _term(text: str, path: str, line: int, key: str) -> Term:

@@ -19,7 +19,7 @@ Rules:
   must exist; a folder holding anything but report files is never replaced
   (`OutputError`).
 
-Imports the standard library, markupsafe and ``reports``.
+Imports the standard library, markupsafe, ``reports`` and ``snapshots.errors``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from reports.correlate import EventResult, TakedownRow
 from reports.export import csv_row, new_file, sibling, synced
 from reports.render import render
 from reports.report import Report
+from snapshots.errors import TakedownError
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ _MD_BLOCK_START = re.compile(r"^(?:([#+=-])|(\d+)([.)]))")
 _AUTOLINK_UNSAFE = re.compile(r"[<>\s\x00-\x1f\x7f]")
 
 
-class OutputError(Exception):
+class OutputError(TakedownError):
     """A report folder that cannot be written: its parent is not an existing folder, it
     is not a folder, it holds files that are not a report's, or writing failed."""
 

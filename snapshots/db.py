@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from snapshots.errors import StoreURLError
+from snapshots.errors import StoreError, StoreURLError, without_passwords
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +105,51 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+def shown_url(url: str) -> str:
+    """*url* as messages and logs show it: without its password.
+
+    >>> shown_url("postgresql+psycopg://ana:s3cret@db/takedown")
+    'postgresql+psycopg://ana:***@db/takedown'
+    """
+    return without_passwords(url)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite *url*; None for another backend or an in-memory database."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreURLError(f"not a database URL: {shown_url(url)!r} ({exc})") from exc
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for *url*; SQLite gets WAL, foreign keys and a busy timeout."""
+    """An engine for *url*; SQLite gets WAL, foreign keys and a busy timeout (and the
+    folder of its file, created if need be)."""
     try:
         engine = create_engine(url, future=True)
     except Exception as exc:
-        raise StoreURLError(f"cannot open database {url!r}: {exc}") from exc
+        raise StoreURLError(f"cannot open database {shown_url(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
-        path = engine.url.database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if path is not None:
+            _make_folder(path.parent)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise StoreError(f"{exc.filename} is a file, not a folder: it cannot hold a store") \
+            from exc
+    except OSError as exc:
+        raise StoreError(f"cannot create the folder {folder}: {exc.strerror}") from exc
 
 
 def session_factory(engine: Engine) -> sessionmaker:

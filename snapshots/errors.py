@@ -1,19 +1,56 @@
-"""Errors raised by the snapshot store.
+"""Errors: the root of every error a user can cause, and the snapshot store's own.
+
+Every package's errors derive from `TakedownError`, which lives here because ``snapshots``
+is the one package every other may import.  The command line catches `TakedownError` once
+(``takedown.cli.main``) and prints ``error: {message}`` with exit code 2; a traceback only
+with ``--debug``.  So a message names what is wrong (``file:line: key …`` where there is a
+file) and never a password (`without_passwords`).
 
 Exception tree::
 
-    StoreError              anything the store refuses or cannot do
-     ├── StoreURLError      a database URL that cannot be opened
-     ├── StoreMissing       no store where one was expected (and none was created)
-     └── IntegrityProblem   an integrity check found damage (``problems`` lists it)
+    TakedownError                   anything a user can cause (bad input, a bad place)
+     ├── StoreError                 anything the store refuses or cannot do
+     │    ├── StoreURLError         a database URL that cannot be opened
+     │    ├── StoreMissing          no store where one was expected (and none was created)
+     │    └── IntegrityProblem      an integrity check found damage (``problems`` lists it)
+     ├── crawler.errors.TakedownCrawlError   watchlist, Redis frontier
+     ├── diffing.phrases.PhrasebookError     a phrase file
+     ├── reports.keywords.InputFileError     events and keyword files
+     ├── reports.output.OutputError          a report folder
+     └── takedown.schedule.ScheduleError     another scheduler holds the store
 
-Imports nothing of ours.
+Imports only the standard library.
 """
 
 from __future__ import annotations
 
+import re
 
-class StoreError(Exception):
+# ``scheme://user:secret@`` (the password ends at the authority's last "@") and a
+# ``password=…`` query parameter (libpq's).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:)[^\s/]*@")
+_QUERY_PASSWORD = re.compile(r"(?P<head>\bpassword=)[^&\s]*", re.IGNORECASE)
+
+
+class TakedownError(Exception):
+    """Root of the errors a user can cause; the CLI prints them as ``error: …``, exit 2."""
+
+
+def without_passwords(text: str) -> str:
+    """*text* with the password of every URL in it masked.
+
+    >>> without_passwords("cannot open postgresql+psycopg://ana:s3@cret@db:5432/x")
+    'cannot open postgresql+psycopg://ana:***@db:5432/x'
+    >>> without_passwords("redis://:pw@127.0.0.1:6379/0 and postgresql://h/x?password=pw")
+    'redis://:***@127.0.0.1:6379/0 and postgresql://h/x?password=***'
+    >>> without_passwords("sqlite:////srv/takedown.sqlite, http://ana@host/")
+    'sqlite:////srv/takedown.sqlite, http://ana@host/'
+    """
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", text)
+
+
+class StoreError(TakedownError):
     """The snapshot store refused or failed an operation."""
 
 

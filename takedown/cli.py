@@ -1,22 +1,26 @@
 """``takedown``: the command line (a click group).
 
-Libraries raise domain errors; this shell turns them into ``error: …`` on stderr and exit
-code 2, with a traceback only under ``--debug``.
+One error boundary: libraries raise domain errors, all derived from
+`snapshots.errors.TakedownError`; the group catches them once (:meth:`TakedownGroup.invoke`)
+and every error a user can cause ends as one ``error: …`` line on stderr (passwords of URLs
+masked) with exit code 2, usage errors included; a traceback only under ``--debug``.  Every
+input is validated before anything is written.  Only ``crawl``, ``demo``, ``schedule`` and
+``worker`` may create a store; the commands that read one say ``no store at DIR``.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from click.core import ParameterSource
 
-from crawler.errors import WatchlistError
-from diffing.phrases import PhrasebookError
-from snapshots.errors import StoreError
+from snapshots.errors import TakedownError, without_passwords
 
 log = logging.getLogger("takedown")
 
@@ -28,10 +32,11 @@ class Context:
         self.data, self.db = "takedown-data", None
         self.debug, self.verbose = False, 0
 
-    def store(self):
+    def store(self, create: bool = False):
+        """The store of ``--data``/``--db``; a missing one is made only when *create*."""
         from snapshots import open_store
 
-        return open_store(self.data, self.db)
+        return open_store(self.data, self.db, create=create)
 
 
 def _set_global(ctx: click.Context, param: click.Parameter, value: object) -> None:
@@ -82,23 +87,62 @@ def global_options() -> list[click.Option]:
     ]
 
 
+class UserError(click.ClickException):
+    """What the user got wrong, shown as ``error: …`` with exit code 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        show_error(self, file)
+
+
+def show_error(exc: click.ClickException, file=None) -> None:  # type: ignore[no-untyped-def]
+    """``error: MESSAGE`` (after the usage line, for a usage error), passwords masked."""
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        click.echo(f"{exc.ctx.get_usage()}\nTry '{exc.ctx.command_path} --help' for help.\n",
+                   file=file, err=True)
+    click.echo(f"error: {without_passwords(exc.format_message())}", file=file, err=True)
+
+
 class TakedownGroup(click.Group):
-    """A group whose every subcommand also takes the global options (after its name)."""
+    """A group whose every subcommand also takes the global options (after its name), and
+    the one place where domain errors become ``error: …`` (exit 2)."""
 
     def add_command(self, cmd: click.Command, name: str | None = None) -> None:
         cmd.params.extend(global_options())
         super().add_command(cmd, name)
 
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except TakedownError as exc:
+            if ctx.ensure_object(Context).debug:
+                raise  # main() prints the traceback, then the same line
+            raise UserError(str(exc)) from exc
 
-def parse_at(value: str | None) -> datetime:
-    """An ISO-8601 stamp (``Z`` or an offset; naive means UTC), or now."""
+
+# A round's stamp lies in these years, so that every date computed from it (a retention
+# window of up to 100 years before it, report windows and chart margins after it) stays
+# inside the calendar (years 1 to 9999).
+FIRST_STAMP, END_STAMP = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def parse_at(value: str | None, option: str = "--at") -> datetime:
+    """An ISO-8601 stamp (``Z`` or an offset; naive means UTC) from 1970 to 8999, or now."""
     if value is None:
         return datetime.now(UTC)
     try:
         at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     except ValueError as exc:
-        raise click.BadParameter(f"not an ISO-8601 time: {value!r}") from exc
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        raise click.BadParameter(f"not an ISO-8601 time: {value!r}", param_hint=option) \
+            from exc
+    except OverflowError:  # an offset that moves it past the calendar's ends
+        at = None
+    if at is None or not FIRST_STAMP <= at < END_STAMP:
+        raise click.BadParameter(f"{value!r} is out of range: rounds are stamped from "
+                                 "1970-01-01 to 8999-12-31 (UTC)", param_hint=option)
+    return at
 
 
 @click.group(cls=TakedownGroup, params=global_options(),
@@ -129,9 +173,12 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
 
     wl = select_targets(load_watchlist(watchlist), only)  # validated before anything is written
     stamp = parse_at(at)
-    store = obj.store()
-    if redis_url:
-        result = _distributed_round(wl, store, stamp, redis_url, progress)
+    frontier = _frontier(redis_url) if redis_url else None  # Redis answers, or nothing is made
+    store = obj.store(create=True)
+    if frontier is not None:
+        from crawler.distributed import coordinate
+
+        result = coordinate(wl, store, stamp, frontier, progress=progress)
     else:
         result = run_round(wl, store, stamp, progress=progress)
     print_round(result)
@@ -172,19 +219,39 @@ def export(obj: Context, fmt: str, out: str | None, kinds: tuple[str, ...],
     from reports.export import write, write_file
     from snapshots.evidence import takedown_rows
 
+    check_kinds(kinds)
     if out is not None and not Path(out).parent.is_dir():
-        click.echo(f"error: {Path(out).parent} is not an existing folder: create it first",
-                   err=True)
-        sys.exit(2)
-    rows = takedown_rows(obj.store(), kinds=kinds, targets=target_names)
+        raise TakedownError(f"{Path(out).parent} is not an existing folder: create it first")
+    store = obj.store()
+    check_targets(store, target_names)
+    rows = takedown_rows(store, kinds=kinds, targets=target_names)
     if out is None:
         write(rows, sys.stdout, fmt)
         return
     try:  # the file is replaced whole, or left as it was
         write_file(rows, Path(out), fmt)
     except OSError as exc:
-        click.echo(f"error: cannot write {out}: {exc.strerror or exc}", err=True)
-        sys.exit(2)
+        raise TakedownError(f"cannot write {out}: {exc.strerror or exc}") from exc
+
+
+def check_kinds(kinds: tuple[str, ...]) -> None:
+    """Each ``--kind`` is a takedown kind (those detection gives, `KIND_STRENGTH`)."""
+    from diffing.detect import KIND_STRENGTH
+
+    _check_names("kind", kinds, sorted(KIND_STRENGTH))
+
+
+def check_targets(store, names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Each ``--target`` is a target of the store."""
+    if names:
+        _check_names("target", names, [t["name"] for t in store.targets()])
+
+
+def _check_names(what: str, given: tuple[str, ...], known: list[str]) -> None:
+    for name in given:
+        if name not in known:
+            raise TakedownError(f"unknown {what} {name!r}; choose from "
+                                f"{', '.join(known) or f'(the store has no {what})'}")
 
 
 @cli.command()
@@ -218,10 +285,14 @@ def history(obj: Context, url: str, as_json: bool) -> None:
     from snapshots.urls import normalize_url
     from takedown.summary import print_rows
 
+    try:
+        normal = normalize_url(url)
+    except ValueError as exc:  # what the crawler could never have captured
+        raise TakedownError(f"not a URL takedown watches: {url!r} ({exc})") from exc
     store = obj.store()
-    rows = url_history(store, url) or url_history(store, normalize_url(url))
+    rows = url_history(store, url) or url_history(store, normal)
     if not rows:
-        raise click.ClickException(f"no captures of {url}")
+        raise TakedownError(f"no captures of {url}")
     print_rows([{**r, "captured_at": r["captured_at"].isoformat()} for r in rows], as_json,
                title=url)
 
@@ -235,7 +306,9 @@ def demo(obj: Context, days: int, start: str) -> None:
     """Crawl the bundled demo site over simulated days and summarise each round."""
     from takedown.demo.run import run_demo
 
-    run_demo(Path(obj.data), obj.db, days, parse_at(start))
+    stamp = parse_at(start, "--start")
+    obj.store(create=True).close()  # the data folder or database checked before it is used
+    run_demo(Path(obj.data), obj.db, days, stamp)
 
 
 # -- reports: report, serve -------------------------------------------------------------------
@@ -281,36 +354,31 @@ def report(obj: Context, events_path: str | None, out: str, formats: str,
            after_days: int, viewer_url: str, title: str | None, progress: bool) -> None:
     """Write a takedown report laid against documented events (HTML, Markdown, CSV, JSON)."""
     from reports.events import EventsFile, load_events_file
-    from reports.keywords import InputFileError, load_keywords
-    from reports.output import OutputError, check_out, parse_formats, write_report
+    from reports.keywords import load_keywords
+    from reports.output import check_out, parse_formats, write_report
     from reports.report import ReportOptions, StageProgress, build_report
 
     try:
         fmts = parse_formats(formats)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--format") from exc
+    check_kinds(kinds)
     try:  # options, inputs and the output folder validated before the store is read
         options = ReportOptions(since=_day(since), until=_day(until), kinds=kinds,
                                 targets=target_names, before_days=before_days,
                                 after_days=after_days, viewer_url=viewer_url)
     except ValueError as exc:  # the viewer URL
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-    try:
-        events = load_events_file(events_path) if events_path else EventsFile("", "", ())
-        lists = [load_keywords(p) for p in keyword_paths]
-        check_out(Path(out))
-    except (InputFileError, OutputError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        raise TakedownError(str(exc)) from exc
+    events = load_events_file(events_path) if events_path else EventsFile("", "", ())
+    lists = [load_keywords(p) for p in keyword_paths]
+    check_out(Path(out))
+    store = obj.store()
+    check_targets(store, target_names)
     bar = StageProgress(progress)
     try:
-        built = build_report(obj.store(), list(events.events), options, lists,
+        built = build_report(store, list(events.events), options, lists,
                              title or events.title, bar)
         files = write_report(built, Path(out), fmts)
-    except OutputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
     finally:
         bar.close()
     click.echo(f"report: {len(built.rows)} takedowns, {len(built.results)} events; wrote "
@@ -332,24 +400,17 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
 
     from crawler.middlewares import is_loopback
     from reports.events import load_events
-    from reports.keywords import InputFileError
     from reports.viewer import check_token, create_app
 
     if token is not None:
         try:
             check_token(token)
         except ValueError as exc:
-            click.echo(f"error: --token (or TAKEDOWN_SERVE_TOKEN): {exc}", err=True)
-            sys.exit(2)
+            raise TakedownError(f"--token (or TAKEDOWN_SERVE_TOKEN): {exc}") from exc
     if token is None and not is_loopback(host):
-        click.echo(f"error: --host {host} is not loopback: give --token (or set "
-                   "TAKEDOWN_SERVE_TOKEN) so that only you can read the store", err=True)
-        sys.exit(2)
-    try:
-        events = load_events(events_file) if events_file else []
-    except InputFileError as exc:  # the events file, or a keyword file it names
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        raise TakedownError(f"--host {host} is not loopback: give --token (or set "
+                            "TAKEDOWN_SERVE_TOKEN) so that only you can read the store")
+    events = load_events(events_file) if events_file else []
     app = create_app(obj.store(), events, token, hosts=[host])
     click.echo(f"serving http://{host}:{port}/ (read-only; Ctrl-C stops)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
@@ -389,38 +450,30 @@ def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
     """Run capture rounds of WATCHLIST's targets on their intervals, until SIGTERM/SIGINT."""
     from crawler.watchlist import load_watchlist
     from diffing.phrases import load_phrasebook
-    from takedown.schedule import ScheduleError, ScheduleOptions, list_jobs, run_scheduler
+    from takedown.schedule import ScheduleOptions, list_jobs, run_scheduler
     from takedown.summary import print_rows
 
     load_watchlist(watchlist)               # validated before anything is written,
     load_phrasebook(phrase_files)           # not at every run
+    obj.store(create=True).close()          # the store, before the scheduler locks it
     opts = ScheduleOptions(str(Path(watchlist).resolve()), str(Path(obj.data).resolve()),
                            obj.db, every, jitter, misfire_grace,
                            tuple(str(Path(p).resolve()) for p in phrase_files))
     if list_only:
         print_rows(list_jobs(opts), as_json, title="scheduled jobs")
         return
-    try:
-        run_scheduler(opts)
-    except ScheduleError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    run_scheduler(opts)
 
 
 # -- distributed crawling: worker -------------------------------------------------------------
 
 
-def _distributed_round(wl, store, stamp: datetime, redis_url: str, progress: bool):
-    """The round on the workers of the Redis at *redis_url* (crawler.distributed)."""
-    from crawler.distributed import coordinate
-    from crawler.frontier import Frontier, FrontierError
+def _frontier(redis_url: str):  # type: ignore[no-untyped-def]
+    """The work queue of distributed rounds on the Redis at *redis_url* (FrontierError when
+    it does not answer)."""
+    from crawler.frontier import Frontier
 
-    try:
-        frontier = Frontier.from_url(redis_url, _redis_prefix())
-        return coordinate(wl, store, stamp, frontier, progress=progress)
-    except FrontierError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    return Frontier.from_url(redis_url, _redis_prefix())
 
 
 def _redis_prefix() -> str:
@@ -440,14 +493,9 @@ def _redis_prefix() -> str:
 @click.pass_obj
 def worker(obj: Context, redis_url: str, prefix: str | None, lease: float) -> None:
     """Fetch the requests of distributed rounds (`crawl --redis`) until SIGTERM/SIGINT."""
-    from crawler.frontier import FrontierError
     from crawler.worker import run_worker
 
-    try:
-        run_worker(redis_url, obj.data, obj.db, prefix=prefix or _redis_prefix(), lease=lease)
-    except FrontierError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    run_worker(redis_url, obj.data, obj.db, prefix=prefix or _redis_prefix(), lease=lease)
 
 
 @cli.command()
@@ -480,16 +528,42 @@ def check(obj: Context, as_json: bool, stale_after: int) -> None:
 
 
 def main() -> None:
+    """The program: `cli`, its errors shown as ``error: …`` (exit 2; SIGINT exits 130)."""
+    logging.setLogRecordFactory(_masking(logging.getLogRecordFactory()))
     try:
-        cli.main(standalone_mode=False)
+        cli.main(standalone_mode=False, obj=Context())
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        show_error(exc)
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
-    except (WatchlistError, StoreError, PhrasebookError) as exc:
-        if "--debug" in sys.argv:
-            raise
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    except TakedownError as exc:  # only under --debug does one get here (TakedownGroup)
+        traceback.print_exc()
+        _fail(str(exc))
+    except SystemExit as exc:  # a message instead of a status: an error too
+        if isinstance(exc.code, str):
+            _fail(exc.code)
+        raise
+
+
+def _masking(factory):  # type: ignore[no-untyped-def]
+    """Log records made by *factory*, with the passwords of URLs in them masked (a Redis or
+    database URL in Scrapy's settings line, a worker's start line), whatever the handler."""
+    def make(*args, **kwargs) -> logging.LogRecord:  # type: ignore[no-untyped-def]
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # arguments that do not fit: logging reports it
+            return record
+        masked = without_passwords(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return record
+
+    return make
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {without_passwords(message)}", err=True)
+    sys.exit(2)

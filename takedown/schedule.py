@@ -53,6 +53,7 @@ from sqlalchemy import func, inspect, select, text
 from crawler.watchlist import interval_text, load_watchlist, parse_interval
 from snapshots import open_store
 from snapshots.db import default_url, make_engine
+from snapshots.errors import TakedownError
 from snapshots.models import Round
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ JOB_TABLE = "schedule_jobs"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-class ScheduleError(Exception):
+class ScheduleError(TakedownError):
     """The schedule cannot start: another scheduler holds the store."""
 
 

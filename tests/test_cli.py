@@ -215,13 +215,18 @@ def sync_jobs_in(data: str, wl: str) -> None:
 def test_db_after_the_subcommand_wins(tmp_path: Path, db_url: str,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """`--db` after the subcommand beats `--db` before it and TAKEDOWN_DB."""
+    from snapshots import open_store
+
+    open_store(db_url=db_url).close()
     wrong = f"sqlite:///{tmp_path / 'wrong.sqlite'}"
     monkeypatch.setenv("TAKEDOWN_DB", f"sqlite:///{tmp_path / 'env.sqlite'}")
     assert invoke("rounds", "--json", "--db", db_url).stdout.strip() == "[]"
     assert invoke("--db", wrong, "targets", "--db", db_url, "--json").stdout.strip() == "[]"
+    # before the subcommand it still counts: the store read there is the wrong one, which a
+    # command that only reads never creates
+    result = CliRunner().invoke(cli, ["--db", wrong, "targets"])
+    assert result.exit_code == 2 and f"no store at {tmp_path / 'wrong.sqlite'}" in result.output
     assert not (tmp_path / "wrong.sqlite").exists() and not (tmp_path / "env.sqlite").exists()
-    invoke("--db", wrong, "targets")  # before the subcommand it still counts
-    assert (tmp_path / "wrong.sqlite").exists() and not (tmp_path / "env.sqlite").exists()
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))
