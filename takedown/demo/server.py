@@ -4,7 +4,8 @@
 `Responder`, a plain function ``(method, path_with_query, request_headers) -> Reply``. The
 `Reply` can ask for a delay (slow pages, timeouts) or a transport fault: ``"reset"`` closes
 the socket with a TCP RST and no answer, ``"truncate"`` announces a longer Content-Length
-than it sends and then closes. The server counts requests per path (``hits``), never logs to
+than it sends and then closes, ``"reset-body"`` sends the headers and half the body and
+then resets, ``"trickle"`` sends the body a few bytes at a time, ``delay`` seconds apart. The server counts requests per path (``hits``), never logs to
 stderr, survives clients that vanish mid-answer, and refuses to bind anything but loopback.
 
 Used by the bundled demo site (`takedown.demo.site`) and by tests. Imports only the stdlib.
@@ -26,7 +27,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-FAULTS = frozenset({"reset", "truncate"})
+FAULTS = frozenset({"reset", "truncate", "reset-body", "trickle"})
+TRICKLE_BYTES = 16
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 
@@ -107,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         site.count(self.path)
         reply = site.respond(self.command, self.path, dict(self.headers.items()))
-        if reply.delay:
+        if reply.delay and reply.fault != "trickle":
             time.sleep(reply.delay)
         try:
             if reply.fault == "reset":
@@ -132,7 +134,18 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if send_body and body:
+        if not (send_body and body):
+            return
+        if reply.fault == "reset-body":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self._reset()
+        elif reply.fault == "trickle":
+            for start in range(0, len(body), TRICKLE_BYTES):
+                self.wfile.write(body[start:start + TRICKLE_BYTES])
+                self.wfile.flush()
+                time.sleep(reply.delay)
+        else:
             self.wfile.write(body)
 
     def _reset(self) -> None:
