@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DATA ?= demo-data
 DEMO_DAYS ?= 10
 
-.PHONY: install browser demo test bench lint clean
+.PHONY: install browser demo test bench lint clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ test: $(STAMP) browser
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# tests/test_fuzz.py's properties with a large budget: TAKEDOWN_FUZZ_EXAMPLES inputs a property
+# (default 10000: over 10^5 in all), in one process; prints the inputs tried and crashes found
+# per property and fails on any crash.  Not part of `make test`, which runs 50 a property.
+fuzz: $(STAMP)
+	TAKEDOWN_FUZZ_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz.py -p no:cacheprovider -q \
+	  --tb=short
 
 lint: $(STAMP)
 	$(PY) -m ruff check crawler snapshots diffing reports takedown tests bench

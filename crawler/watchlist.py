@@ -235,8 +235,13 @@ def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
 
 
 def _load_toml(text: str, path: str) -> dict[str, Any]:
+    """The TOML data; a syntax error, or values nested too deep for tomllib's recursion,
+    is a WatchlistError at its line."""
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        message = "TOML syntax error: values nested too deeply"
+        raise WatchlistError(path, _deepest_line(text), None, message) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = re.search(r" \(at line (\d+), column \d+\)$| \(at end of document\)$", message)
@@ -245,6 +250,18 @@ def _load_toml(text: str, path: str) -> dict[str, Any]:
             message = message[: match.start()]
             line = int(match[1]) if match[1] else line
         raise WatchlistError(path, line, None, f"TOML syntax error: {message}") from None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where brackets and braces (counted even inside strings) nest deepest."""
+    depth = deepest = 0
+    line = where = 1
+    for char in text:
+        line += char == "\n"
+        depth += (char in "[{") - (char in "]}")
+        if depth > deepest:
+            deepest, where = depth, line
+    return where
 
 
 def _crawl_spec(raw: Any, ctx: _Context) -> CrawlSpec:
@@ -410,12 +427,13 @@ def _text(value: Any) -> str:
 
 
 def _regexes(value: Any) -> tuple[str, ...]:
+    """Regexes that compile; one nested too deep or repeated past re's limit does not."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _Invalid(f"must be a list of regex strings, got {value!r}")
     for pattern in value:
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise _Invalid(f"has regex {pattern!r} that does not compile: {exc}") from None
     return tuple(value)
 

@@ -219,21 +219,29 @@ def _alike(a: Page, b: Page) -> float:
 
 
 def _differs(a: str, b: str) -> bool:
-    sa, sb = urlsplit(a), urlsplit(b)
+    """Whether two URLs name other pages (host case and a trailing slash aside); a URL that
+    does not parse (``http://[x``) differs from any other spelling."""
+    try:
+        sa, sb = urlsplit(a), urlsplit(b)
+    except ValueError:
+        return a != b
     return (sa.netloc.lower(), sa.path.rstrip("/"), sa.query) != \
         (sb.netloc.lower(), sb.path.rstrip("/"), sb.query)
 
 
 def is_home(url: str, homes: frozenset[str]) -> bool:
     """The site's home page, a section's index page, or one of the target's own entry
-    pages (a listing).
+    pages (a listing).  A URL that does not parse (``http://[x``) is none of these.
 
     >>> is_home("http://h/gov/index.html", frozenset()), is_home("http://h/a/b.html", frozenset())
     (True, False)
     """
     if url in homes:
         return True
-    path = urlsplit(url).path.rstrip("/")
+    try:
+        path = urlsplit(url).path.rstrip("/")
+    except ValueError:
+        return False
     last = path.rpartition("/")[2]
     stem = last.rpartition(".")[0] if "." in last else last
     return path == "" or stem.lower() in HOME_NAMES

@@ -58,6 +58,7 @@ NOTICE_KINDS = ("section_closed", "account_suspended", "author_deleted", "remove
 COLUMNS = ("state", "kind", "platform", "lang", "match", "pattern", "source")
 MATCH_TYPES = ("substring", "regex")
 WINDOW = 300  # characters around a literal hit in which its regex is looked for
+MAX_NEEDLE = 200  # characters of a row's literal: the scanner regex nests a level a character
 
 _ODD_CHARS = {**dict.fromkeys("‘’‚‛′ʼ", "'"), **dict.fromkeys("“”„‟″", '"'),
               **dict.fromkeys("\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029", "\n"),
@@ -227,16 +228,19 @@ def _long_enough(needle: str, cjk: int, other: int) -> bool:
 
 
 def _compile(phrase: Phrase) -> _Entry:
-    """Compile *phrase*; ValueError(offset in the pattern, message) when it cannot be used."""
+    """Compile *phrase*; ValueError(offset in the pattern, message) when it cannot be used.
+    A substring is measured before it is compiled: one that normalises to nothing (zero-width
+    characters only) is too short, not a crash.  A literal longer than `MAX_NEEDLE`, and a
+    regex that re cannot compile (nested too deep, a repeat past its limit), are errors."""
     if phrase.match == "substring":
-        source, needle = _substring_regex(phrase.pattern)
         if not _long_enough(normalize_text(phrase.pattern).replace(" ", ""), 4, 10):
             raise ValueError(0, "substring too short to be specific (4 CJK or 10 other characters)")
-        return _Entry(phrase, re.compile(source), needle, flat=True)
+        source, needle = _substring_regex(phrase.pattern)
+        return _Entry(phrase, re.compile(source), _indexable(needle), flat=True)
     try:
         re.compile(phrase.pattern)
-    except re.error as err:
-        raise ValueError(err.pos or 0, f"bad regex: {err.msg}") from err
+    except (re.error, OverflowError, RecursionError) as err:
+        raise ValueError(getattr(err, "pos", None) or 0, f"bad regex: {_reason(err)}") from err
     if "(?x" in phrase.pattern:
         raise ValueError(0, "verbose regexes are not supported")
     plain, folded = _fold_regex(phrase.pattern)
@@ -245,9 +249,20 @@ def _compile(phrase: Phrase) -> _Entry:
         raise ValueError(0, "regex needs a top-level literal of 2 CJK or 4 other characters "
                             "(write alternatives as separate rows)")
     try:
-        return _Entry(phrase, re.compile(folded, re.MULTILINE), needle, flat=False)
-    except re.error as err:
-        raise ValueError(0, f"bad regex once folded to lower case: {err.msg}") from err
+        return _Entry(phrase, re.compile(folded, re.MULTILINE), _indexable(needle), flat=False)
+    except (re.error, OverflowError, RecursionError) as err:
+        raise ValueError(0, f"bad regex once folded to lower case: {_reason(err)}") from err
+
+
+def _indexable(needle: str) -> str:
+    if len(needle) > MAX_NEEDLE:
+        raise ValueError(0, f"literal of {len(needle)} characters, more than {MAX_NEEDLE}: "
+                            "quote a distinctive part of the notice")
+    return needle
+
+
+def _reason(err: Exception) -> str:
+    return err.msg if isinstance(err, re.error) else str(err)
 
 
 def _check_fields(fields: list[str]) -> tuple[str, str] | None:

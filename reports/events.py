@@ -114,9 +114,13 @@ def load_events_file(path: str | Path) -> EventsFile:
 
 
 def parse_events(text: str, path: str = "<string>", base: Path | None = None) -> EventsFile:
-    """Validate events TOML *text*; *path* names it in errors, *base* resolves files."""
+    """Validate events TOML *text*; *path* names it in errors, *base* resolves files.
+    Values nested deeper than tomllib's recursion goes are a syntax error too."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise EventsError(path, None, None, "TOML syntax error: values nested too deeply"
+                          ) from None
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+)", str(exc))
         raise EventsError(path, int(match[1]) if match else None, None,
@@ -271,10 +275,12 @@ def _url_check(value: str) -> str | None:
 
 
 def _scope_check(value: str) -> str | None:
+    """A target name, or a regex that compiles (not nested too deep, no repeat past re's
+    limit)."""
     if NAME_RE.fullmatch(value):
         return None
     try:
         re.compile(value)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         return f"has regex {value!r} that does not compile: {exc}"
     return None

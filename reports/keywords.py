@@ -55,13 +55,16 @@ class KeywordsError(InputFileError):
 
 def read_input(path: str | Path, error: type[InputFileError],
                encoding: str = "utf-8") -> str:
-    """The text of a report input file, or *error* naming it (unreadable, not UTF-8)."""
+    """The text of a report input file, or *error* naming it (unreadable, not UTF-8, or a
+    name no file can have: one holding a NUL)."""
     try:
         return Path(path).read_text(encoding=encoding)
     except OSError as exc:
         raise error(str(path), None, None, f"cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise error(str(path), None, None, "not UTF-8 text") from exc
+    except ValueError as exc:
+        raise error(str(path), None, None, f"cannot read: {exc}") from exc
 
 
 @dataclass(frozen=True)

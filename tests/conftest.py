@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 os.environ.setdefault("TAKEDOWN_LOOPBACK_ONLY", "1")
@@ -23,6 +23,12 @@ os.environ.setdefault("TAKEDOWN_LOOPBACK_ONLY", "1")
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# tests/test_fuzz.py takes the profile "fuzz-" + TAKEDOWN_FUZZ_PROFILE: "ci" (the default,
+# `make test`) is small; "fuzz" (`make fuzz`) runs TAKEDOWN_FUZZ_EXAMPLES inputs a property.
+settings.register_profile("fuzz-ci", settings.default, max_examples=50)
+settings.register_profile("fuzz-fuzz", settings.default, derandomize=False, print_blob=True,
+                          max_examples=int(os.environ.get("TAKEDOWN_FUZZ_EXAMPLES", "10000")),
+                          suppress_health_check=list(HealthCheck))
 
 PG_URL = os.environ.get("TAKEDOWN_TEST_PG_URL")
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
