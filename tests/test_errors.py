@@ -103,6 +103,12 @@ def test_a_round_refused_before_crawling_is_never_left_running(tmp_path: Path,
         store.close()
 
 
+def test_deeply_nested_watchlist_names_the_file(tmp_path: Path) -> None:
+    wl = watchlist(tmp_path, ONE_TARGET + "allow = " + "[" * 5000 + "]" * 5000 + "\n")
+    refused(takedown("crawl", str(wl), "--data", str(tmp_path / "d")), f"{wl}:", "nested")
+    assert not (tmp_path / "d").exists()
+
+
 # -- the store: where it is, what it is ----------------------------------------------------
 
 
