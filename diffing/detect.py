@@ -574,6 +574,7 @@ class RoundDetector:
         by_url = {c.url: c for c in self.caps}
         keep: dict = {}
         open_urls = self._open_url_ids()
+        elsewhere: set[str] | None = None
         blind = {series_key(u)[0] for u in unseen}
         serving = {series_key(u)[0] for u in listings}
         for url, p in self.memory.get("pending_delisted", {}).items():
@@ -597,10 +598,29 @@ class RoundDetector:
                 # none of the entries that stood after it is read as listed now (the list
                 # was read as a widget, or changed beyond recognition): nothing confirmed
                 log.debug("%s: pending delisting dropped (its list is no longer read)", url)
+            elif url in (elsewhere := elsewhere if elsewhere is not None
+                         else self._listed_elsewhere(p["at"])):
+                # another target lists it (its own board, its section): it left only
+                # what this target reads of the site (a box of hot threads, say)
+                log.debug("%s: pending delisting dropped (listed by another target)", url)
             elif c.url_id not in open_urls:
                 self._open_at(c, p)
                 open_urls.add(c.url_id)
         return keep
+
+    def _listed_elsewhere(self, since: str) -> set[str]:
+        """Entries the other targets read as listed (not in lists they saw rotate) in the
+        rounds since a pending delisting was first seen: the union of what the targets
+        list, which a delisting must have left."""
+        out: set[str] = set()
+        for memory in self.js.other_memories(self.job.target_id,
+                                             datetime.fromisoformat(since), self.job.at):
+            rotating = set(memory.get("rotating", ()))
+            for page, value in memory.get("listings", {}).items():
+                series = series_key(self.norm(page) or page)[0]
+                out.update(self.norm(u) or u for u, k in value.get("links", ())
+                           if f"{series} {k}" not in rotating)
+        return out
 
     def _open_at(self, c: CaptureRef, p: dict) -> None:
         self._open(c, p["last_ok_capture_id"], datetime.fromisoformat(p["last_seen"]),

@@ -181,6 +181,14 @@ class JobSession:
              .order_by(Round.at.desc(), Round.id.desc()).limit(1))
         return self.s.scalar(q) or {}
 
+    def other_memories(self, target_id: int, since: datetime, until: datetime) -> list[dict]:
+        """What the detector kept of the other targets' rounds from *since* to *until*
+        (both included): the lists they read there."""
+        q = (select(DetectedRound.memory).join(Round, Round.id == DetectedRound.round_id)
+             .where(DetectedRound.target_id != target_id, Round.at >= since,
+                    Round.at <= until))
+        return [m or {} for m in self.s.scalars(q)]
+
     def mark_done(self, round_id: int, target_id: int, memory: dict) -> None:
         self.s.add(DetectedRound(round_id=round_id, target_id=target_id, detected_at=utcnow(),
                                  memory=memory))

@@ -13,7 +13,9 @@ by round through the real command line:
 - a thread whose page shows the forum's "thread does not exist" notice is ``removed``, not
   a closed section, though its page listed other threads;
 - a page compared for the first time that lost the advert other pages of the site carry is
-  not edited, while a paragraph scrubbed on its first comparison is.
+  not edited, while a paragraph scrubbed on its first comparison is;
+- a thread that leaves the forum home's box of latest threads while its own board, read by
+  another target, still lists it is not delisted: a delisting leaves every target's lists.
 """
 
 from __future__ import annotations
@@ -175,6 +177,31 @@ def test_a_template_advert_is_no_edit_on_a_first_comparison(tmp_path: Path) -> N
                'url = "{base}/g/list.html"\ndepth = 1\n')
     assert [(r["url"], r["kind"]) for r in got] == [("/g/8.html", "edited")]
     assert got[0]["evidence"]["removed_text"][0].startswith("第二段")
+
+
+def boards(day: int) -> dict:
+    """Home /f/ with a box of the five latest threads (newest first); boards 1 and 2 list
+    their own threads.  Thread 7 (board 2) leaves the box on day 2: thread 10 is newer."""
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    threads = {1: [1, 3, 5, 9], 2: [2, 4, 6, 7, 8] + ([10] if day >= 2 else [])}
+    latest = [10, 9, 5, 3, 1] if day >= 2 else [9, 7, 5, 3, 1]
+    row = "<li><a href='/f/t{0}.html'>第{0}个主题：关于社区的讨论帖</a></li>"
+    r["/f/"] = page("<ul class='boards'><li><a href='/f/b1.html'>版块一</a></li>"
+                    "<li><a href='/f/b2.html'>版块二</a></li></ul>"
+                    "<ol class='latest'>" + "".join(row.format(t) for t in latest) + "</ol>")
+    for board, ids in threads.items():
+        r[f"/f/b{board}.html"] = page("<ol class='threads'>" + "".join(
+            row.format(t) for t in sorted(ids, reverse=True)) + "</ol>")
+        for t in ids:
+            r[f"/f/t{t}.html"] = page(f"<h1>主题{t}</h1><p>{'帖子的正文内容，讨论社区的事情。' * 4}</p>")
+    return r
+
+
+def test_a_delisting_leaves_every_targets_lists(tmp_path: Path) -> None:
+    got = _run(tmp_path, boards, 4, '[[target]]\nname = "home"\nurl = "{base}/f/"\n'
+               'depth = 1\ndeny = ["/f/b2.html"]\n\n'
+               '[[target]]\nname = "board2"\nurl = "{base}/f/b2.html"\ndepth = 1\n')
+    assert got == []
 
 
 def _run(tmp: Path, routes, days: int, targets: str) -> list[dict]:
