@@ -124,7 +124,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("args, takedowns", [
-    (("--kind", "no-such-kind"), 0),
+    (("--kind", "account_suspended"), 0),
     (("--target", "plain"), 2),
 ], ids=["kind-matches-nothing", "no-publication-times"])
 def test_report_without_takedowns_or_ages_is_written_in_every_format(
@@ -149,6 +149,7 @@ def test_report_without_takedowns_or_ages_is_written_in_every_format(
 
 def test_report_of_an_empty_store(tmp_path: Path) -> None:
     out = tmp_path / "out"
+    open_store(tmp_path / "empty")          # a store, created, that holds nothing yet
     ok(report(tmp_path / "empty", out))
     assert sorted(p.name for p in out.iterdir()) == REPORT_FILES
     md = (out / "report.md").read_text(encoding="utf-8")
