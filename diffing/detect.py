@@ -16,10 +16,10 @@ import copy
 import logging
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from diffing.classify import Fetch, Verdict, classify, is_home
@@ -82,7 +82,7 @@ def detect(store: Store, phrases: Phrasebook | None = None,
         try:
             with ds.job() as js:
                 RoundDetector(js, job, phrases, drop, summary).run()
-        except Exception as exc:  # noqa: BLE001 - one job's failure never stops the others
+        except Exception as exc:
             _skip_job(ds, job, exc, summary)
         summary.jobs += 1
         if progress:
@@ -194,7 +194,7 @@ class RoundDetector:
         try:
             with self.js.s.begin_nested():
                 return step(*args)
-        except Exception as exc:  # noqa: BLE001 - any capture's failure stays with it
+        except Exception as exc:
             log.warning("capture %s (%s): %s: %s", c.id, c.url, type(exc).__name__, exc,
                         exc_info=log.isEnabledFor(logging.DEBUG))
             self.pages.pop(c.id, None)
@@ -480,14 +480,13 @@ class RoundDetector:
         # rotate, on their page or, on two pages or more, at that place on every page
         widgets |= {k for k, n in Counter(key.split(" ", 1)[1] for key in self.rotating)
                     .items() if n >= 2}
-        # still listed: linked visibly from any of the target's pages at a place that does
-        # not rotate, sitewide boxes included (a "latest" box of the list's own template on
-        # every page this round, not the last, is the entry still shown, not gone), and
-        # wherever the page's main region was read to be (layouts vary between variants)
-        shown = {url: entry_links(page, self.host, self.norm, main_only=False)
-                 for url, (_c, page) in ok.items()}
-        present = {u for url, seq in shown.items() for u, k in seq
-                   if k not in widgets and f"{series_key(url)[0]} {k}" not in self.rotating}
+        # still listed: linked from the main content of any of the target's pages at a
+        # place that does not rotate, sitewide boxes included (a "latest" box of the list's
+        # own template on every page this round, not the last, is the entry still shown);
+        # a page's link to itself (a permalink, its breadcrumb) does not list it, nor does
+        # a sidebar's box of related articles
+        present = {u for url, seq in links.items() for u, k in seq if u != url
+                   and k not in widgets and f"{series_key(url)[0]} {k}" not in self.rotating}
         self.pending = self._confirm_delisted(present, listings, unseen)
         if not unseen:   # an entry may have moved to a page not read: nothing concluded
             self._delisted(before, present, listings, chained)

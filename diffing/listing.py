@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from diffing.extract import HIDDEN_PATH, Page
+from diffing.extract import Page
 
 # A link on this share of a target's pages (and on at least SITEWIDE_MIN pages) is
 # navigation, not an entry of a listing.
@@ -27,14 +27,14 @@ LISTING_MIN_LINKS = 5
 DELIST_MIN_ENTRIES = 3
 
 
-def entry_links(page: Page, host: str | None, normalize: Callable[[str], str | None],
-                main_only: bool = True) -> list[tuple[str, str]]:
-    """The page's main-content links to *host* (with *main_only* false, its visible links
-    anywhere): (normalised URL, list it belongs to), in page order, once each."""
+def entry_links(page: Page, host: str | None,
+                normalize: Callable[[str], str | None]) -> list[tuple[str, str]]:
+    """The page's main-content links to *host*: (normalised URL, list it belongs to), in
+    page order, once each."""
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for link in page.links:
-        if not link.in_main and (main_only or link.path == HIDDEN_PATH):
+        if not link.in_main:
             continue
         url = normalize(link.url)
         if url is None or url in seen:
@@ -211,7 +211,7 @@ def overtaken(prev: Sequence[str], cur: Sequence[str]) -> bool:
     """
     where = {u: i for i, u in enumerate(cur)}
     positions = [where[u] for u in prev if u in where]
-    return any(a > b for a, b in zip(positions, positions[1:]))
+    return any(a > b for a, b in zip(positions, positions[1:], strict=False))
 
 
 def _in_order(positions: list[int]) -> set[int]:

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sitesim import RouteSite, crawl, page, serve, watchlist
 
 import diffing.detect as detect_mod
 from diffing.detect import detect
-from sitesim import RouteSite, crawl, page, serve, watchlist
 from snapshots import open_store
 
 DAY = "2024-06-{:02d}T08:00:00Z"

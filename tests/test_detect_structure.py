@@ -163,7 +163,8 @@ def portal(day: int) -> dict:
     for i in shown:
         ads = 0 if (i == 7 and day == 2) else 1
         box = "".join(f"<div class='promo'><a href='http://ads.invalid/c?id={rng.randrange(10**6)}'>"
-                      f"推广：合作伙伴商城限时优惠 #{rng.randrange(10**6)}</a></div>" for _ in range(ads))
+                      f"推广：合作伙伴商城限时优惠 #{rng.randrange(10**6)}</a></div>"
+                      for _ in range(ads))
         second = "" if (i == 8 and day == 2) else \
             f"<p>第二段：{TOPICS[i]}一事，有关部门作出了说明，并公布了调查的进展情况。</p>"
         r[f"/g/{i}.html"] = page(f"<div class='art'><h1>第{i}篇</h1>"
@@ -193,7 +194,8 @@ def boards(day: int) -> dict:
         r[f"/f/b{board}.html"] = page("<ol class='threads'>" + "".join(
             row.format(t) for t in sorted(ids, reverse=True)) + "</ol>")
         for t in ids:
-            r[f"/f/t{t}.html"] = page(f"<h1>主题{t}</h1><p>{'帖子的正文内容，讨论社区的事情。' * 4}</p>")
+            r[f"/f/t{t}.html"] = page(
+                f"<h1>主题{t}</h1><p>{'帖子的正文内容，讨论社区的事情。' * 4}</p>")
     return r
 
 

@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sitesim import RouteSite, crawl, page, serve, watchlist
 from starlette.testclient import TestClient
 
 from reports.viewer import create_app
-from sitesim import RouteSite, crawl, page, serve, watchlist
 from snapshots import open_store
 from takedown.demo.server import Reply
 

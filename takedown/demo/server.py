@@ -5,8 +5,9 @@
 `Reply` can ask for a delay (slow pages, timeouts) or a transport fault: ``"reset"`` closes
 the socket with a TCP RST and no answer, ``"truncate"`` announces a longer Content-Length
 than it sends and then closes, ``"reset-body"`` sends the headers and half the body and
-then resets, ``"trickle"`` sends the body a few bytes at a time, ``delay`` seconds apart. The server counts requests per path (``hits``), never logs to
-stderr, survives clients that vanish mid-answer, and refuses to bind anything but loopback.
+then resets, ``"trickle"`` sends the body a few bytes at a time, ``delay`` seconds apart.
+The server counts requests per path (``hits``), never logs to stderr, survives clients that
+vanish mid-answer, and refuses to bind anything but loopback.
 
 Used by the bundled demo site (`takedown.demo.site`) and by tests. Imports only the stdlib.
 """
