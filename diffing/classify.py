@@ -1,4 +1,4 @@
-"""What one capture shows: its state (DESIGN.md's ok / gone / notice / moved / restricted /
+"""What one capture shows: its state (the capture states ok / gone / notice / moved / restricted /
 failed), the takedown kind a notice carries, and the rule that decided.
 
 Pure: the detector hands in the capture, its extracted page, the site's not-found page of

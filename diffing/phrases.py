@@ -1,6 +1,6 @@
 """The notice phrasebook: known wordings of removal notices, not-found pages, walls and challenges.
 
-A phrase says what a page whose main text contains it *is*: one of DESIGN.md's capture states
+A phrase says what a page whose main text contains it *is*: one of the capture states
 (``notice`` with a takedown kind, ``gone``, ``moved``, ``restricted``, ``failed``) or ``benign``
 (looks like a notice, is not a takedown: "Moved topic", "This topic is locked", held for
 moderation). The caller extracts the main text; this module only matches.

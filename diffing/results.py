@@ -1,7 +1,7 @@
 """The frozen value types of diffing: pages as extracted (`Page` and its `Block`, `PageLink`
 and `Item`), and what every differ returns (a `DiffResult` of `Change` records).
 
-Differs share one signature, ``f(old, new, **opts) -> DiffResult`` (STYLE.md §2): they
+Differs share one signature, ``f(old, new, **opts) -> DiffResult``: they
 compute; rendering and classification happen elsewhere. A `Change` is plain data (strings
 and numbers) so it can go straight into a takedown's evidence.
 

@@ -1,6 +1,6 @@
 """Block diff: which text blocks of a page were removed, added or changed between captures.
 
-`blocks_diff` follows STYLE.md's differ signature, ``f(old, new, **opts) -> DiffResult``:
+`blocks_diff` follows the differs' shared signature, ``f(old, new, **opts) -> DiffResult``:
 
 1. ``difflib.SequenceMatcher`` aligns the two block sequences by their masked keys (common
    head and tail trimmed first, then anchored on the keys found once on each side, as the

@@ -6,7 +6,7 @@ with difflib; within a run of differing blocks, an old and a new block are shown
 *changed* row (words diffed) exactly when `diffing.text.blocks_diff` pairs them, so the
 viewer agrees with detection: a block detection calls removed is shown removed, whole, and
 flagged *substantive* when `substantive_removals` would report it in an ``edited``
-takedown.  Long unchanged runs are folded.  Compute here, render in templates (STYLE §2).
+takedown.  Long unchanged runs are folded.  Compute here, render in templates.
 
 >>> old, new = words_diff("the cat sat on the mat", "the dog sat on the mat")
 >>> [(s.op, s.text) for s in old if s.op != "equal"], [(s.op, s.text) for s in new][1]

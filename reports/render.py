@@ -1,6 +1,6 @@
 """The single Jinja environment of reports and the viewer.
 
-Captured text is hostile (STYLE §6): every template autoescapes (``autoescape=True``, not
+Captured text is hostile: every template autoescapes (``autoescape=True``, not
 ``select_autoescape``, which skips unknown extensions) and a missing variable is an error
 (``StrictUndefined``), never an empty string.  ``Markup`` is allowed only on markup built
 here from escaped parts.  Templates live in ``reports/templates``.  Imports nothing of ours.

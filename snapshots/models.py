@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from snapshots.db import Base, UTCDateTime
 
-# Capture states (DESIGN.md).  The crawler records the fetch; `state` is the crawler's
+# Capture states.  The crawler records the fetch; `state` is the crawler's
 # first reading of it, refined by the diff engine.
 STATES = ("ok", "gone", "notice", "moved", "restricted", "failed")
 

@@ -1,4 +1,4 @@
-"""Data flows one way: crawler → snapshots → diffing → reports (STYLE.md §1).
+"""Data flows one way: crawler → snapshots → diffing → reports.
 
 Checked on the source with ``ast``: a back-edge fails here before it tangles anything.
 """

@@ -97,7 +97,7 @@ class DemoSite:
         return [spec for section in self.sections for spec in section.targets()]
 
     def watchlist_toml(self, base_url: str) -> str:
-        """The demo watchlist (DESIGN.md format) for a server at *base_url*."""
+        """The demo watchlist (the watchlist format of the README) for a server at *base_url*."""
         return watchlist_text(base_url, self.targets(), CRAWL_SETTINGS)
 
     def ground_truth(self, base_url: str) -> list[Expected]:

@@ -3,8 +3,8 @@
 `Expected` is one takedown the crawler + diff engine should report (URL as the crawler
 stores it: absolute, query parameters sorted by name, session parameters removed, no
 fragment). `Noise` is one change that must *not* become a takedown. `TargetSpec` is one
-`[[target]]` of the demo watchlist, and `watchlist_text` renders them in the DESIGN.md
-format. Imports only the stdlib.
+`[[target]]` of the demo watchlist, and `watchlist_text` renders them in the
+watchlist format. Imports only the stdlib.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Real platform notice wordings for planted takedowns, with the kind each one means.
 
-They are read from the shared real-data folder (``../shared/realdata/notice-strings/
-notices.tsv`` beside the repository: platform, language, text, suggested interpretation,
+They are read from the real-data folder beside the repository (``notice-strings/
+notices.tsv`` there: platform, language, text, suggested interpretation,
 source) when it is there; otherwise a few real wordings per kind embedded below stand in.
 Only rows whose interpretation starts with exactly one takedown kind are used (no "?",
 no "a/b" or "a / b" alternatives before its parenthesis, no listing markers), with markup
