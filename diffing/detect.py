@@ -547,7 +547,8 @@ class RoundDetector:
             for url, pos in vanished_from_middle(links, present):
                 c = by_url.get(url)
                 if c is None or self.verdicts[c.id].state != "ok" or c.url_id in open_urls:
-                    log.debug("%s: gone from %s, its page not read ok (%s)", url, listing,
+                    log.debug("%s: gone from %s, its page not read ok or already taken (%s)",
+                              url, listing,
                               self.verdicts[c.id].state if c is not None else "not captured")
                     continue
                 page = next(u for u in before if series_key(u)[0] == listing_url
@@ -573,7 +574,7 @@ class RoundDetector:
         by_url = {c.url: c for c in self.caps}
         keep: dict = {}
         open_urls = self._open_url_ids()
-        elsewhere: set[str] | None = None
+        elsewhere: dict[str, set[str]] = {}     # since → what other targets listed
         blind = {series_key(u)[0] for u in unseen}
         serving = {series_key(u)[0] for u in listings}
         for url, p in self.memory.get("pending_delisted", {}).items():
@@ -597,8 +598,7 @@ class RoundDetector:
                 # none of the entries that stood after it is read as listed now (the list
                 # was read as a widget, or changed beyond recognition): nothing confirmed
                 log.debug("%s: pending delisting dropped (its list is no longer read)", url)
-            elif url in (elsewhere := elsewhere if elsewhere is not None
-                         else self._listed_elsewhere(p["at"])):
+            elif url in self._listed_elsewhere(p["at"], elsewhere):
                 # another target lists it (its own board, its section): it left only
                 # what this target reads of the site (a box of hot threads, say)
                 log.debug("%s: pending delisting dropped (listed by another target)", url)
@@ -607,11 +607,13 @@ class RoundDetector:
                 open_urls.add(c.url_id)
         return keep
 
-    def _listed_elsewhere(self, since: str) -> set[str]:
+    def _listed_elsewhere(self, since: str, known: dict[str, set[str]]) -> set[str]:
         """Entries the other targets read as listed (not in lists they saw rotate) in the
         rounds since a pending delisting was first seen: the union of what the targets
-        list, which a delisting must have left."""
-        out: set[str] = set()
+        list, which a delisting must have left.  *known* keeps them by *since*."""
+        if since in known:
+            return known[since]
+        out = known[since] = set()
         for memory in self.js.other_memories(self.job.target_id,
                                              datetime.fromisoformat(since), self.job.at):
             rotating = set(memory.get("rotating", ()))
