@@ -31,6 +31,7 @@ settings.register_profile("fuzz-fuzz", settings.default, derandomize=False, prin
                           suppress_health_check=list(HealthCheck))
 
 PG_URL = os.environ.get("TAKEDOWN_TEST_PG_URL")
+REDIS_URL = os.environ.get("TAKEDOWN_TEST_REDIS_URL")
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
@@ -67,6 +68,22 @@ def pg_schema(prefix: str = "td") -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards.  Skips,
+    saying why, where no Redis is configured."""
+    if not REDIS_URL:
+        pytest.skip("TAKEDOWN_TEST_REDIS_URL is not set (CI sets it; see .ci/run)")
+    from crawler.frontier import Frontier
+
+    name = f"td-test-{uuid.uuid4().hex[:10]}"
+    yield name
+    server = Frontier.from_url(REDIS_URL).server
+    keys = list(server.scan_iter(match=f"{name}:*"))
+    if keys:
+        server.delete(*keys)
 
 
 @pytest.fixture

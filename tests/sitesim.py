@@ -2,7 +2,8 @@
 
 ``RouteSite`` answers from ``routes`` (``{path_with_query: Reply}``); a route may also be a
 list of replies, served one per request (the last one repeats), for retry cases.  Unknown
-paths get a plain 404.  ``crawl()`` runs one real round as a subprocess, like a user would.
+paths get a plain 404.  ``crawl()`` runs one real round as a subprocess, like a user would;
+``crawl_days()`` serves a site that changes day by day and crawls it once a day.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from takedown.demo.server import Reply, SiteServer
@@ -65,3 +66,28 @@ def watchlist(path: Path, targets: str, crawl_table: str = "") -> Path:
                            "concurrency = 8\n")
     path.write_text(head + "\n" + targets, encoding="utf-8")
     return path
+
+
+def crawl_days(tmp: Path, routes: Callable[[int], Mapping[str, Reply | list[Reply]]],
+               days: int, targets: str, crawl_table: str, at: str,
+               each: Callable[[Path, subprocess.CompletedProcess], object] | None = None,
+               ) -> tuple[Path, str, list[subprocess.CompletedProcess]]:
+    """Serve ``routes(day)`` for each of *days* days and crawl it once a day (at
+    ``at.format(day + 1)``) into ``tmp/data`` with the watchlist of *targets* (``{base}``
+    stands for the server's URL) and *crawl_table*; ``each(data, crawl_result)`` runs after
+    every crawl.
+    Returns the data folder, the server's base URL and every crawl's result."""
+    site = RouteSite(routes(0))
+    server = serve(site)
+    base = server.base_url
+    wl = watchlist(tmp / "wl.toml", targets.replace("{base}", base), crawl_table)
+    data, runs = tmp / "data", []
+    try:
+        for day in range(days):
+            site.swap(routes(day))
+            runs.append(crawl(wl, data, at.format(day + 1)))
+            if each is not None:
+                each(data, runs[-1])
+    finally:
+        server.stop()
+    return data, base, runs

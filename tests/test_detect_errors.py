@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sitesim import RouteSite, crawl, page, serve, watchlist
+from sitesim import crawl_days, page
 
 import diffing.detect as detect_mod
 from diffing.detect import detect
@@ -42,20 +42,13 @@ def site(day: int) -> dict:
 
 
 def _rounds(tmp: Path, days: int, each) -> tuple[Path, str]:
-    site_ = RouteSite(site(0))
-    server = serve(site_)
-    base = server.base_url
-    wl = watchlist(tmp / "wl.toml", f'[[target]]\nname = "n"\nurl = "{server.base_url}'
-                   '/list.html"\ndepth = 1\n', "[crawl]\ntimeout = 20\ndelay = 0\n")
-    data = tmp / "data"
-    try:
-        for day in range(days):
-            site_.swap(site(day))
-            done = crawl(wl, data, DAY.format(day + 1))
-            assert done.returncode == 0, done.stderr[-3000:]
-            each(data)
-    finally:
-        server.stop()
+    def crawled(data: Path, done: subprocess.CompletedProcess) -> None:
+        assert done.returncode == 0, done.stderr[-3000:]
+        each(data)
+
+    data, base, _runs = crawl_days(
+        tmp, site, days, '[[target]]\nname = "n"\nurl = "{base}/list.html"\ndepth = 1\n',
+        "[crawl]\ntimeout = 20\ndelay = 0\n", DAY, crawled)
     return data, base
 
 

@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sitesim import RouteSite, crawl, page, serve, watchlist
+from sitesim import crawl_days, page
 
 DAY = "2024-05-{:02d}T08:00:00Z"
 NOTICE = "此内容因违规无法查看"
@@ -206,24 +206,18 @@ def test_a_delisting_leaves_every_targets_lists(tmp_path: Path) -> None:
     assert got == []
 
 
+def _detected(data: Path, done: subprocess.CompletedProcess) -> None:
+    assert done.returncode == 0, done.stderr[-3000:]
+    det = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "detect"],
+                         capture_output=True, text=True)
+    assert det.returncode == 0, det.stderr[-3000:]
+
+
 def _run(tmp: Path, routes, days: int, targets: str) -> list[dict]:
-    site = RouteSite(routes(0))
-    server = serve(site)
-    base = server.base_url
     # a loaded machine must not turn a slow answer into a failed fetch here
-    wl = watchlist(tmp / "wl.toml", targets.replace("{base}", base),
-                   "[crawl]\ntimeout = 20\nretries = 2\ndelay = 0\nconcurrency = 8\n")
-    data = tmp / "data"
-    try:
-        for day in range(days):
-            site.swap(routes(day))
-            done = crawl(wl, data, DAY.format(day + 1))
-            assert done.returncode == 0, done.stderr[-3000:]
-            det = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data),
-                                  "detect"], capture_output=True, text=True)
-            assert det.returncode == 0, det.stderr[-3000:]
-    finally:
-        server.stop()
+    data, base, _runs = crawl_days(
+        tmp, routes, days, targets,
+        "[crawl]\ntimeout = 20\nretries = 2\ndelay = 0\nconcurrency = 8\n", DAY, _detected)
     out = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "export"],
                          check=True, capture_output=True, text=True).stdout
     records = [json.loads(line) for line in out.splitlines()]

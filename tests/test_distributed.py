@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -40,19 +39,6 @@ ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2021, 3, 15, tzinfo=UTC)
 DAYS = 4          # the demo's first takedowns fall on days 2 and 3
 LEASE = 2.0       # seconds: how soon a killed worker's requests go to the other one
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    if not REDIS_URL:
-        pytest.skip("TAKEDOWN_TEST_REDIS_URL is not set (CI sets it; see .ci/run)")
-    name = f"td-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    server = Frontier.from_url(REDIS_URL).server
-    keys = list(server.scan_iter(match=f"{name}:*"))
-    if keys:
-        server.delete(*keys)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sitesim import RouteSite, crawl, page, serve, watchlist
+from sitesim import crawl_days, page
 from starlette.testclient import TestClient
 
 from reports.viewer import create_app
@@ -81,22 +81,13 @@ def _cli(data: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("hostile")
-    host = RouteSite(site(0))
-    server = serve(host)
-    base = server.base_url
-    wl = watchlist(tmp / "wl.toml", f'[[target]]\nname = "h"\nurl = "{base}/h/index.html"\n'
-                   'depth = 1\n', "[crawl]\ntimeout = 3\nretries = 0\ndelay = 0\n")
-    data = tmp / "data"
-    runs = []
-    try:
-        for day in range(3):
-            host.swap(site(day))
-            runs.append(crawl(wl, data, DAY.format(day + 1)))
-            runs.append(_cli(data, "detect"))
-    finally:
-        server.stop()
-    return base, data, runs
+    detects: list[subprocess.CompletedProcess] = []
+    data, base, crawls = crawl_days(
+        tmp_path_factory.mktemp("hostile"), site, 3,
+        '[[target]]\nname = "h"\nurl = "{base}/h/index.html"\ndepth = 1\n',
+        "[crawl]\ntimeout = 3\nretries = 0\ndelay = 0\n", DAY,
+        lambda data, _done: detects.append(_cli(data, "detect")))
+    return base, data, crawls + detects
 
 
 def test_every_round_and_detection_goes_through(world) -> None:

@@ -20,7 +20,6 @@ import random
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -204,21 +203,6 @@ def test_a_disk_that_fills_up_fails_the_round_and_one_freed_completes(tmp_path: 
 
 
 # -- a distributed round ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    if not REDIS_URL:
-        pytest.skip("TAKEDOWN_TEST_REDIS_URL is not set (CI sets it; see .ci/run)")
-    from crawler.frontier import Frontier
-
-    name = f"td-test-{uuid.uuid4().hex[:10]}"
-    yield name
-    server = Frontier.from_url(REDIS_URL).server
-    keys = list(server.scan_iter(match=f"{name}:*"))
-    if keys:
-        server.delete(*keys)
 
 
 def test_a_worker_meeting_a_full_store_fails_the_distributed_round(
