@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -124,13 +124,21 @@ def _group_rows(old: Sequence[Block], new: Sequence[Block], pairs: set[tuple[str
     """Rows of one run of differing blocks: pairs detection made are changed rows."""
     rows: list[Row] = []
     used: set[int] = set()
+    # each old block takes the first unused new block it is paired with: new blocks'
+    # positions by text, so a run of thousands of blocks costs no product of its sides
+    partners: dict[str, list[str]] = {}
+    for o, n in pairs:
+        partners.setdefault(o, []).append(n)
+    free: dict[str, deque[int]] = {}
+    for j, nb in enumerate(new):
+        free.setdefault(nb.text, deque()).append(j)
     for ob in old:
-        j = next((j for j, nb in enumerate(new) if j not in used
-                  and (ob.text, nb.text) in pairs), None)
+        j = min((free[n][0] for n in partners.get(ob.text, ()) if free.get(n)), default=None)
         if j is None:
             rows.append(Row("removed", (Segment("del", ob.text),), moved=ob.text not in removed,
                             substantive=ob.text in substantive))
             continue
+        free[new[j].text].popleft()
         used.add(j)
         left, right = words_diff(ob.text, new[j].text)
         rows.append(Row("changed", left, right))

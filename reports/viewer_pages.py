@@ -37,12 +37,14 @@ from reports.render import render
 from reports.sanitize import inert_html, inert_text
 from snapshots import browse
 from snapshots.browse import CaptureBody
+from snapshots.store import READ_CAP
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
 MAX_ID = 2**63 - 1   # the largest id a database integer column holds (SQLite, bigint)
 SHOWN = 40           # characters of a refused parameter quoted back in the message
+MAX_ROWS = 2000   # rows of a text diff, and links a side, one comparison page shows
 
 
 def linkable(url: object) -> bool:
@@ -87,7 +89,7 @@ def when(value: object) -> str:
 
 
 def helpers() -> dict[str, Any]:
-    return {"linkable": linkable, "when": when}
+    return {"linkable": linkable, "when": when, "read_cap": READ_CAP, "max_rows": MAX_ROWS}
 
 
 def page(template: str, **context: Any) -> HTMLResponse:
@@ -316,9 +318,12 @@ class Pages:
                                       row_id(request, "capture_id", "capture"))
         if cap is None or cap.body is None:
             raise HTTPException(404, "no stored body for this capture")
-        # text/plain and an attachment: a browser neither renders nor sniffs it
-        return Response(cap.body, media_type="text/plain", headers={
-            "Content-Disposition": f'attachment; filename="capture-{cap.id}.txt"'})
+        # text/plain and an attachment: a browser neither renders nor sniffs it.  A body
+        # longer than READ_CAP comes as its head, and a header says so.
+        headers = {"Content-Disposition": f'attachment; filename="capture-{cap.id}.txt"'}
+        if cap.clipped:
+            headers["X-Takedown-Clipped"] = f"first {len(cap.body)} of {cap.size} bytes"
+        return Response(cap.body, media_type="text/plain", headers=headers)
 
 
 def _midnight(day: date | None) -> datetime | None:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from snapshots.models import Capture, Round, Takedown, Target, Url, Verdict
 from snapshots.repo import Store, as_utc
+from snapshots.store import READ_CAP
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class CaptureBody:
     redirects: list
     body: bytes | None
     text: str | None
+    clipped: bool = False  # body or text longer than READ_CAP: only their head is here
 
 
 def _opt(value: datetime | None) -> datetime | None:
@@ -127,7 +129,8 @@ def reading_error(state: str | None, detail: dict | None) -> str | None:
 
 
 def capture_body(store: Store, capture_id: int) -> CaptureBody | None:
-    """One capture with its raw body and decoded text, or None."""
+    """One capture with its raw body and decoded text, or None: of each at most READ_CAP
+    bytes, whatever the store holds (``clipped`` says when that is not all of it)."""
     with store.session() as s:
         row = s.execute(select(Capture, Url.url, Target.name, Target.spec, Verdict.state,
                                Verdict.kind, Verdict.detail)
@@ -138,14 +141,16 @@ def capture_body(store: Store, capture_id: int) -> CaptureBody | None:
     if row is None:
         return None
     c, url, target, spec, vstate, vkind, detail = row
-    body = None if c.body_sha256 is None else store.blob(c.body_sha256)
-    text = None
+    body = None if c.body_sha256 is None else store.blob(c.body_sha256, READ_CAP)
+    text, clipped = None, body is not None and len(body) >= READ_CAP and c.size > READ_CAP
     if c.text_sha256 is not None:
-        text = store.blob(c.text_sha256).decode("utf-8", "replace")
+        head = store.blob(c.text_sha256, READ_CAP + 1)
+        clipped = clipped or len(head) > READ_CAP
+        text = head[:READ_CAP].decode("utf-8", "replace")
     return CaptureBody(c.id, c.url_id, url, target, spec or {}, as_utc(c.captured_at),
                        vstate or c.state, vkind, c.status, c.final_url, c.content_type,
                        c.body_sha256, c.size, reading_error(vstate, detail) or c.error,
-                       list(c.redirects or []), body, text)
+                       list(c.redirects or []), body, text, clipped)
 
 
 def takedown_list(store: Store, *, kinds: tuple[str, ...] = (), targets: tuple[str, ...] = (),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     Connection,
     Engine,
+    LargeBinary,
     bindparam,
     case,
     func,
@@ -347,12 +348,21 @@ class Store:
         with self.session() as s:
             return [_row(c, u, t) for c, u, t in s.execute(q)]
 
-    def blob(self, sha256: str) -> bytes:
+    def blob(self, sha256: str, limit: int | None = None) -> bytes:
+        """A blob's bytes; with *limit*, its first *limit* bytes, reading no more of the
+        stored row than that takes."""
+        if limit is None:
+            with self.session() as s:
+                row = s.get(Blob, sha256)
+                if row is None:
+                    raise KeyError(sha256)
+                return blobcodec.unpack(row.codec, row.data)
+        data = func.substr(Blob.data, 1, blobcodec.stored_prefix(limit), type_=LargeBinary)
         with self.session() as s:
-            row = s.get(Blob, sha256)
-            if row is None:
-                raise KeyError(sha256)
-            return blobcodec.unpack(row.codec, row.data)
+            found = s.execute(select(Blob.codec, data).where(Blob.sha256 == sha256)).first()
+        if found is None:
+            raise KeyError(sha256)
+        return blobcodec.unpack(found[0], found[1], limit)
 
     def count(self, model: type) -> int:
         with self.session() as s:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from diffing.results import PageLink
-from reports.compare import compare_pages, links_diff
+from hypothesis import given
+from hypothesis import strategies as st
+
+from diffing.results import Block, PageLink
+from reports.compare import _group_rows, compare_pages, links_diff, words_diff
 
 
 def links(*urls: str) -> list[PageLink]:
@@ -36,3 +39,39 @@ def test_compare_pages_reports_the_removed_paragraph_and_link() -> None:
     cmp = compare_pages(old, new, "http://h/p", "http://h/p", drop={"_vt"})
     assert cmp.substantive == (para,)
     assert [lk.url for lk in cmp.links_removed] == ["http://h/b"]
+
+
+def _naive_pairing(old, new, pairs):
+    """Each old block takes the first unused new block detection paired it with."""
+    used, out = set(), []
+    for ob in old:
+        j = next((j for j, nb in enumerate(new) if j not in used and (ob, nb) in pairs),
+                 None)
+        if j is not None:
+            used.add(j)
+        out.append(j)
+    return out
+
+
+def _block(text: str) -> Block:
+    return Block(text, "body>p", 0.0, False)
+
+
+_TEXTS = st.sampled_from(["a", "b", "c", "d", "a b", "c d"])
+
+
+@given(old=st.lists(_TEXTS, max_size=12), new=st.lists(_TEXTS, max_size=12),
+       pairs=st.sets(st.tuples(_TEXTS, _TEXTS), max_size=8))
+def test_changed_rows_pair_blocks_as_detection_paired_them(old, new, pairs) -> None:
+    """A run of differing blocks: the rows pair each old block with the first unused new
+    block detection paired it with (looked up by text, so a run of thousands of blocks
+    costs no product of its sides), and every other block is removed or added."""
+    rows = _group_rows([_block(t) for t in old], [_block(t) for t in new], pairs,
+                       set(old), set(new), set())
+    expected = _naive_pairing(old, new, pairs)
+    changed = [r for r in rows if r.op == "changed"]
+    want = [words_diff(o, new[j]) for o, j in zip(old, expected, strict=True) if j is not None]
+    assert [(r.old, r.new) for r in changed] == want
+    assert [r.op for r in rows[:len(old)]] == ["removed" if j is None else "changed"
+                                               for j in expected]
+    assert len(rows) == len(old) + len(new) - len(changed)
