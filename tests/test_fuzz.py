@@ -12,7 +12,9 @@ with garbage keys, values and types) and holds it to its documented contract:
 * extraction and classification (`diffing.extract`, `diffing.classify`): never raise, and
   a verdict's state and kind are known ones;
 * URL normalisation (`snapshots.urls`): ValueError only, and idempotent;
-* block diffs (`diffing.text`): never raise.
+* block diffs (`diffing.text`): never raise;
+* the viewer's routes (`reports.viewer`), over a store of hostile captures: any path and
+  query answers under 500.
 
 Budget: the hypothesis profile ``fuzz-<TAKEDOWN_FUZZ_PROFILE>`` registered in
 tests/conftest.py: ``ci`` (the default, `make test`) runs 50 inputs a property, ``fuzz``
@@ -33,8 +35,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from hostile_store import HUGE, hostile_viewer
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import HypothesisException
@@ -685,3 +689,38 @@ def test_block_diff_never_raises(old: list[Block], new: list[Block], fuzzy: floa
     assert result.change_count == len(result.changes)
     assert set(kept) <= set(result.removed)
     assert {c.old for c in result.removed} <= {b.text for b in old}
+
+
+# -- the viewer's routes --------------------------------------------------------------------
+
+VIEW_NUMBERS = st.one_of(st.integers(-10, 10), st.integers(-2**70, 2**70),
+                         st.sampled_from([2**63 - 1, 2**63, 2**64, HUGE]))
+VIEW_DATES = st.one_of(st.dates().map(lambda d: d.isoformat()),
+                       st.sampled_from(["0001-01-01", "9999-12-31", "2024-02-30", "1-1-1"]))
+VIEW_VALUES = st.one_of(st.text(max_size=30), VIEW_NUMBERS.map(str), VIEW_DATES)
+VIEW_QUERY = st.lists(st.tuples(st.sampled_from(["kind", "target", "since", "until", "q",
+                                                 "event", "page", "a", "b", "token"]),
+                                VIEW_VALUES), max_size=4)
+VIEW_SEGMENT = st.one_of(VIEW_NUMBERS.map(str), st.text(max_size=20))
+VIEW_ROUTES = ("/", "/targets/{}", "/urls/{}", "/takedowns", "/takedowns/{}", "/compare/{}",
+               "/captures/{}/raw", "/{}")
+
+
+@pytest.fixture(scope="module")
+def viewer(tmp_path_factory: pytest.TempPathFactory):
+    """The viewer over a store of hostile captures (malformed links and final URLs,
+    impossible date offsets), each with a takedown."""
+    with hostile_viewer(tmp_path_factory.mktemp("viewer")) as (client, _rows):
+        yield client
+
+
+@FUZZ
+@given(route=st.sampled_from(VIEW_ROUTES), segment=VIEW_SEGMENT, query=VIEW_QUERY)
+@counted
+def test_viewer_routes_never_answer_500(viewer, route: str, segment: str,
+                                        query: list[tuple[str, str]]) -> None:
+    """Any path and query on any route: an answer under 500 (ids beyond any database
+    integer, dates at the ends of the calendar, text where a number goes)."""
+    path = route.format(quote(segment, safe=""))
+    r = viewer.get(path, params=query)
+    assert r.status_code < 500, (path, query, r.status_code)

@@ -4,7 +4,8 @@ the real app (Starlette's TestClient; ``takedown serve`` as a subprocess for sta
 Inputs never answer 500: ids beyond any database integer, dates at the ends of the
 calendar, captured pages whose links no URL parser accepts (``http://[::1``,
 ``http://x:99999/``), a publication date with an impossible offset (``+99:00``), a capture
-whose final URL is malformed, and random paths and queries (hypothesis).  A genuine fault
+whose final URL is malformed (the store: tests/hostile_store.py; random paths and queries
+over it are fuzzed in tests/test_fuzz.py).  A genuine fault
 (the store lost a table) answers a generic 500 and is logged.  Tokens: shorter than 16
 characters, blank or with whitespace, refused at start-up; the login redirect never leaves
 the viewer's origin.
@@ -16,107 +17,34 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hostile_store import (
+    BAD_LINKS,
+    FINAL_URL,
+    HOP,
+    HUGE,
+    LOCAL,
+    Hostile,
+    build_hostile_store,
+    hostile_viewer,
+)
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
 from reports.viewer import CSP, create_app
 from snapshots import open_store
-from snapshots.browse import capture_body
-from snapshots.evidence import DetectionStore
-from snapshots.records import NewCapture
 
-AT = datetime(2024, 3, 1, tzinfo=UTC)
-SITE = "http://127.0.0.1:9"
-HUGE = 2**64 + 12345                   # beyond SQLite's and PostgreSQL's integers
-LOCAL = "http://127.0.0.1"             # a loopback Host, as the guard wants without a token
 TOKEN = "a-long-enough-viewer-token"
-BAD_LINKS = ("http://[::1", "http://x:99999/", "http://x:port/")
-
-PAGES = {
-    # links that make urlsplit raise, or its .port
-    "links": "<html><head><title>Links</title></head><body><h1>Links</h1><p>Soon gone.</p>"
-             + "".join(f'<p><a href="{u}">link {i}</a></p>' for i, u in enumerate(BAD_LINKS))
-             + "</body></html>",
-    # a publication date whose offset no clock has
-    "offset": '<html><head><meta name="date" content="2024-02-01T10:00:00+99:00">'
-              "<title>Offset</title></head><body><h1>Offset</h1><p>Dated text.</p>"
-              '<time datetime="2024-02-01T10:00:00-99:30">then</time></body></html>',
-    # fetched through a redirect to a malformed URL: every relative link resolves against it
-    "final": '<html><head><title>Final</title></head><body><h1>Final</h1><p>Moved text.</p>'
-             '<p><a href="/relative">relative</a> <img src="pic.png" alt="pic"></p>'
-             "</body></html>",
-}
-FINAL_URL = "http://[::1/moved"
-HOP = "http://x:99999/hop"
-
-
-@dataclass(frozen=True)
-class Hostile:
-    """The store's hostile rows: takedown id and URL id by page, their captures."""
-
-    takedowns: dict[str, int]
-    url_ids: dict[str, int]
-    captures: dict[str, tuple[int, int]]    # (before, after)
-
-
-def _capture(name: str, status: int, body: str, at: datetime) -> NewCapture:
-    url = f"{SITE}/{name}"
-    final = FINAL_URL if name == "final" and status == 200 else url
-    hops = ((301, HOP),) if final != url else ()
-    data = body.encode()
-    return NewCapture(target="hostile", url=url, depth=0, via="seed", fetched_at=at,
-                      status=status, final_url=final, redirects=hops, body=data, text=body,
-                      content_type="text/html; charset=utf-8",
-                      headers={"content-type": "text/html"})
-
-
-def _round(store, target_id: int, at: datetime, status: int) -> dict[str, int]:
-    rid = store.begin_round(at)
-    ids = {}
-    for name, html in PAGES.items():
-        body = html if status == 200 else "<html><body><p>Not found</p></body></html>"
-        ids[name] = store.record_capture(rid, target_id, at,
-                                         _capture(name, status, body, at)).capture_id
-    store.finish_round(rid, {})
-    return ids
-
-
-def build_hostile_store(db_url: str):
-    """Two rounds over the hostile pages (served, then 404) and a ``removed`` takedown of
-    each, written through the store's own API."""
-    store = open_store(db_url=db_url)
-    target_id = store.ensure_targets([("hostile", SITE + "/", {})])["hostile"]
-    before = _round(store, target_id, AT, 200)
-    after = _round(store, target_id, AT + timedelta(days=1), 404)
-    url_ids = {name: capture_body(store, cid).url_id for name, cid in before.items()}
-    takedowns = {}
-    with DetectionStore(store).job() as js:
-        for name, url_id in url_ids.items():
-            row = js.add_takedown(target_id=target_id, url_id=url_id, item="", kind="removed",
-                                  last_seen=AT, detected_at=AT + timedelta(days=1),
-                                  last_ok_capture_id=before[name],
-                                  first_capture_id=after[name],
-                                  evidence={"rule": "http-404", "url": f"{SITE}/{name}"})
-            takedowns[name] = row.id
-    return store, Hostile(takedowns, url_ids, {n: (before[n], after[n]) for n in PAGES})
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Hostile]]:
-    path = tmp_path_factory.mktemp("hostile") / "store.sqlite"
-    store, rows = build_hostile_store(f"sqlite:///{path}")
-    with TestClient(create_app(store), base_url=LOCAL, raise_server_exceptions=False) as client:
-        yield client, rows
-    store.close()
+    with hostile_viewer(tmp_path_factory.mktemp("hostile")) as viewer:
+        yield viewer
 
 
 def _doc(body: str) -> lxml.html.HtmlElement:
@@ -234,30 +162,6 @@ def test_doctests(name: str) -> None:
 
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0
-
-
-# -- random requests ---------------------------------------------------------------------
-
-_NUMBERS = st.one_of(st.integers(-10, 10), st.integers(-2**70, 2**70),
-                     st.sampled_from([2**63 - 1, 2**63, 2**64, HUGE]))
-_DATES = st.one_of(st.dates().map(lambda d: d.isoformat()),
-                   st.sampled_from(["0001-01-01", "9999-12-31", "2024-02-30", "1-1-1"]))
-_VALUES = st.one_of(st.text(max_size=30), _NUMBERS.map(str), _DATES)
-_QUERY = st.lists(st.tuples(st.sampled_from(["kind", "target", "since", "until", "q", "event",
-                                             "page", "a", "b", "token"]), _VALUES), max_size=4)
-_SEGMENT = st.one_of(_NUMBERS.map(str), st.text(max_size=20))
-_ROUTES = ("/", "/targets/{}", "/urls/{}", "/takedowns", "/takedowns/{}", "/compare/{}",
-           "/captures/{}/raw", "/{}")
-
-
-@settings(max_examples=200, deadline=None)
-@given(route=st.sampled_from(_ROUTES), segment=_SEGMENT, query=_QUERY)
-def test_random_requests_never_answer_500(hostile, route: str, segment: str,
-                                          query: list[tuple[str, str]]) -> None:
-    client, _rows = hostile
-    path = route.format(quote(segment, safe=""))
-    r = client.get(path, params=query)
-    assert r.status_code < 500, (path, query, r.status_code)
 
 
 # -- tokens --------------------------------------------------------------------------------
