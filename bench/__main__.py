@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import (
+    bombs,
     crawl_overlap,
     crawl_ratio,
     detect_growth,
@@ -22,6 +23,7 @@ from bench import (
 )
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
+    "bombs": bombs.run,
     "crawl": crawl_ratio.run,
     "detect": detect_growth.run,
     "diff": diff_speed.run,
