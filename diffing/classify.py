@@ -63,6 +63,8 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
         return Verdict("failed", None, f"fetch:{fetch.error_kind or 'error'}")
     if fetch.error_kind == "dataloss":
         return Verdict("failed", None, "fetch:truncated")
+    if fetch.error_kind == "unreadable":   # a body the crawl could not read is no evidence
+        return Verdict("failed", None, "fetch:unreadable")
     status = fetch.status
     challenge = _challenge_header(fetch.headers)
     if challenge is not None:

@@ -28,7 +28,9 @@ class NewCapture:
     content_type: str | None = None
     truncated: bool = False
     error: str | None = None
-    # timeout | reset | dns | refused | dataloss | robots | refused_host | other
+    # why a fetch failed: timeout | reset | dns | refused | dataloss | robots | refused_host
+    # | redirect_loop | url_too_long | ignored | other; unreadable: a response whose body
+    # could not be read (decoding or link extraction raised), kept as raw bytes
     error_kind: str | None = None
     attempts: int = 1
     elapsed_ms: int | None = None

@@ -12,8 +12,11 @@ summary's queued count is its captures plus its not-found probes.  A round with
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import re
+import subprocess
+import sys
 import zlib
 
 import brotli
@@ -25,7 +28,7 @@ from sqlalchemy import select
 
 from crawler.decoding import decoded_head
 from snapshots import open_store
-from snapshots.models import Capture, Url
+from snapshots.models import Capture, Url, Verdict
 from takedown.demo.server import Reply
 
 CAP = MIB
@@ -168,6 +171,57 @@ def test_max_size_zero_keeps_whole_bodies(tmp_path) -> None:
             assert store.blob(row.body_sha256) == raw
         small = capture(store, f"{base}/small.html")
         assert b"<p>small</p>" in store.blob(small.body_sha256)
+    finally:
+        store.close()
+
+
+# A page whose reading raises, inside the real crawl: the spider's link extraction is made
+# to raise for one URL, in the crawl's own process, before the command line starts.
+_UNREADABLE = ("import sys\n"
+               "from crawler.spiders.watchlist import WatchlistSpider\n"
+               "extract = WatchlistSpider._extract\n"
+               "def boom(self, response):\n"
+               "    if 'boom' in response.url:\n"
+               "        raise RecursionError('maximum recursion depth exceeded')\n"
+               "    return extract(self, response)\n"
+               "WatchlistSpider._extract = boom\n"
+               "sys.argv = ['takedown', *sys.argv[1:]]\n"
+               "from takedown.cli import main\n"
+               "main()\n")
+
+
+def test_a_page_whose_reading_raises_is_kept_unread_and_never_lost(tmp_path) -> None:
+    """Reading a body (decoding, link extraction) that raises loses nothing: the capture is
+    stored with its raw body, no text and the exception as its error (``unreadable``), the
+    round goes on, and detection counts it as a failed fetch, never as evidence."""
+    site = RouteSite({"/index.html": page('<a href="/boom.html">boom</a> '
+                                          '<a href="/fine.html">fine</a>'),
+                      "/boom.html": page("<p>a page our reading chokes on</p>"),
+                      "/fine.html": page("<p>fine</p>")})
+    server = serve(site)
+    base = server.base_url
+    wl = watchlist(tmp_path / "wl.toml",
+                   f'[[target]]\nname = "site"\nurl = "{base}/index.html"\ndepth = 1\n')
+    env = dict(os.environ, TAKEDOWN_LOOPBACK_ONLY="1")
+    try:
+        runs = [subprocess.run([sys.executable, "-c", _UNREADABLE, *args], capture_output=True,
+                               text=True, env=env, timeout=120)
+                for args in (["crawl", str(wl), "--data", str(tmp_path / "data"), "--at", AT],
+                             ["detect", "--data", str(tmp_path / "data")])]
+    finally:
+        server.stop()
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-3000:] + runs[1].stderr
+    store = open_store(tmp_path / "data")
+    try:
+        boom, fine = capture(store, f"{base}/boom.html"), capture(store, f"{base}/fine.html")
+        assert (boom.status, boom.error_kind, boom.text_sha256) == (200, "unreadable", None)
+        assert boom.error.startswith("RecursionError: maximum recursion")
+        assert b"a page our reading chokes on" in store.blob(boom.body_sha256)
+        assert fine.error_kind is None and fine.text_sha256 is not None
+        assert [r["status"] for r in store.rounds()] == ["done"]
+        with store.session() as s:
+            verdict = s.scalars(select(Verdict).where(Verdict.capture_id == boom.id)).one()
+        assert (verdict.state, verdict.rule) == ("failed", "fetch:unreadable")
     finally:
         store.close()
 

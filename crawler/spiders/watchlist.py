@@ -209,7 +209,28 @@ class WatchlistSpider(scrapy.Spider):
             yield from self.serve(template, claim)
 
     def parse(self, response: Response) -> Iterator[Any]:
-        yield from self.completed(response.meta["fetch"], self.capture(response))
+        try:
+            template = self.capture(response)
+        except Exception as exc:   # whatever the page does to reading it, it is recorded
+            log.warning("%s: its body could not be read (%s: %s); kept unread",
+                        response.url, type(exc).__name__, exc)
+            template = self.unreadable(response, exc)
+        yield from self.completed(response.meta["fetch"], template)
+
+    def unreadable(self, response: Response, exc: Exception) -> NewCapture:
+        """A response whose reading (decoding, link extraction) raised: its raw body head,
+        no text, no links, and the exception as the error (kind ``unreadable``)."""
+        meta = response.meta
+        body, cut = head_bytes(response.body, self.max_size)
+        return NewCapture(
+            target="", url=meta["watched"], depth=0, via="", fetched_at=datetime.now(UTC),
+            status=response.status, final_url=response.url, redirects=_redirects(meta),
+            headers=_headers(response), body=body,
+            content_type=response.headers.get(b"Content-Type", b"").decode("latin-1") or None,
+            truncated=cut or bool(TRUNCATED_FLAGS & set(response.flags)),
+            error=f"{type(exc).__name__}: {exc}"[:2000], error_kind="unreadable",
+            attempts=meta.get("retry_times", 0) + 1,
+            elapsed_ms=int(meta.get("download_latency", 0) * 1000))
 
     def capture(self, response: Response) -> NewCapture:
         """The fetch as a capture template (``for_claim`` makes each target's)."""
