@@ -66,6 +66,12 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # the retention window, the scheduler's clock plus an interval.
 MAX_INTERVAL = timedelta(days=3650)
 MAX_RETENTION_DAYS = 36500
+# Bounds past which a value is a typo, not a wish (a billion retries of a dead host never
+# end a round): parallel requests, retries, seconds of a delay or timeout, bytes of a body.
+MAX_CONCURRENCY = 1024
+MAX_RETRIES = 20
+DAY_SECONDS = 86400.0
+MAX_MAX_SIZE = 1 << 40
 _HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
@@ -393,14 +399,14 @@ def _integer(minimum: int, maximum: int | None = None) -> Check:
     return check
 
 
-def _number(minimum: float, strict: bool = False) -> Check:
-    relation = ">" if strict else ">="
+def _number(minimum: float, maximum: float, strict: bool = False) -> Check:
+    wanted = f"{'>' if strict else '>='} {minimum:g} and <= {maximum:g}"
 
     def check(value: Any) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Invalid(f"must be a number {relation} {minimum:g}, got {value!r}")
-        if not _finite(value) or value < minimum or (strict and value == minimum):
-            raise _Invalid(f"must be a number {relation} {minimum:g}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not _finite(value) or value < minimum or value > maximum \
+                or (strict and value == minimum):
+            raise _Invalid(f"must be a number {wanted}, got {value!r}")
         return float(value)
 
     return check
@@ -474,12 +480,12 @@ def _proxy(value: Any) -> str:
 
 
 _CRAWL_CHECKS: dict[str, Check] = {
-    "concurrency": _integer(1),
-    "delay": _number(0.0),
-    "timeout": _number(0.0, strict=True),
-    "retries": _integer(0),
+    "concurrency": _integer(1, MAX_CONCURRENCY),
+    "delay": _number(0.0, DAY_SECONDS),
+    "timeout": _number(0.0, DAY_SECONDS, strict=True),
+    "retries": _integer(0, MAX_RETRIES),
     "user_agent": _text,
-    "max_size": _integer(0),
+    "max_size": _integer(0, MAX_MAX_SIZE),
     "autothrottle": _boolean,
     "retention_days": _integer(0, MAX_RETENTION_DAYS),
     "every": _interval,

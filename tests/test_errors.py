@@ -70,9 +70,15 @@ def test_round_stamp_out_of_range(tmp_path: Path, at: str) -> None:
     (ONE_TARGET + 'every = "3651d"\n', 4, "every"),
     ('[crawl]\nretention_days = 1000000\n\n' + ONE_TARGET, 2, "retention_days"),
     (ONE_TARGET + "retention_days = 36501\n", 4, "retention_days"),
-], ids=["crawl-every", "target-every", "crawl-retention", "target-retention"])
+    ('[crawl]\nretries = 99999999999999999999\n\n' + ONE_TARGET, 2, "retries"),
+    ('[crawl]\ntimeout = 1e12\n\n' + ONE_TARGET, 2, "timeout"),
+    ('[crawl]\ndelay = 864000\n\n' + ONE_TARGET, 2, "delay"),
+    ('[crawl]\nconcurrency = 1000000\n\n' + ONE_TARGET, 2, "concurrency"),
+    ('[crawl]\nmax_size = 99999999999999999999\n\n' + ONE_TARGET, 2, "max_size"),
+], ids=["crawl-every", "target-every", "crawl-retention", "target-retention", "retries",
+        "timeout", "delay", "concurrency", "max-size"])
 @pytest.mark.parametrize("command", ["crawl", "schedule"])
-def test_watchlist_durations_out_of_range(tmp_path: Path, text: str, line: int, key: str,
+def test_watchlist_values_out_of_range(tmp_path: Path, text: str, line: int, key: str,
                                           command: str) -> None:
     wl = watchlist(tmp_path, text)
     listing = ["--list"] if command == "schedule" else []  # checked the same, never runs

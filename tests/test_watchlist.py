@@ -81,7 +81,7 @@ ERRORS = {
         "regex '[z-a]' that does not compile: bad character range"),
     "crawl-concurrency-string": (
         ("[crawl]", 'concurrency = "8"', *TARGET), 2, "concurrency",
-        "key 'concurrency' in [crawl] must be an integer >= 1, got '8'"),
+        "key 'concurrency' in [crawl] must be an integer >= 1 and <= 1024, got '8'"),
     "crawl-concurrency-zero": (("[crawl]", "concurrency = 0", *TARGET), 2, "concurrency", ">= 1"),
     "crawl-delay-string": (("[crawl]", 'delay = "1"', *TARGET), 2, "delay", "must be a number"),
     "crawl-delay-negative": (("[crawl]", "delay = -0.5", *TARGET), 2, "delay", "got -0.5"),
