@@ -337,7 +337,8 @@ class Store:
                      "finished_at": as_utc(r.finished_at).isoformat() if r.finished_at else None,
                      "captures": stored.get(r.id, (0, 0))[0],
                      "new_blobs": r.stats.get("new_blobs"),
-                     "failed": stored.get(r.id, (0, 0))[1]}
+                     "failed": stored.get(r.id, (0, 0))[1],
+                     "error": r.stats.get("error")}
                     for r in s.scalars(select(Round).order_by(Round.id))]
 
     def history(self, url: str) -> list[CaptureRow]:

@@ -152,10 +152,10 @@ def test_a_full_store_fails_the_crawl_saying_what_was_kept(capped) -> None:
 
 def test_the_round_that_filled_the_store_is_interrupted_and_the_next_is_done(capped) -> None:
     first, second = capped["runs"]["full_rounds"][0], rounds(capped["data"])[1]
-    assert first["status"] == "interrupted"
+    assert first["status"] == "interrupted" and FULL in first["error"]   # rounds --json says why
     assert 0 < first["captures"] < CAPTURES, "the store did not fill midway"
     assert capped["runs"]["roomy"].returncode == 0, capped["runs"]["roomy"].stderr[-3000:]
-    assert (second["status"], second["captures"]) == ("done", CAPTURES)
+    assert (second["status"], second["captures"], second["error"]) == ("done", CAPTURES, None)
 
 
 def test_captures_committed_before_the_failure_are_intact_and_counted(capped) -> None:
