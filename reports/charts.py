@@ -70,7 +70,7 @@ def timeline_svg(days: dict[date, Counter], events: Sequence[Event],
         _stacked_bars(ax, days)
         for number, event in enumerate(events, start=1):
             _mark_event(ax, number, event, start, end)
-        ax.set_xlim(start - timedelta(days=1), end + timedelta(days=1))
+        ax.set_xlim(_shift(start, -1), _shift(end, 1))
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=12))
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
         ax.set_ylabel("takedowns first seen that day")
@@ -80,6 +80,14 @@ def timeline_svg(days: dict[date, Counter], events: Sequence[Event],
         if days:  # below the axes: the event labels hang from the top
             fig.legend(loc="outside lower center", ncols=7, frameon=False, fontsize=8)
         return _svg(fig)
+
+
+def _shift(day: date, days: int) -> date:
+    """*day* moved by *days*, held inside the calendar (a span may touch its ends)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return day
 
 
 def _stacked_bars(ax, days: dict[date, Counter]) -> None:  # type: ignore[no-untyped-def]
@@ -105,8 +113,7 @@ def _mark_event(ax, number: int, event: Event, start: date,  # type: ignore[no-u
         where = event.start
     else:
         side, shift = "left", 2
-        left, right = max(event.start, start - timedelta(days=1)), \
-            min(event.end, end + timedelta(days=1))
+        left, right = max(event.start, _shift(start, -1)), min(event.end, _shift(end, 1))
         ax.axvspan(left - timedelta(hours=12), right + timedelta(hours=12),
                    color="#999999", alpha=0.12, linewidth=0)
         where = left - timedelta(hours=12)

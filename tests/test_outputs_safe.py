@@ -181,7 +181,7 @@ def test_filters_and_events_at_the_calendar_ends(site_store: dict, tmp_path: Pat
                       encoding="utf-8")
     out = tmp_path / "out"
     ok(report(site_store["data"], out, "--events", str(events), "--since", "0001-01-01",
-              "--until", "9999-12-31", "--after-days", "3650", "--format", "json,md"))
+              "--until", "9999-12-31", "--after-days", "3650", "--format", "json,md,html"))
     rep = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert rep["summary"]["takedowns"] == len(NEWS) + len(PLAIN)
     assert [e["window"] for e in rep["events"]] == [["0001-01-01", "0010-12-30"],
