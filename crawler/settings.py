@@ -31,6 +31,9 @@ DOWNLOAD_WARNSIZE = 0
 DOWNLOAD_TIMEOUT = 30
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
+# Items are stored one at a time anyway (one database connection): Scrapy's default of 100
+# parallel workers per response only costs 100 tasks a page.
+CONCURRENT_ITEMS = 4
 DOWNLOAD_DELAY = 0
 
 AUTOTHROTTLE_ENABLED = True

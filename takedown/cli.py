@@ -60,8 +60,15 @@ def _set_global(ctx: click.Context, param: click.Parameter, value: object) -> No
         setattr(obj, param.name, value)
 
 
+# The lowest level any handler prints: Scrapy's own handler prints INFO (LOG_LEVEL), and
+# DEBUG with -vv.  Records below it are made (Scrapy's loggers stay at DEBUG) but never shown.
+_shown_level = logging.INFO
+
+
 def _log_level(verbose: int) -> None:
+    global _shown_level
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    _shown_level = min(level, logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
     # Scrapy sets its own loggers to DEBUG; the handler's level is what holds.
@@ -552,6 +559,8 @@ def _masking(factory):  # type: ignore[no-untyped-def]
     database URL in Scrapy's settings line, a worker's start line), whatever the handler."""
     def make(*args, **kwargs) -> logging.LogRecord:  # type: ignore[no-untyped-def]
         record = factory(*args, **kwargs)
+        if record.levelno < _shown_level:   # never printed: not worth formatting (Scrapy
+            return record                   # logs every item it passes at DEBUG, whole)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # arguments that do not fit: logging reports it
