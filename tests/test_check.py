@@ -11,7 +11,6 @@ command); the exit-code contract through ``main`` (exit 2) runs as a subprocess.
 
 from __future__ import annotations
 
-import doctest
 import json
 import re
 import signal
@@ -25,7 +24,6 @@ from click.testing import CliRunner
 from sqlalchemy import Executable, create_engine, inspect, text, update
 
 from diffing.detect import detect
-from snapshots import check as checking
 from snapshots import open_store
 from snapshots import store as blobcodec
 from snapshots.check import blob_batches, open_for_check
@@ -127,10 +125,6 @@ def test_blobs_are_read_in_batches(sound: str) -> None:
     assert [len(b) for b in batches] == [2, 1]
     keys = [k for b in batches for k in b]
     assert keys == sorted(keys) and len(set(keys)) == 3
-
-
-def test_examples_in_the_module_run() -> None:
-    assert doctest.testmod(checking).failed == 0
 
 
 # -- each kind of damage ---------------------------------------------------------------------

@@ -269,12 +269,3 @@ def test_cut_off_compressed_body_decodes_what_arrived() -> None:
     head, capped, rest = decoded_head(body, [b"gzip"], 0)
     assert not capped and rest == [] and 0 < len(head) < len(data)
     assert data.startswith(head)
-
-
-def test_decoding_doc_examples() -> None:
-    import doctest
-
-    import crawler.decoding
-
-    result = doctest.testmod(crawler.decoding)
-    assert result.attempted > 0 and result.failed == 0

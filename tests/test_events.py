@@ -188,11 +188,3 @@ def test_example_files_load() -> None:
     assert all(e.start.year == 2021 for e in demo)
 
 
-@pytest.mark.parametrize("name", ["reports.events", "reports.keywords", "reports.correlate",
-                                  "reports.output"])
-def test_doctests(name: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0

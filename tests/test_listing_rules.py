@@ -4,19 +4,10 @@ by a template change) or a crash (a date with an offset no clock has) stay fixed
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import pytest
 
 from diffing.listing import matched_lists, overtaken, time_ordered, vanished_from_middle
 from diffing.volatile import find_date
-
-
-@pytest.mark.parametrize("name", ["diffing.listing", "diffing.volatile"])
-def test_doctests(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted and not result.failed
 
 
 def test_a_thread_sunk_below_the_board_is_seen_as_a_bump_not_a_delisting() -> None:

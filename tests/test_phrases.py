@@ -9,7 +9,6 @@ judgement recorded in the TSV where that text is ambiguous), not computed by the
 from __future__ import annotations
 
 import csv
-import doctest
 import gzip
 import json
 from pathlib import Path
@@ -674,7 +673,3 @@ def test_unreadable_user_file(tmp_path: Path) -> None:
     with pytest.raises(PhrasebookError) as caught:
         load_phrasebook([latin1])
     assert (caught.value.line, "UTF-8" in str(caught.value)) == (2, True)
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(phrases).failed == 0

@@ -9,7 +9,6 @@ store rather than run again. Both job stores: SQLite file and PostgreSQL.
 
 from __future__ import annotations
 
-import doctest
 import json
 import os
 import signal
@@ -24,7 +23,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sitesim import RouteSite, page, serve, watchlist
 from sqlalchemy import func, select
 
-import crawler.watchlist as watchlist_module
 from crawler.errors import WatchlistError
 from crawler.watchlist import parse_watchlist, select_targets
 from snapshots import open_store
@@ -103,12 +101,6 @@ def test_cli_errors_exit_2_and_list_shows_the_stored_jobs(tmp_path: Path) -> Non
     assert json.loads(listed.stdout) == [{"job": "every-1h", "every": "1h", "targets": ["a"],
                                           "next_run": "2030-01-01T00:00:00+00:00",
                                           "watchlist": str(wl)}]
-
-
-@pytest.mark.parametrize("module", [schedule, watchlist_module], ids=lambda m: m.__name__)
-def test_doc_examples(module: object) -> None:
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # -- the job store ---------------------------------------------------------------------------

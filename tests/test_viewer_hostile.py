@@ -155,15 +155,6 @@ def test_a_genuine_fault_answers_a_generic_500_and_is_logged(
     assert "/takedowns" in logged[0].getMessage()
 
 
-@pytest.mark.parametrize("name", ["reports.viewer", "reports.viewer_pages"])
-def test_doctests(name: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0
-
-
 # -- tokens --------------------------------------------------------------------------------
 
 def _serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None

@@ -4,8 +4,6 @@ small worlds with the real command line and hold the detector to its targets."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import re
 from pathlib import Path
 
@@ -189,13 +187,6 @@ def test_score_counts_duplicates_as_false_positives() -> None:
     s = score(records, truth)
     assert (s.matched, s.records, s.truth, s.right_kind) == (1, 3, 2, 1)
     assert "FALSE POSITIVE u3" in report(s) and "MISS u2" in report(s)
-
-
-@pytest.mark.parametrize("name", ["texts", "notices", "markup", "score", "world"])
-def test_doctests(name: str) -> None:
-    module = importlib.import_module(f"takedown.world.{name}")
-    result = doctest.testmod(module)
-    assert result.attempted and not result.failed
 
 
 @pytest.mark.slow
