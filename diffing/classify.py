@@ -47,6 +47,11 @@ class Fetch:
     headers: dict = field(default_factory=dict)   # lower-case names
 
 
+# a response that arrived but is no evidence: cut off before its end, or a body the crawl
+# could not read (its decoding or link extraction raised)
+_UNUSABLE = {"dataloss": "fetch:truncated", "unreadable": "fetch:unreadable"}
+
+
 @dataclass(frozen=True)
 class Verdict:
     state: str
@@ -61,10 +66,8 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
     """The state of *fetch*; see the module docstring for the order of the rules."""
     if fetch.status is None:
         return Verdict("failed", None, f"fetch:{fetch.error_kind or 'error'}")
-    if fetch.error_kind == "dataloss":
-        return Verdict("failed", None, "fetch:truncated")
-    if fetch.error_kind == "unreadable":   # a body the crawl could not read is no evidence
-        return Verdict("failed", None, "fetch:unreadable")
+    if fetch.error_kind in _UNUSABLE:
+        return Verdict("failed", None, _UNUSABLE[fetch.error_kind])
     status = fetch.status
     challenge = _challenge_header(fetch.headers)
     if challenge is not None:

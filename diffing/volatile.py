@@ -220,6 +220,11 @@ def _masked(text: str) -> str:
         return _RELATIVE.sub(VOLATILE, out) if _maybe_relative(out) else out
     # Each pattern runs only where a string it needs is present (a substitution only puts
     # "#" in, so it never makes a word or a digit appear): most blocks hold none of them.
+    return _DIGITS.sub(NUMBER, _mask_words(_mask_dates(out)))
+
+
+def _mask_dates(out: str) -> str:
+    """Dates and clock times masked (see `_masked`)."""
     if _holds(out, _MONTH_NAMES):
         out = _DATE.sub(VOLATILE, out)
     elif "月" in out and _DIGIT_MONTH.search(out):
@@ -228,7 +233,12 @@ def _masked(text: str) -> str:
         out = _DIGIT_DATE.sub(VOLATILE, out)
     if ":" in out and _CLOCK_SEP.search(out):
         out = _TIME.sub(VOLATILE, out)
-    low = out.lower()
+    return out
+
+
+def _mask_words(out: str) -> str:
+    """Relative times and counters masked (see `_masked`)."""
+    low: str | None = out.lower()
     if not out.isascii() and _holds(out, _CASE_TRAPS):
         low = None  # letters that match ASCII ones under re.IGNORECASE: no shortcut
     if (low is None or (("#" in out or _holds(out, _RELATIVE_CJK_AGO))
@@ -238,7 +248,7 @@ def _masked(text: str) -> str:
         out = _COUNTER.sub(_counter, out)
     elif _holds(out, _COUNTER_CJK):
         out = _CJK_COUNTER.sub(_counter, out)
-    return _DIGITS.sub(NUMBER, out)
+    return out
 
 
 def _holds(text: str, parts: re.Pattern[str]) -> bool:

@@ -79,6 +79,23 @@ def _page_kind(rec: dict) -> str:
     return f"{page}{' item' if rec.get('item') else ''} {rec['kind']}"
 
 
+def _record_problems(url: str, exp: dict, rec: dict) -> list[tuple[str, str]]:
+    """(what, line) for each way the record of *url* differs from the expected one."""
+    out = []
+    if rec["kind"] != exp["kind"]:
+        out.append(("wrong kind", f"{url} got {rec['kind']} want {exp['kind']} "
+                                  f"({exp['notice']})"))
+    for field in ("detected_at", "last_seen"):
+        if _when(rec[field]) != exp[field]:
+            out.append((f"wrong {field}", f"{url} got {rec[field]} want {stamp(exp[field])}"))
+    if rec["target"] != exp["target"]:
+        out.append(("wrong target", f"{url} got {rec['target']} want {exp['target']}"))
+    evidence = json.dumps(rec.get("evidence"), ensure_ascii=False).casefold()
+    if _phrase_stem(exp["notice"]) not in evidence:
+        out.append(("notice not in evidence", f"{url} ({exp['notice']}): {evidence[:200]}"))
+    return out
+
+
 def mismatches(expected: dict[str, dict], records: list[dict]) -> str:
     """A short, readable report of every difference; empty when the export is right."""
     got: dict[str, list[dict]] = {}
@@ -97,20 +114,8 @@ def mismatches(expected: dict[str, dict], records: list[dict]) -> str:
             continue
         if len(recs) > 1:
             note("duplicate records", f"{url}: {[r['kind'] for r in recs]}")
-        rec = recs[0]
-        if rec["kind"] != exp["kind"]:
-            note("wrong kind", f"{url} got {rec['kind']} want {exp['kind']} ({exp['notice']})")
-        if _when(rec["detected_at"]) != exp["detected_at"]:
-            note("wrong detected_at", f"{url} got {rec['detected_at']} want "
-                                      f"{stamp(exp['detected_at'])}")
-        if _when(rec["last_seen"]) != exp["last_seen"]:
-            note("wrong last_seen", f"{url} got {rec['last_seen']} want "
-                                    f"{stamp(exp['last_seen'])}")
-        if rec["target"] != exp["target"]:
-            note("wrong target", f"{url} got {rec['target']} want {exp['target']}")
-        evidence = json.dumps(rec.get("evidence"), ensure_ascii=False).casefold()
-        if _phrase_stem(exp["notice"]) not in evidence:
-            note("notice not in evidence", f"{url} ({exp['notice']}): {evidence[:200]}")
+        for what, line in _record_problems(url, exp, recs[0]):
+            note(what, line)
     for url, recs in sorted(got.items()):
         if url not in expected:
             for rec in recs:
