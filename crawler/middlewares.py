@@ -22,7 +22,6 @@ Imports ``crawler.decoding``.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -36,6 +35,7 @@ from scrapy.http import TextResponse
 from scrapy.responsetypes import responsetypes
 
 from crawler.decoding import ACCEPTED, decoded_head
+from snapshots.urls import is_loopback
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -211,21 +211,6 @@ class UrlLengthFailMiddleware:
         if len(request.url) > self.limit:
             raise UrlTooLong(f"URL of {len(request.url)} characters, longer than "
                              f"URLLENGTH_LIMIT ({self.limit})")
-
-
-def is_loopback(host: str | None) -> bool:
-    """
-    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("example.org")
-    (True, True, False)
-    """
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class LoopbackOnlyMiddleware:

@@ -31,7 +31,8 @@ The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included
   of X-Frame-Options).  srcdoc frames needed no loosening: Chromium does not check
   ``frame-src`` for ``about:srcdoc``, and the frame inherits this policy.
 
-Imports reports, snapshots (through reports.viewer_pages) and Starlette.
+Imports reports, snapshots (through reports.viewer_pages; `snapshots.urls` for the loopback
+rule) and Starlette.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reports import viewer_pages as pages
 from reports.render import render
+from snapshots.urls import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,6 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"SAMEORIGIN"),
 )
 COOKIE = "takedown_token"
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 ALLOWED_METHODS = ("GET", "HEAD")
 TOKEN_MIN_LENGTH = 16
 _TOKEN = re.compile(r'[!#-+\--:<-\[\]-~]+')   # RFC 6265 cookie-octets: no space " , ; or backslash
@@ -117,7 +118,7 @@ class ViewerGuard:
 
     def __init__(self, app: ASGIApp, token: str | None, hosts: Sequence[str] = ()) -> None:
         self.app, self.token = app, None if token is None else check_token(token)
-        self.hosts = LOOPBACK_NAMES | {h.strip("[]").lower() for h in hosts}
+        self.hosts = {h.strip("[]").lower() for h in hosts}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,7 +151,8 @@ class ViewerGuard:
                                      headers={"Allow": ", ".join(ALLOWED_METHODS)})
         headers = Headers(scope=scope)
         if self.token is None:
-            if _host_name(headers.get("host", "")).lower() not in self.hosts:
+            name = _host_name(headers.get("host", "")).lower()
+            if not is_loopback(name) and name not in self.hosts:
                 return PlainTextResponse("unexpected Host header\n", 400)
             return None
         return self._token_refusal(scope, headers)

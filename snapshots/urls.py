@@ -11,6 +11,7 @@ Pure functions over strings; imports only the standard library.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
@@ -264,3 +265,21 @@ def _params(query: str) -> Params:
             name, _, value = _canonical(field, _QUERY_SAFE).partition("=")
             params[unquote(name).lower()].append(value)
     return dict(params)
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether *host* (a name or an address, IPv6 with or without brackets) is this machine:
+    the one rule for the crawler's loopback guard, the viewer's Host check and the demo
+    server's binding.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("example.org")
+    (True, True, False)
+    """
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -405,9 +405,9 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
     """Serve the read-only viewer: targets, captures, takedowns, side-by-side diffs."""
     import uvicorn
 
-    from crawler.middlewares import is_loopback
     from reports.events import load_events
     from reports.viewer import check_token, create_app
+    from snapshots.urls import is_loopback
 
     if token is not None:
         try:

@@ -9,13 +9,13 @@ then resets, ``"trickle"`` sends the body a few bytes at a time, ``delay`` secon
 The server counts requests per path (``hits``), never logs to stderr, survives clients that
 vanish mid-answer, and refuses to bind anything but loopback.
 
-Used by the bundled demo site (`takedown.demo.site`) and by tests. Imports only the stdlib.
+Used by the bundled demo site (`takedown.demo.site`) and by tests. Imports the stdlib and
+`snapshots.urls` (the one loopback rule).
 """
 
 from __future__ import annotations
 
 import collections
-import ipaddress
 import logging
 import socket
 import struct
@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from snapshots.urls import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +64,7 @@ def require_loopback(host: str) -> None:
     ...
     ValueError: refusing to bind non-loopback host '0.0.0.0'
     """
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         raise ValueError(f"refusing to bind non-loopback host {host!r}")
 
 
