@@ -23,7 +23,8 @@ problem raises :class:`~crawler.errors.WatchlistError` naming the file, line and
 tomllib reports no positions, so :class:`~snapshots.tomllines.KeyLines` finds them in the
 text. Unknown keys are errors, never dropped.
 
-Imports only the standard library, parsel (for selector syntax) and ``crawler.errors``.
+Imports the standard library, parsel (for selector syntax), ``crawler.errors`` and
+``snapshots.tomllines`` (key lines for error messages).
 """
 
 from __future__ import annotations
