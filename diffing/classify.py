@@ -28,7 +28,6 @@ CONTENT_GONE_SHARE = 0.5
 SOFT404_SIMILARITY = 0.9
 # A redirect target holding the last ok content: this alike.
 MOVED_SIMILARITY = 0.8
-FAILED_STATUSES = frozenset({408, 425, 429, 403, 407})
 HOME_NAMES = frozenset({"", "index", "default", "home", "main", "portal"})
 
 

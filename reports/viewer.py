@@ -24,8 +24,8 @@ The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included
   request holds (ids, dates, filters) never causes one: it is answered 400 or 404 (see
   ``reports.viewer_pages``);
 * headers: the CSP below, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
-  no-referrer``, ``X-Frame-Options: SAMEORIGIN``.  The CSP is the issue's
-  (``default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'``)
+  no-referrer``, ``X-Frame-Options: SAMEORIGIN``.  The CSP is the base
+  policy (``default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'``)
   with three directives that only tighten it: ``form-action 'self'`` and ``base-uri
   'none'`` (``default-src`` covers neither) and ``frame-ancestors 'self'`` (the CSP form
   of X-Frame-Options).  srcdoc frames needed no loosening: Chromium does not check

@@ -2,9 +2,9 @@
 
 Every package's errors derive from `TakedownError`, which lives here because ``snapshots``
 is the one package every other may import.  The command line catches `TakedownError` once
-(``takedown.cli.main``) and prints ``error: {message}`` with exit code 2; a traceback only
-with ``--debug``.  So a message names what is wrong (``file:line: key …`` where there is a
-file) and never a password (`without_passwords`).
+(``takedown.cli.TakedownGroup.invoke``) and prints ``error: {message}`` with exit code 2; a
+traceback only with ``--debug``.  So a message names what is wrong (``file:line: key …``
+where there is a file) and never a password (`without_passwords`).
 
 Exception tree::
 

@@ -4,7 +4,8 @@
 this code's store is refused (`StoreError`), never migrated into.  Rules:
 
 - no database (a SQLite file that does not exist) or one without tables (but the
-  scheduler's): a new store, made only when *create* (``crawl``, ``demo``, ``schedule``);
+  scheduler's): a new store, made only when *create* (``crawl``, ``demo``, ``schedule``,
+  ``worker``);
   otherwise `StoreMissing`;
 - tables but no ``alembic_version``: another program's database;
 - a revision none of ``migrations/versions`` names: a newer release's store, or a damaged

@@ -16,7 +16,7 @@ class NewCapture:
     target: str
     url: str                      # normalised, as watched (before redirects)
     depth: int
-    via: str                      # seed | link | revisit
+    via: str                      # seed | link | revisit | probe
     fetched_at: datetime
     status: int | None = None     # None when no response arrived
     final_url: str | None = None
