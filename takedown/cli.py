@@ -11,8 +11,11 @@ input is validated before anything is written.  Only ``crawl``, ``demo``, ``sche
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import sys
 import traceback
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -21,6 +24,11 @@ import click
 from click.core import ParameterSource
 
 from snapshots.errors import TakedownError, without_passwords
+
+# Upper bounds of the seconds and minutes options (jitter, misfire grace, lease; a stale
+# round): past them a value is a typo, and the clocks they feed overflow.
+DAY = 86400
+MAX_MINUTES = 10 * 366 * 24 * 60
 
 log = logging.getLogger("takedown")
 
@@ -233,12 +241,49 @@ def export(obj: Context, fmt: str, out: str | None, kinds: tuple[str, ...],
     check_targets(store, target_names)
     rows = takedown_rows(store, kinds=kinds, targets=target_names)
     if out is None:
-        write(rows, sys.stdout, fmt)
+        _to_stdout(lambda: write(rows, sys.stdout, fmt))
         return
+    _replaceable(Path(out))
     try:  # the file is replaced whole, or left as it was
         write_file(rows, Path(out), fmt)
     except OSError as exc:
         raise TakedownError(f"cannot write {out}: {exc.strerror or exc}") from exc
+
+
+def _replaceable(path: Path) -> None:
+    """*path* may be replaced by an output file: absent, or a regular file that is not a
+    database (a rename over a device, a FIFO, a symlink or the store would destroy it)."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise TakedownError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise TakedownError(f"{path} exists and is not a regular file (a device, a pipe, a "
+                            "link or a folder): give the path of a new or a regular file")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise TakedownError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if head == b"SQLite format 3\x00":
+        raise TakedownError(f"{path} is a database (a store?): an export never replaces one")
+
+
+def _to_stdout(write_all: Callable[[], object]) -> None:
+    """Run *write_all* (writing to stdout): a reader that went away (``| head``) ends it
+    quietly; a stdout that cannot be written is an error."""
+    if sys.stdout is None:
+        raise TakedownError("standard output is closed: give --out FILE")
+    try:
+        write_all()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        sys.exit(0)
+    except OSError as exc:
+        raise TakedownError(f"cannot write to standard output: {exc.strerror or exc}") from exc
 
 
 def check_kinds(kinds: tuple[str, ...]) -> None:
@@ -442,9 +487,9 @@ def _interval_option(ctx: click.Context, param: click.Parameter, value: str | No
 @click.argument("watchlist", type=click.Path(dir_okay=False))
 @click.option("--every", default=None, callback=_interval_option,
               help="Interval of targets without `every` (over [crawl] every; default 6h).")
-@click.option("--jitter", default=0, type=click.IntRange(min=0), show_default=True,
+@click.option("--jitter", default=0, type=click.IntRange(min=0, max=DAY), show_default=True,
               help="Seconds a run may start early or late, at random.")
-@click.option("--misfire-grace", default=None, type=click.IntRange(min=1),
+@click.option("--misfire-grace", default=None, type=click.IntRange(min=1, max=DAY),
               help="Skip a run later than this many seconds (default: run it, once).")
 @click.option("--phrases", "phrase_files", multiple=True, type=click.Path(dir_okay=False),
               help="Extra notice phrases for detection; repeatable.")
@@ -494,7 +539,8 @@ def _redis_prefix() -> str:
               help="The Redis of the deployment (redis://host:port/db).")
 @click.option("--prefix", default=None, envvar="TAKEDOWN_REDIS_PREFIX",
               help="Prefix of the deployment's Redis keys  [default: takedown]")
-@click.option("--lease", default=30.0, show_default=True, type=click.FloatRange(min=0.5),
+@click.option("--lease", default=30.0, show_default=True,
+              type=click.FloatRange(min=0.5, max=DAY),
               help="Seconds this worker's requests stay its own without a heartbeat; "
                    "if it dies, other workers take them over after that.")
 @click.pass_obj
@@ -502,12 +548,15 @@ def worker(obj: Context, redis_url: str, prefix: str | None, lease: float) -> No
     """Fetch the requests of distributed rounds (`crawl --redis`) until SIGTERM/SIGINT."""
     from crawler.worker import run_worker
 
+    if lease != lease:   # NaN passes every range check
+        raise click.BadParameter("must be a number of seconds, got nan", param_hint="'--lease'")
     run_worker(redis_url, obj.data, obj.db, prefix=prefix or _redis_prefix(), lease=lease)
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
-@click.option("--stale-after", default=60, show_default=True, type=click.IntRange(min=0),
+@click.option("--stale-after", default=60, show_default=True,
+              type=click.IntRange(min=0, max=MAX_MINUTES),
               metavar="MINUTES", help="A round still `running` with no capture for this "
               "long was left by a dead crawl: a problem (0: every running round is).")
 @click.pass_obj

@@ -332,3 +332,22 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert "Traceback" in run.stderr and "StoreMissing" in run.stderr
     assert run.stderr.strip().splitlines()[-1].startswith("error: no store at ")
     assert not (tmp_path / "typo").exists()
+
+
+# -- numbers that would overflow a clock -----------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ("schedule", "WL", "--list", "--jitter", "99999999999999999999"),
+    ("schedule", "WL", "--list", "--misfire-grace", "99999999999999999999"),
+    ("worker", "--redis", "redis://127.0.0.1:1", "--lease", "nan"),
+    ("worker", "--redis", "redis://127.0.0.1:1", "--lease", "inf"),
+    ("check", "--stale-after", "99999999999999999999"),
+], ids=["jitter", "misfire-grace", "lease-nan", "lease-inf", "stale-after"])
+def test_time_options_out_of_range_are_refused(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Values the scheduler's, the lease's or the check's clocks cannot hold: refused at the
+    option (they used to kill the scheduler's thread, the worker's heartbeat, or trace)."""
+    wl = str(watchlist(tmp_path, ONE_TARGET))
+    run = takedown(*(wl if a == "WL" else a for a in args), "--data", str(tmp_path / "d"))
+    refused(run, args[-2])
+    assert not (tmp_path / "d").exists()

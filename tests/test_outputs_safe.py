@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -329,3 +331,50 @@ def test_export_replaces_its_file_whole(site_store: dict, tmp_path: Path) -> Non
     lines = out.read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(PLAIN) and all(json.loads(x)["target"] == "plain" for x in lines)
     assert [p.name for p in tmp_path.iterdir()] == ["takedowns.jsonl"]
+
+
+# -- what an export may replace, and standard output ----------------------------------------
+
+
+def _export(data: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "takedown", "export", "--data", str(data),
+                           *args], capture_output=True, text=True, timeout=120)
+
+
+def test_an_export_never_replaces_the_store_a_device_a_pipe_or_a_link(site_store: dict,
+                                                                        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(site_store["data"], data)
+    store_file = next(data.glob("*.sqlite"))
+    fifo, link, target = tmp_path / "fifo", tmp_path / "link", tmp_path / "target.txt"
+    os.mkfifo(fifo)
+    target.write_text("kept\n", encoding="utf-8")
+    link.symlink_to(target)
+    before = store_file.read_bytes()[:16]
+    for out in (store_file, fifo, link):
+        run = _export(data, "--out", str(out))
+        assert run.returncode == 2 and run.stderr.startswith("error: "), (out, run.stderr)
+        assert str(out) in run.stderr
+    assert store_file.read_bytes()[:16] == before == b"SQLite format 3\x00"
+    assert fifo.is_fifo() and link.is_symlink() and target.read_text() == "kept\n"
+    ok_run = _export(data, "--out", str(tmp_path / "new.jsonl"))
+    assert ok_run.returncode == 0, ok_run.stderr
+
+
+def test_an_export_to_a_full_or_closed_stdout_is_an_error(site_store: dict) -> None:
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([sys.executable, "-m", "takedown", "export", "--data",
+                              str(site_store["data"])], stdout=full, stderr=subprocess.PIPE,
+                             text=True, timeout=120)
+    assert (run.returncode, run.stderr) == (
+        2, "error: cannot write to standard output: No space left on device\n")
+    closed = subprocess.run(
+        [sys.executable, "-m", "takedown", "export", "--data", str(site_store["data"])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=120,
+        preexec_fn=lambda: os.close(1))
+    assert closed.returncode == 2 and "standard output is closed" in closed.stderr
+    head = subprocess.run(f"{sys.executable} -m takedown export --data "
+                          f"'{site_store['data']}' --format csv | head -c 10",
+                          shell=True, capture_output=True, text=True, timeout=120,
+                          executable="/bin/bash")
+    assert head.stderr == "" and len(head.stdout) == 10
