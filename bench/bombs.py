@@ -55,7 +55,9 @@ _PEAK = ("import resource, subprocess, sys\n"
          "sys.exit(rc)\n")
 
 
-def _compressor(coding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
+def compressor(coding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
+    """(feed, finish) of a streaming compressor for an HTTP content coding (gzip, deflate,
+    br, zstd); the hostile test site builds its bombs with it too."""
     if coding in ("gzip", "deflate"):
         z = zlib.compressobj(9, zlib.DEFLATED, 31 if coding == "gzip" else 15)
         return z.compress, z.flush
@@ -75,7 +77,7 @@ def _decoded(size: int) -> Iterator[bytes]:
 
 
 def build_bomb(coding: str, size: int = BOMB) -> bytes:
-    feed, finish = _compressor(coding)
+    feed, finish = compressor(coding)
     return b"".join([*(feed(chunk) for chunk in _decoded(size)), finish()])
 
 

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     LargeBinary,
@@ -358,9 +359,9 @@ class Store:
                 if row is None:
                     raise KeyError(sha256)
                 return blobcodec.unpack(row.codec, row.data)
-        data = func.substr(Blob.data, 1, blobcodec.stored_prefix(limit), type_=LargeBinary)
         with self.session() as s:
-            found = s.execute(select(Blob.codec, data).where(Blob.sha256 == sha256)).first()
+            found = s.execute(select(Blob.codec, stored_head(limit))
+                              .where(Blob.sha256 == sha256)).first()
         if found is None:
             raise KeyError(sha256)
         return blobcodec.unpack(found[0], found[1], limit)
@@ -383,6 +384,11 @@ class Store:
             if verify_blobs:
                 problems += _bad_blobs(s)
         return problems
+
+
+def stored_head(limit: int) -> ColumnElement[bytes]:
+    """The stored bytes of a blob that decode to its first *limit* bytes, cut in SQL."""
+    return func.substr(Blob.data, 1, blobcodec.stored_prefix(limit), type_=LargeBinary)
 
 
 class _Statements:

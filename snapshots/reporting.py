@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from snapshots import store as blobcodec
 from snapshots.models import Blob, Capture, Round, Takedown, Target, Url
-from snapshots.repo import Store, as_utc
+from snapshots.repo import Store, as_utc, stored_head
 from snapshots.store import READ_CAP
 
 CHUNK = 500  # keys per IN (...): well under SQLite's and PostgreSQL's parameter limits
@@ -89,10 +89,9 @@ def texts(store: Store, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
     """(key, decoded text) for every stored blob among *keys*, fetched in chunks: of each
     at most its first READ_CAP bytes, read and decoded no further."""
     wanted = sorted({k for k in keys if k})
-    data = func.substr(Blob.data, 1, blobcodec.stored_prefix(READ_CAP), type_=LargeBinary)
     with store.engine.connect() as conn:
         for start in range(0, len(wanted), CHUNK):
-            q = select(Blob.sha256, Blob.codec, data).where(
+            q = select(Blob.sha256, Blob.codec, stored_head(READ_CAP)).where(
                 Blob.sha256.in_(wanted[start:start + CHUNK]))
             for sha, codec, head in conn.execute(q):
                 yield sha, blobcodec.unpack(codec, head, READ_CAP).decode("utf-8", "replace")

@@ -15,14 +15,12 @@ import functools
 import os
 import subprocess
 import sys
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import brotli
-import zstandard
 from sitesim import page
 
+from bench.bombs import compressor
 from takedown.demo.server import Reply
 
 KIB, MIB, GIB = 1024, 1024 * 1024, 1024 * 1024 * 1024
@@ -44,20 +42,6 @@ BOMBS = {
 }
 
 
-def _compressor(encoding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
-    """(feed, finish) of a streaming compressor for an HTTP content coding."""
-    if encoding in ("gzip", "deflate"):
-        z = zlib.compressobj(9, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
-        return z.compress, z.flush
-    if encoding == "br":
-        b = brotli.Compressor(quality=5)
-        return b.process, b.finish
-    if encoding == "zstd":
-        zs = zstandard.ZstdCompressor(level=3).compressobj()
-        return zs.compress, zs.flush
-    raise ValueError(encoding)
-
-
 def _decoded_stream(size: int, charset: str) -> Iterator[bytes]:
     head, fill = BOMB_HEAD[charset], FILL[charset]
     yield head
@@ -72,7 +56,7 @@ def _decoded_stream(size: int, charset: str) -> Iterator[bytes]:
 def bomb(name: str) -> bytes:
     """The compressed body of bomb *name* (a key of ``BOMBS``), built once a session."""
     size, charset = BOMBS[name]
-    feed, finish = _compressor(name.split("-")[0])
+    feed, finish = compressor(name.split("-")[0])
     out = [feed(chunk) for chunk in _decoded_stream(size, charset)]
     out.append(finish())
     return b"".join(out)
