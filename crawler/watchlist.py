@@ -6,7 +6,7 @@ A minimal watchlist::
     name  = "gov-news"                                 # unique, [a-z0-9_-]+
     url   = "http://127.0.0.1:8765/news/list.html"
     depth = 1              # 0: this page only; 1 or 2: also same-host links, that deep
-    allow = ["/news/"]     # regexes (re.search in the absolute URL) a followed link must match
+    allow = ["/news/"]     # regexes (searched in the absolute URL) a followed link must match
     deny  = ["/ads/"]      # regexes; a matching link is never followed
 
 Further ``[[target]]`` keys: ``items`` (CSS selector of the sub-page items of a listing),
@@ -42,6 +42,7 @@ from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
 from crawler.errors import WatchlistError
+from snapshots.patterns import problem, search
 from snapshots.tomllines import KeyLines
 
 if TYPE_CHECKING:
@@ -131,9 +132,10 @@ class TargetSpec:
             return False
         if parts.scheme not in ("http", "https") or host != urlsplit(self.url).hostname:
             return False
-        if self.allow and not any(re.search(p, url) for p in self.allow):
+        if self.allow and not any(search(p, url, f"target {self.name}: allow")
+                                  for p in self.allow):
             return False
-        return not any(re.search(p, url) for p in self.deny)
+        return not any(search(p, url, f"target {self.name}: deny") for p in self.deny)
 
     @property
     def interval(self) -> timedelta | None:
@@ -434,14 +436,12 @@ def _text(value: Any) -> str:
 
 
 def _regexes(value: Any) -> tuple[str, ...]:
-    """Regexes that compile; one nested too deep or repeated past re's limit does not."""
+    """Regexes that compile; one nested too deep or repeated past the limit does not."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _Invalid(f"must be a list of regex strings, got {value!r}")
     for pattern in value:
-        try:
-            re.compile(pattern)
-        except (re.error, OverflowError, RecursionError) as exc:
-            raise _Invalid(f"has regex {pattern!r} that does not compile: {exc}") from None
+        if (why := problem(pattern)) is not None:
+            raise _Invalid(f"has regex {pattern!r} that does not compile: {why}")
     return tuple(value)
 
 

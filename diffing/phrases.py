@@ -11,7 +11,9 @@ source``. ``kind`` is one of `NOTICE_KINDS` for ``notice``, ``removed`` for ``go
 otherwise. ``match`` is ``substring`` (the text; a space matches any one space or line break,
 and is optional next to CJK text or punctuation) or ``regex`` (Python syntax over the whole
 normalised text with ``re.MULTILINE``: ``^``/``$`` anchor at line edges, ``.`` stays on its
-line, a literal space also matches a line break). Matching is case-insensitive. Every row
+line, a literal space also matches a line break; one search that runs past
+`snapshots.patterns.TIME_LIMIT` raises `RunawayPattern` naming the row). Matching is
+case-insensitive. Every row
 needs a literal to be indexed by: a substring row at least 4 characters with CJK or 10
 without, a regex row a top-level literal run of 2 CJK or 4 other characters, found within
 `WINDOW` characters of the match (so ``删除`` or ``removed`` alone can never be a phrase). A
@@ -46,12 +48,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import regex
+
 from snapshots.errors import TakedownError
+from snapshots.patterns import Match, Pattern, compile_, match, search
 
 STATES = ("failed", "benign", "restricted", "moved", "notice", "gone")  # strongest first
 NOTICE_KINDS = ("section_closed", "account_suspended", "author_deleted", "removed", "censored")
@@ -117,9 +122,10 @@ class _Entry:
     """A phrase compiled: its regex, the literal that finds it, and which text view it reads."""
 
     phrase: Phrase
-    regex: re.Pattern[str]
+    regex: Pattern
     needle: str
     flat: bool  # substring rows read the text with line breaks as spaces
+    origin: str = "phrase"  # file:line of its row, named when its regex runs away
 
 
 def normalize_text(text: str) -> str:
@@ -236,10 +242,11 @@ def _compile(phrase: Phrase) -> _Entry:
         if not _long_enough(normalize_text(phrase.pattern).replace(" ", ""), 4, 10):
             raise ValueError(0, "substring too short to be specific (4 CJK or 10 other characters)")
         source, needle = _substring_regex(phrase.pattern)
-        return _Entry(phrase, re.compile(source), _indexable(needle), flat=True)
+        return _Entry(phrase, compile_(source), _indexable(needle), flat=True)
     try:
-        re.compile(phrase.pattern)
-    except (re.error, OverflowError, RecursionError) as err:
+        re.compile(phrase.pattern)  # re's syntax and error positions; run by the regex module
+        compile_(phrase.pattern)
+    except (re.error, regex.error, OverflowError, RecursionError) as err:
         raise ValueError(getattr(err, "pos", None) or 0, f"bad regex: {_reason(err)}") from err
     if "(?x" in phrase.pattern:
         raise ValueError(0, "verbose regexes are not supported")
@@ -249,8 +256,8 @@ def _compile(phrase: Phrase) -> _Entry:
         raise ValueError(0, "regex needs a top-level literal of 2 CJK or 4 other characters "
                             "(write alternatives as separate rows)")
     try:
-        return _Entry(phrase, re.compile(folded, re.MULTILINE), _indexable(needle), flat=False)
-    except (re.error, OverflowError, RecursionError) as err:
+        return _Entry(phrase, compile_(folded, regex.MULTILINE), _indexable(needle), flat=False)
+    except (regex.error, OverflowError, RecursionError) as err:
         raise ValueError(0, f"bad regex once folded to lower case: {_reason(err)}") from err
 
 
@@ -262,7 +269,7 @@ def _indexable(needle: str) -> str:
 
 
 def _reason(err: Exception) -> str:
-    return err.msg if isinstance(err, re.error) else str(err)
+    return err.msg if isinstance(err, (re.error, regex.error)) else str(err)
 
 
 def _check_fields(fields: list[str]) -> tuple[str, str] | None:
@@ -294,7 +301,7 @@ def _parse_row(path: str, lineno: int, line: str) -> _Entry:
         name, message = problem
         raise PhrasebookError(path, lineno, starts[COLUMNS.index(name)], f"{name}: {message}")
     try:
-        return _compile(Phrase(*fields))
+        return replace(_compile(Phrase(*fields)), origin=f"phrase at {path}:{lineno}")
     except ValueError as err:
         offset, message = err.args
         raise PhrasebookError(path, lineno, starts[5] + offset, f"pattern: {message}") from err
@@ -407,12 +414,14 @@ def _trie_node(node: _Trie) -> str:
     return f"(?:{body})?" if "" in node else body
 
 
-def _confirm(entry: _Entry, text: str, pos: int, size: int) -> re.Match[str] | None:
-    """A match of *entry* that covers the needle found at *pos*, if there is one."""
+def _confirm(entry: _Entry, text: str, pos: int, size: int) -> Match | None:
+    """A match of *entry* that covers the needle found at *pos*, if there is one; a regex
+    that backtracks past the time limit raises RunawayPattern naming its row."""
     start, end = max(0, pos - WINDOW), min(len(text), pos + size + WINDOW)
-    while (hit := entry.regex.search(text, start, end)) is not None and hit.start() <= pos:
+    while ((hit := search(entry.regex, text, entry.origin, start, end)) is not None
+           and hit.start() <= pos):
         if hit.end() == end < len(text):  # the window may have cut a lookahead short
-            whole = entry.regex.match(text, hit.start())
+            whole = match(entry.regex, text, entry.origin, hit.start())
             if whole is None:
                 start = hit.start() + 1
                 continue

@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reports.keywords import InputFileError, Term, load_keywords, read_input
+from snapshots.patterns import problem, search
 from snapshots.tomllines import KeyLines
 
 __all__ = ["Event", "EventsError", "EventsFile", "load_events", "load_events_file"]
@@ -80,7 +81,8 @@ class Event:
         """
         if not self.scope:
             return True
-        return any(target == s if NAME_RE.fullmatch(s) else re.search(s, url) is not None
+        return any(target == s if NAME_RE.fullmatch(s)
+                   else search(s, url, f"scope of event {self.id}") is not None
                    for s in self.scope)
 
     @property
@@ -279,8 +281,5 @@ def _scope_check(value: str) -> str | None:
     limit)."""
     if NAME_RE.fullmatch(value):
         return None
-    try:
-        re.compile(value)
-    except (re.error, OverflowError, RecursionError) as exc:
-        return f"has regex {value!r} that does not compile: {exc}"
-    return None
+    why = problem(value)
+    return None if why is None else f"has regex {value!r} that does not compile: {why}"

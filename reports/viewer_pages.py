@@ -37,6 +37,7 @@ from reports.render import render
 from reports.sanitize import inert_html, inert_text
 from snapshots import browse
 from snapshots.browse import CaptureBody
+from snapshots.patterns import RunawayPattern
 from snapshots.store import READ_CAP
 
 log = logging.getLogger(__name__)
@@ -335,6 +336,9 @@ def _in_event(rows: list[dict], event: Any) -> list[dict]:
     from reports.correlate import event_window
 
     start, end = event_window(event)
-    return [r for r in rows if start <= r["detected_at"].date() <= end
-            and event.applies_to(r["target"], r["url"])]
+    try:
+        return [r for r in rows if start <= r["detected_at"].date() <= end
+                and event.applies_to(r["target"], r["url"])]
+    except RunawayPattern as exc:  # the events file's fault, said as such: never a 500
+        raise HTTPException(422, str(exc)) from None
 

@@ -13,6 +13,7 @@ Exception tree::
      │    ├── StoreURLError         a database URL that cannot be opened
      │    ├── StoreMissing          no store where one was expected (and none was created)
      │    └── IntegrityProblem      an integrity check found damage (``problems`` lists it)
+     ├── snapshots.patterns.RunawayPattern   a user regex past its time limit on some input
      ├── crawler.errors.TakedownCrawlError   watchlist, Redis frontier
      ├── diffing.phrases.PhrasebookError     a phrase file
      ├── reports.keywords.InputFileError     events and keyword files

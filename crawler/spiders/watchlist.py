@@ -12,6 +12,7 @@ by its own depth, ``allow`` and ``deny``.  Imports ``crawler`` and ``snapshots.r
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -39,11 +40,13 @@ from crawler.fetches import (
 from crawler.middlewares import UrlTooLong
 from crawler.plan import ROUND, RoundPlan, TargetPlan
 from crawler.probes import PROBE_DEPTH, probe_url
+from snapshots.patterns import RunawayPattern
 from snapshots.records import NewCapture
 
 __all__ = ["PROBE_DEPTH", "WatchlistSpider", "error_kind", "probe_url"]
 
 log = logging.getLogger(__name__)
+RUNAWAY_LINKS = 5  # links a target's runaway allow/deny regex may cost a round (each ≤ 0.5 s)
 
 _links = LinkExtractor(unique=False, canonicalize=False, tags=("a", "area"), attrs=("href",),
                        deny_extensions=())
@@ -127,6 +130,8 @@ class WatchlistSpider(scrapy.Spider):
         self.cache = FetchCache()
         # why the round failed: set by the pipeline when the store refuses a capture
         self.store_failure: str | None = None
+        # per target, links on which its allow/deny regex ran away (see `_follow`)
+        self.runaway: Counter[str] = Counter()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for req in self.planned():
@@ -273,8 +278,21 @@ class WatchlistSpider(scrapy.Spider):
 
     def _follow(self, t: TargetPlan, links: tuple[tuple[str, str], ...],
                 depth: int) -> Iterator[Any]:
+        name = t.spec.name
         for url, _text in links:
-            if t.spec.allows(url):
+            if self.runaway[name] >= RUNAWAY_LINKS:
+                return
+            try:
+                allowed = t.spec.allows(url)
+            except RunawayPattern as exc:
+                # a page cannot hang the round through a user's regex: that link is not
+                # followed; past RUNAWAY_LINKS such links the target follows none this round
+                self.runaway[name] += 1
+                last = self.runaway[name] == RUNAWAY_LINKS
+                log.warning("%s; link not followed%s", exc,
+                            f"; {name} follows no more links this round" if last else "")
+                continue
+            if allowed:
                 yield from self._request(t, url, depth, "link", discovered=True)
 
     def failed(self, failure: Failure) -> Iterator[Any]:
