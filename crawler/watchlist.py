@@ -42,6 +42,7 @@ from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
 from crawler.errors import WatchlistError
+from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import problem, search
 from snapshots.tomllines import KeyLines
 
@@ -213,11 +214,13 @@ def select_targets(watchlist: Watchlist, names: Iterable[str]) -> Watchlist:
 def load_watchlist(path: str | Path) -> Watchlist:
     """Read and validate the watchlist file at ``path``."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_input_file(path).decode("utf-8")
     except OSError as exc:
         raise WatchlistError(str(path), None, None, f"cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise WatchlistError(str(path), None, None, "not UTF-8 text") from exc
+    except UnreadableInput as exc:
+        raise WatchlistError(str(path), None, None, f"cannot read: {exc}") from exc
     return parse_watchlist(text, str(path))
 
 

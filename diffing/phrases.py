@@ -56,6 +56,7 @@ from pathlib import Path
 import regex
 
 from snapshots.errors import TakedownError
+from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import Match, Pattern, compile_, match, search
 
 STATES = ("failed", "benign", "restricted", "moved", "notice", "gone")  # strongest first
@@ -309,9 +310,11 @@ def _parse_row(path: str, lineno: int, line: str) -> _Entry:
 
 def _lines(path: str | Path) -> list[str]:
     try:
-        data = Path(path).read_bytes()
+        data = read_input_file(path)
     except OSError as err:
         raise PhrasebookError(path, 0, 0, f"cannot read: {err.strerror}") from err
+    except UnreadableInput as err:
+        raise PhrasebookError(path, 0, 0, f"cannot read: {err}") from err
     try:
         return data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as err:

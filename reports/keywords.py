@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from snapshots.errors import TakedownError
+from snapshots.inputs import read_input_file
 
 __all__ = ["InputFileError", "KeywordList", "KeywordsError", "Matcher", "Term", "load_keywords"]
 
@@ -58,7 +59,7 @@ def read_input(path: str | Path, error: type[InputFileError],
     """The text of a report input file, or *error* naming it (unreadable, not UTF-8, or a
     name no file can have: one holding a NUL)."""
     try:
-        return Path(path).read_text(encoding=encoding)
+        return read_input_file(path).decode(encoding)
     except OSError as exc:
         raise error(str(path), None, None, f"cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:

@@ -319,6 +319,29 @@ def test_keyword_csv_with_an_oversize_field(store_dir: Path, tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
+INPUTS = {  # a command reading a user's input file, with the file's place in its arguments
+    "watchlist": ["crawl", "FILE"], "phrases": ["detect", "--phrases", "FILE"],
+    "events": ["report", "--events", "FILE", "--out", "{tmp}/out"],
+    "keywords": ["report", "--keywords", "FILE", "--out", "{tmp}/out"],
+    "serve-events": ["serve", "--events", "FILE", "--port", "0"],
+}
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "fifo"])
+@pytest.mark.parametrize("what", sorted(INPUTS))
+def test_an_input_that_is_no_file_is_refused_not_read_for_ever(
+        store_dir: Path, tmp_path: Path, what: str, source: str) -> None:
+    """An endless device is read up to a cap, a pipe nobody writes to reads as empty: both
+    end in an error line naming the path (they used to exhaust memory or wait for ever)."""
+    path = source
+    if source == "fifo":
+        path = str(tmp_path / "pipe")
+        os.mkfifo(path)
+    args = [path if a == "FILE" else a.format(tmp=tmp_path) for a in INPUTS[what]]
+    refused(takedown(*args, "--data", str(store_dir)), f"{path}")
+    assert not (tmp_path / "out").exists()
+
+
 def test_usage_errors_end_in_an_error_line(tmp_path: Path) -> None:
     run = takedown("crawl", str(watchlist(tmp_path, ONE_TARGET)), "--at", "yesterday",
                    "--data", str(tmp_path / "d"))
