@@ -67,8 +67,13 @@ class UTCDateTime(TypeDecorator):
 
 
 def default_url(data_dir: str | Path) -> str:
-    """The SQLite URL of the store kept in *data_dir*."""
-    return f"sqlite:///{Path(data_dir).resolve() / DB_FILENAME}"
+    """The SQLite URL of the store kept in *data_dir*; StoreURLError when the folder's path
+    cannot be resolved (a loop of symbolic links)."""
+    try:
+        folder = Path(data_dir).resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError: pathlib's "Symlink loop" (< 3.13)
+        raise StoreURLError(f"cannot use the data folder {data_dir}: {exc}") from None
+    return f"sqlite:///{folder / DB_FILENAME}"
 
 
 # The test hook of the module docstring: caps the SQLite file at this many pages.

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import pg_schema
+from conftest import REDIS_URL, pg_schema
 from sqlalchemy import create_engine, inspect, text
 
 from snapshots import open_store
@@ -142,6 +142,39 @@ def test_data_that_is_a_file(tmp_path: Path, command: str) -> None:
              "schedule": [str(watchlist(tmp_path, ONE_TARGET)), "--list"]}.get(command, [])
     refused(takedown(command, *extra, "--data", str(data)), f"{data} is a file")
     assert data.read_text(encoding="utf-8") == "not a folder"
+
+
+def _worker_args() -> list[str]:
+    if not REDIS_URL:
+        pytest.skip("TAKEDOWN_TEST_REDIS_URL is not set (CI sets it; see .ci/run)")
+    return ["--redis", REDIS_URL, "--prefix", f"td-errors-{os.getpid()}"]
+
+
+@pytest.mark.parametrize("command", ["rounds", "crawl", "schedule", "demo", "check", "worker"])
+def test_data_that_is_a_loop_of_symbolic_links(tmp_path: Path, command: str) -> None:
+    """A --data path that never resolves is an error line, not pathlib's RuntimeError (the
+    worker says so at start-up, not at the first round it is given)."""
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    extra = {"crawl": [str(watchlist(tmp_path, ONE_TARGET))],
+             "schedule": [str(watchlist(tmp_path, ONE_TARGET)), "--list"],
+             "worker": _worker_args() if command == "worker" else []}.get(command, [])
+    run = takedown(command, *extra, "--data", str(tmp_path / "a"))
+    refused(run, str(tmp_path / "a"))
+
+
+@pytest.mark.parametrize("data", ["file", "foreign"])
+def test_a_worker_refuses_an_unusable_store_at_start_up(tmp_path: Path, data: str) -> None:
+    path = tmp_path / "data"
+    path.mkdir()
+    if data == "file":
+        path = tmp_path / "plain"
+        path.write_text("not a folder", encoding="utf-8")
+    else:
+        sqlite3.connect(path / "takedown.sqlite").execute("CREATE TABLE mine (x)").connection \
+            .commit()
+    run = takedown("worker", *_worker_args(), "--data", str(path))
+    refused(run, str(path))
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod; a read-only "
