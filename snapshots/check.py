@@ -50,7 +50,7 @@ from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from snapshots import store as blobcodec
-from snapshots.db import Base, default_url, make_engine
+from snapshots.db import Base, default_url, make_engine, shown_url
 from snapshots.errors import StoreMissing, StoreURLError
 from snapshots.migrate import alembic_config
 from snapshots.models import Blob, Capture, Round, Takedown, Target, Url, Verdict
@@ -140,8 +140,8 @@ def open_for_check(data_dir: str | Path = "takedown-data", db_url: str | None = 
     cannot be reached."""
     url = db_url or default_url(data_dir)
     _refuse_missing_file(url)
-    engine = make_engine(url)
-    shown = engine.url.render_as_string(hide_password=True)
+    engine = make_engine(url, read_only=True)
+    shown = shown_url(url)
     try:
         tables = set(inspect(engine).get_table_names())
     except SQLAlchemyError as exc:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from snapshots.errors import StoreError, StoreURLError, without_passwords
@@ -131,20 +134,36 @@ def sqlite_file(url: str) -> Path | None:
     return Path(path)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for *url*; SQLite gets WAL, foreign keys and a busy timeout (and the
-    folder of its file, created if need be)."""
+    folder of its file, created if need be).  *read_only* opens a SQLite file so that
+    nothing can change it, not even its journal mode (``takedown check``)."""
     try:
         engine = create_engine(url, future=True)
     except Exception as exc:
         raise StoreURLError(f"cannot open database {shown_url(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         path = sqlite_file(url)
+        if read_only and path is not None:
+            engine.dispose()
+            return _read_only_sqlite(path)
         if path is not None:
             _make_folder(path.parent)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _read_only_sqlite(path: Path) -> Engine:
+    target = f"file:{quote(str(path.absolute()))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(target, uri=True, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
+    return create_engine("sqlite://", creator=connect, poolclass=NullPool)
 
 
 def _make_folder(folder: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -281,3 +282,27 @@ def test_missing_store_is_an_error_and_stays_missing(db_url: str, tmp_path: Path
         engine = create_engine(db_url)
         assert inspect(engine).get_table_names() == []
         engine.dispose()
+
+
+@pytest.mark.parametrize("content", ["empty", "foreign", "text"])
+def test_a_file_that_is_no_store_is_left_byte_for_byte(tmp_path: Path, content: str) -> None:
+    """`check` only reads: a foreign SQLite file keeps its journal mode and bytes, an empty
+    one stays empty, a text file stays text (a check once switched them to WAL)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "takedown.sqlite"
+    if content == "foreign":
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE mine (x)")
+        conn.commit()
+        conn.close()
+    else:
+        path.write_bytes(b"" if content == "empty" else b"notes, not a database\n")
+    before = path.read_bytes()
+    done = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "check"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    says = "file is not a database" if content == "text" else "no takedown store in"
+    assert done.stderr.startswith("error: ") and says in done.stderr, done.stderr
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in data.iterdir()) == ["takedown.sqlite"]
