@@ -67,6 +67,9 @@ def check_database(url: str, *, create: bool) -> None:
     """Refuse *url* unless it holds this code's store (or nothing, when *create*); see the
     module docstring.  Reads only: nothing is created, locked or migrated."""
     path = sqlite_file(url)
+    if path is None and url.lower().startswith("sqlite"):
+        raise StoreURLError(f"{shown_url(url)} is an in-memory database: it keeps nothing once "
+                            "the command ends; give a file (sqlite:///PATH) or leave --db out")
     if path is not None and not _sqlite_file_exists(path, create):
         return
     where = str(path) if path is not None else shown_url(url)

@@ -190,6 +190,16 @@ def test_read_only_data(tmp_path: Path) -> None:
         data.chmod(0o700)
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://"])
+@pytest.mark.parametrize("command", ["crawl", "rounds", "detect"])
+def test_an_in_memory_database_is_refused(tmp_path: Path, url: str, command: str) -> None:
+    """A crawl into memory would report its captures and keep none."""
+    extra = [str(watchlist(tmp_path, ONE_TARGET))] if command == "crawl" else []
+    refused(takedown(command, *extra, "--db", url, "--data", str(tmp_path / "d")),
+            "in-memory database")
+    assert not (tmp_path / "d").exists()
+
+
 def test_database_url_that_is_a_folder(tmp_path: Path) -> None:
     refused(takedown("rounds", "--db", f"sqlite:///{tmp_path}"), f"{tmp_path} is a folder")
     refused(takedown("crawl", str(watchlist(tmp_path, ONE_TARGET)), "--db",
