@@ -242,6 +242,8 @@ class Pages:
         params = request.query_params
         kind, target = _text_param(request, "kind"), _text_param(request, "target")
         since, until = _date_param(request, "since"), _date_param(request, "until")
+        if since is not None and until is not None and until < since:
+            raise HTTPException(400, f"until ({until}) is before since ({since})")
         event = self._event(params.get("event", ""))
         rows = browse.takedown_list(
             self.store, kinds=(kind,) if kind else (), targets=(target,) if target else (),

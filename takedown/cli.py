@@ -415,8 +415,12 @@ def report(obj: Context, events_path: str | None, out: str, formats: str,
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--format") from exc
     check_kinds(kinds)
+    first, last = _day(since), _day(until)
+    if first is not None and last is not None and last < first:
+        raise click.BadParameter(f"{last} is before --since {first}: no day is in between",
+                                 param_hint="'--until'")
     try:  # options, inputs and the output folder validated before the store is read
-        options = ReportOptions(since=_day(since), until=_day(until), kinds=kinds,
+        options = ReportOptions(since=first, until=last, kinds=kinds,
                                 targets=target_names, before_days=before_days,
                                 after_days=after_days, viewer_url=viewer_url)
     except ValueError as exc:  # the viewer URL

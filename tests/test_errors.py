@@ -352,6 +352,13 @@ def test_unknown_target_names_the_targets(store_dir: Path, tmp_path: Path,
     assert run.stdout == "" and not (tmp_path / "out").exists()
 
 
+def test_a_report_range_that_ends_before_it_begins(store_dir: Path, tmp_path: Path) -> None:
+    run = takedown("report", "--out", str(tmp_path / "out"), "--since", "2021-03-10",
+                   "--until", "2021-03-01", "--data", str(store_dir))
+    refused(run, "--until", "2021-03-01 is before --since 2021-03-10")
+    assert not (tmp_path / "out").exists()
+
+
 def test_keyword_csv_with_an_oversize_field(store_dir: Path, tmp_path: Path) -> None:
     terms = tmp_path / "terms.csv"
     terms.write_text('keyword,added\n军民融合,2021\n"' + "x" * 200_000 + '",2021\n',

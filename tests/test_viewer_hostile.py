@@ -85,6 +85,14 @@ def test_dates_at_the_ends_of_the_calendar_are_bounds_or_refused(hostile) -> Non
         assert f"{name} must be a date (YYYY-MM-DD)" in r.text, query
 
 
+def test_a_range_that_ends_before_it_begins_is_refused(hostile) -> None:
+    client, _rows = hostile
+    r = client.get("/takedowns?since=2024-06-10&until=2024-06-01")
+    assert r.status_code == 400
+    assert "until (2024-06-01) is before since (2024-06-10)" in r.text
+    assert client.get("/takedowns?since=2024-06-01&until=2024-06-01").status_code == 200
+
+
 def _links_shown(doc: lxml.html.HtmlElement, list_id: str) -> tuple[list[str], list[str]]:
     """Texts of the URLs listed in *list_id*: those shown as links, those shown as text."""
     items = doc.xpath(f"//ol[@id='{list_id}']/li")
