@@ -42,6 +42,7 @@ from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
 from crawler.errors import WatchlistError
+from snapshots.errors import without_passwords
 from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import problem, search
 from snapshots.tomllines import KeyLines
@@ -371,13 +372,25 @@ def _name(value: Any) -> str:
 
 
 def _http_url(value: Any) -> str:
+    if isinstance(value, str) and any(not c.isprintable() for c in value.replace(" ", "")):
+        raise _Invalid(f"must not contain control characters, got {_shown(value)}")
     if not _is_http_url(value):
-        raise _Invalid(f"must be an http(s) URL with a host, got {value!r}")
+        raise _Invalid(f"must be an http(s) URL with a host, got {_shown(value)}")
+    if "@" in urlsplit(value).netloc:
+        # Fetching with them fails on most sites, and every capture, log line and report
+        # would carry them: a watched page is a public page.
+        raise _Invalid("must not carry a user name or password (user:password@), got "
+                       f"{_shown(value)}")
     return value
 
 
+def _shown(value: Any) -> str:
+    """*value* for an error message: a URL's password masked."""
+    return without_passwords(repr(value))
+
+
 def _is_http_url(value: Any) -> bool:
-    if not isinstance(value, str) or any(c.isspace() for c in value):
+    if not isinstance(value, str) or any(c.isspace() or not c.isprintable() for c in value):
         return False
     try:
         parts = urlsplit(value)
@@ -479,7 +492,7 @@ def _interval(value: Any) -> str:
 
 def _proxy(value: Any) -> str:
     if not _is_http_url(value):
-        raise _Invalid(f"must be an http(s) proxy URL, got {value!r}")
+        raise _Invalid(f"must be an http(s) proxy URL, got {_shown(value)}")
     return value
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from sitesim import RouteSite, crawl, page, serve, watchlist
+from sqlalchemy import select
 
 from snapshots import open_store
 from snapshots.models import Capture, Url
@@ -223,3 +224,30 @@ def test_summary_counts_what_the_store_holds(scenario) -> None:
         row = next(line for line in run.stdout.splitlines() if "│ all " in line)
         printed = int(row.split("│")[3])
         assert printed == stored["captures"], run.stdout
+
+
+def test_an_ipv6_literal_target_is_fetched(tmp_path) -> None:
+    """``http://[::1]:PORT/`` is fetched like any host (Scrapy's default resolver asked
+    for IPv4 only: every fetch failed with "DNS lookup failed")."""
+    from takedown.demo.server import SiteServer
+
+    site = RouteSite({"/robots.txt": page("", headers={"Content-Type": "text/plain"}),
+                      "/six.html": page("<p>served over IPv6</p>")})
+    try:
+        server = SiteServer(site, host="::1").start()
+    except OSError as exc:
+        pytest.skip(f"this machine cannot listen on ::1 ({exc})")
+    base = server.base_url
+    try:
+        wl = watchlist(tmp_path / "wl.toml",
+                       f'[[target]]\nname = "six"\nurl = "{base}/six.html"\n')
+        run = crawl(wl, tmp_path / "data", "2024-06-01T08:00:00Z")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stderr[-3000:]
+    store = open_store(tmp_path / "data")
+    with store.session() as s:
+        rows = s.execute(select(Url.url, Capture.status, Capture.error)
+                         .join(Capture, Capture.url_id == Url.id)).all()
+    store.close()
+    assert (f"{base}/six.html", 200, None) in rows

@@ -64,6 +64,17 @@ ERRORS = {
         ("[[target]]", 'name = "a"', 'url = "ftp://x.test/"'), 3, "url", "http(s) URL"),
     "url-without-host": (
         ("[[target]]", 'name = "a"', 'url = "http:///news"'), 3, "url", "with a host"),
+    "url-with-a-password": (
+        ("[[target]]", 'name = "a"', 'url = "http://ana:s3cret@x.test/"'), 3, "url",
+        "must not carry a user name or password (user:password@), got 'http://ana:***@x.test/'"),
+    "url-with-a-user": (
+        ("[[target]]", 'name = "a"', 'url = "http://ana@x.test/"'), 3, "url", "user name"),
+    "url-with-a-nul": (
+        ("[[target]]", 'name = "a"', 'url = "http://x.test/a\\u0000b"'), 3, "url",
+        "must not contain control characters"),
+    "url-with-a-delete": (
+        ("[[target]]", 'name = "a"', 'url = "http://x.test/a\\u007fb"'), 3, "url",
+        "must not contain control characters"),
     "url-relative": (
         ("[[target]]", 'name = "a"', 'url = "/news/list.html"'), 3, "url", "http(s) URL"),
     "depth-too-big": ((*TARGET, "depth = 3"), 4, "depth", "must be 0, 1 or 2, got 3"),
