@@ -54,8 +54,26 @@ class RoundResult:
     learned: dict[str, set[str]]     # host → session parameters learned this round
 
 
+class _OneLine(logging.Filter):
+    """Keeps a record's message, drops its traceback: Scrapy's robots.txt middleware logs
+    a site it cannot reach with two tracebacks, though the page's own fetch then fails and
+    is stored with its reason."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            record.msg = f"{record.getMessage()} (robots.txt unread: the page is fetched anyway)"
+            record.args, record.exc_info, record.exc_text = None, None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_ROBOTS_LOG = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+
+
 def crawl_settings(crawl: CrawlSpec) -> Settings:
     """Scrapy settings: ``crawler.settings`` plus the watchlist's ``[crawl]`` table."""
+    if not any(isinstance(f, _OneLine) for f in _ROBOTS_LOG.filters):
+        _ROBOTS_LOG.addFilter(_OneLine())
     s = Settings()
     s.setmodule("crawler.settings", priority="project")
     s.set("CONCURRENT_REQUESTS", crawl.concurrency, priority="cmdline")

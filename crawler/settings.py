@@ -31,7 +31,7 @@ DOWNLOAD_WARNSIZE = 0
 DOWNLOAD_TIMEOUT = 30
 # Scrapy's default resolver asks for IPv4 only: a target at http://[::1]:8080/ or on an
 # IPv6-only host failed every fetch with "DNS lookup failed".  This one resolves both.
-DNS_RESOLVER = "scrapy.resolver.CachingHostnameResolver"
+TWISTED_DNS_RESOLVER = "scrapy.resolver.CachingHostnameResolver"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 # Items are stored one at a time anyway (one database connection): Scrapy's default of 100

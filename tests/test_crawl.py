@@ -251,3 +251,25 @@ def test_an_ipv6_literal_target_is_fetched(tmp_path) -> None:
                          .join(Capture, Capture.url_id == Url.id)).all()
     store.close()
     assert (f"{base}/six.html", 200, None) in rows
+
+
+def test_an_unreachable_site_is_a_failed_capture_without_tracebacks(tmp_path) -> None:
+    """Nothing listens: robots.txt cannot be read (one warning line, where Scrapy logged two
+    tracebacks), the page is tried and stored failed with its reason, the round is done."""
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on once it is closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    wl = watchlist(tmp_path / "wl.toml",
+                   f'[[target]]\nname = "a"\nurl = "http://127.0.0.1:{port}/x.html"\n')
+    run = crawl(wl, tmp_path / "data", "2024-06-01T08:00:00Z", "--no-progress")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert "robots.txt unread: the page is fetched anyway" in run.stderr
+    store = open_store(tmp_path / "data")
+    with store.session() as s:
+        rows = s.execute(select(Url.url, Capture.error_kind)
+                         .join(Capture, Capture.url_id == Url.id)).all()
+    store.close()
+    assert (f"http://127.0.0.1:{port}/x.html", "refused") in rows
