@@ -16,7 +16,7 @@ import stat
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -359,6 +359,11 @@ def demo(obj: Context, days: int, start: str) -> None:
     from takedown.demo.run import run_demo
 
     stamp = parse_at(start, "--start")
+    last = stamp + timedelta(days=days - 1)  # every round's stamp checked before the first
+    if last >= END_STAMP:
+        raise click.BadParameter(f"{days} days from {start!r} end on {last:%Y-%m-%d}, past "
+                                 "8999-12-31, the last day a round can be stamped",
+                                 param_hint="'--start'")
     obj.store(create=True).close()  # the data folder or database checked before it is used
     run_demo(Path(obj.data), obj.db, days, stamp)
 

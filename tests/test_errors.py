@@ -134,6 +134,16 @@ def test_reading_an_empty_postgresql_database_creates_nothing(tmp_path: Path) ->
         assert tables(url) == set()
 
 
+@pytest.mark.parametrize(("start", "days"), [("8999-12-31", 2), ("8999-12-01", 60)])
+def test_a_demo_whose_last_day_is_out_of_range_writes_nothing(tmp_path: Path, start: str,
+                                                             days: int) -> None:
+    """Every simulated day is checked before the first is crawled (a store was left with
+    the rounds that fit and an error at the first that did not)."""
+    run = takedown("demo", "--start", start, "--days", str(days), "--data", str(tmp_path / "d"))
+    refused(run, "--start", "past 8999-12-31")
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize("command", ["rounds", "crawl", "schedule", "demo"])
 def test_data_that_is_a_file(tmp_path: Path, command: str) -> None:
     data = tmp_path / "data"
