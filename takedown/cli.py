@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import stat
 import sys
 import traceback
@@ -473,8 +474,26 @@ def serve(obj: Context, host: str, port: int, events_file: str | None,
                             "TAKEDOWN_SERVE_TOKEN) so that only you can read the store")
     events = load_events(events_file) if events_file else []
     app = create_app(obj.store(), events, token, hosts=[host])
-    click.echo(f"serving http://{host}:{port}/ (read-only; Ctrl-C stops)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    sock = _listen(host, port)  # bound before "serving" is said: a port in use is an error
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving http://{shown}:{port}/ (read-only; Ctrl-C stops)", err=True)
+    config = uvicorn.Config(app, log_level="warning", server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on *host*:*port*; TakedownError naming why it cannot be."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                    flags=socket.AI_PASSIVE)[0][0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TakedownError(f"--host {host}: not an address of this machine ({exc})") from None
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise TakedownError(f"cannot listen on {host} port {port}: "
+                            f"{exc.strerror or exc}") from None
 
 
 

@@ -173,7 +173,8 @@ def test_every_subcommand_reads_the_data_given_after_it(
     assert [j["job"] for j in json.loads(run("schedule", wl, "--list", "--json"))] == \
         ["every-1h"]
     seen: dict[str, object] = {}
-    monkeypatch.setattr("uvicorn.run", lambda app, **kw: seen.update(app=app))
+    monkeypatch.setattr("uvicorn.Server.run",
+                        lambda server, sockets=None: seen.update(app=server.config.app))
     run("serve", "--port", "0")
     page_ = asyncio.run(get(seen["app"], "/"))
     assert page_.status_code == 200 and f"{base}/c.html" in page_.text

@@ -230,3 +230,27 @@ def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert run.returncode == 2
     assert run.stderr.startswith("error: --host 0.0.0.0 is not loopback")
+
+
+@pytest.mark.parametrize("where", ["port-in-use", "foreign-address", "unknown-name"])
+def test_serve_that_cannot_listen_says_so_before_serving(tmp_path: Path, where: str) -> None:
+    """The socket is bound before "serving …" is printed: a port in use or an address of
+    another machine is an error line, exit 2 (uvicorn printed "serving" then exited 3)."""
+    import socket
+
+    open_store(tmp_path / "d").close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        host, says = {"port-in-use": ("127.0.0.1", "cannot listen on 127.0.0.1 port"),
+                      "foreign-address": ("192.0.2.1", "cannot listen on 192.0.2.1 port"),
+                      "unknown-name": ("nosuch.invalid", "not an address of this machine"),
+                      }[where]
+        run = subprocess.run([sys.executable, "-m", "takedown", "--data", str(tmp_path / "d"),
+                              "serve", "--host", host, "--port", str(port),
+                              "--token", "a-token-of-24-characters"],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert "serving" not in run.stderr and "Traceback" not in run.stderr
+    assert run.stderr.startswith("error: ") and says in run.stderr, run.stderr
