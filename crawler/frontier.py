@@ -210,7 +210,8 @@ class Frontier:
                 probe.ping()
             server = Redis.from_url(url)
         except (RedisError, ValueError) as exc:
-            raise FrontierError(f"cannot use Redis at {url}: {exc}") from exc
+            shown = url if url.strip() else repr(url)
+            raise FrontierError(f"cannot use Redis at {shown}: {exc}") from exc
         return cls(server, prefix)
 
     def key(self, *parts: object) -> str:

@@ -90,6 +90,14 @@ def crawl_settings(crawl: CrawlSpec) -> Settings:
 
 
 def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
+    """Begin the round stamped *at* and plan its requests; StoreError, before anything is
+    written, when *at* is earlier than the store's latest round (detection reads rounds in
+    time order: a back-dated round would be compared against its own future)."""
+    latest = store.latest_round()
+    if latest is not None and at < latest[1]:
+        raise StoreError(f"round stamp {at.isoformat()} is earlier than round {latest[0]} at "
+                         f"{latest[1].isoformat()}: rounds are stamped in time order (give a "
+                         "later --at, or leave it out for now)")
     ids = store.ensure_targets((t.name, t.url, asdict(t)) for t in watchlist.targets)
     round_id = store.begin_round(at, watchlist.path)
     targets = []

@@ -107,6 +107,13 @@ class Store:
                 ids[name] = row.id
         return ids
 
+    def latest_round(self) -> tuple[int, datetime] | None:
+        """(id, stamp) of the round stamped latest, or None in a store without rounds."""
+        with self.session() as s:
+            row = s.execute(select(Round.id, Round.at)
+                            .order_by(Round.at.desc(), Round.id.desc()).limit(1)).first()
+        return None if row is None else (row[0], as_utc(row[1]))
+
     def begin_round(self, at: datetime, watchlist: str = "") -> int:
         """Open a round stamped *at*; rounds left running by a killed crawl are closed."""
         with self.writing() as s:

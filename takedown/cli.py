@@ -189,7 +189,7 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
 
     wl = select_targets(load_watchlist(watchlist), only)  # validated before anything is written
     stamp = parse_at(at)
-    frontier = _frontier(redis_url) if redis_url else None  # Redis answers, or nothing is made
+    frontier = _frontier(redis_url) if redis_url is not None else None  # Redis answers first
     store = obj.store(create=True)
     if frontier is not None:
         from crawler.distributed import coordinate

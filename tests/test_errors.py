@@ -144,6 +144,21 @@ def test_a_demo_whose_last_day_is_out_of_range_writes_nothing(tmp_path: Path, st
     assert not (tmp_path / "d").exists()
 
 
+def test_a_round_stamped_before_the_latest_is_refused(tmp_path: Path) -> None:
+    """Detection reads rounds in time order: a back-dated round would be compared with
+    rounds after it.  Refused before anything is written; the same stamp is allowed."""
+    wl = str(watchlist(tmp_path, "[crawl]\nretries = 0\ntimeout = 2\n" + ONE_TARGET))
+    data = ["--data", str(tmp_path / "d")]
+    for at in ("2024-06-02T08:00:00Z", "2024-06-02T08:00:00Z"):
+        assert takedown("crawl", wl, "--at", at, "--no-progress", *data).returncode == 0
+    run = takedown("crawl", wl, "--at", "2024-06-01", *data)
+    refused(run, "round stamp 2024-06-01T00:00:00+00:00 is earlier than round 2 at "
+                 "2024-06-02T08:00:00+00:00")
+    store = open_store(tmp_path / "d")
+    assert [r["id"] for r in store.rounds()] == [1, 2]
+    store.close()
+
+
 @pytest.mark.parametrize("command", ["rounds", "crawl", "schedule", "demo"])
 def test_data_that_is_a_file(tmp_path: Path, command: str) -> None:
     data = tmp_path / "data"
@@ -225,6 +240,15 @@ def test_refused_connection_never_shows_the_password(tmp_path: Path, command: st
     assert "s3cret-pw" not in run.stderr + run.stdout
     debug = takedown(command, *extra, "--db", url, "--debug")
     assert "s3cret-pw" not in debug.stderr + debug.stdout
+
+
+@pytest.mark.parametrize("command", ["crawl", "worker"])
+def test_an_empty_redis_url_is_refused_not_ignored(tmp_path: Path, command: str) -> None:
+    """``--redis ''`` (an unset variable in a script) once ran a local crawl."""
+    extra = [str(watchlist(tmp_path, ONE_TARGET))] if command == "crawl" else []
+    run = takedown(command, *extra, "--redis", "", "--data", str(tmp_path / "d"))
+    refused(run, "cannot use Redis at ''")
+    assert not (tmp_path / "d").exists()
 
 
 def test_redis_that_refuses_is_refused_before_the_store_is_made(tmp_path: Path) -> None:
