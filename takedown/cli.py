@@ -117,7 +117,19 @@ def show_error(exc: click.ClickException, file=None) -> None:  # type: ignore[no
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
         click.echo(f"{exc.ctx.get_usage()}\nTry '{exc.ctx.command_path} --help' for help.\n",
                    file=file, err=True)
-    click.echo(f"error: {without_passwords(exc.format_message())}", file=file, err=True)
+    click.echo(f"error: {shown_message(exc.format_message())}", file=file, err=True)
+
+
+def shown_message(message: str) -> str:
+    """*message* fit for a terminal: passwords masked, control characters escaped (a NUL or
+    an escape sequence copied from an input file would reach the terminal raw).
+
+    >>> shown_message("bad key 'a\\x00\\x1b[31m' at redis://:pw@h/0")
+    "bad key 'a\\\\x00\\\\x1b[31m' at redis://:***@h/0"
+    """
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}"
+                   if ord(c) < 256 else f"\\u{ord(c):04x}"
+                   for c in without_passwords(message))
 
 
 class TakedownGroup(click.Group):
@@ -651,5 +663,5 @@ def _masking(factory):  # type: ignore[no-untyped-def]
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {without_passwords(message)}", err=True)
+    click.echo(f"error: {shown_message(message)}", err=True)
     sys.exit(2)
