@@ -64,7 +64,7 @@ from crawler.pipelines import (
 )
 from crawler.run import crawl_settings
 from crawler.spiders.watchlist import WatchlistSpider
-from snapshots import open_store
+from snapshots import check_place, open_store
 from snapshots.records import NewCapture
 from snapshots.repo import Store
 
@@ -358,13 +358,15 @@ def run_worker(redis_url: str, data: str, db: str | None, prefix: str = "takedow
                lease: float = 30.0, poll: float = 0.05) -> int:
     """Serve rounds until SIGTERM or SIGINT; returns the requests this worker finished."""
     frontier = Frontier.from_url(redis_url, prefix)
-    store = open_store(data, db)  # a store it cannot use is said now, not at the first round
+    # a place that cannot hold the store is said now, not at the first round; the store is
+    # opened (made, migrated) by the coordinator's round first
+    check_place(data, db)
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     stop = _Signals()
     context = _wait_for_round(frontier, stop, poll=max(poll, 0.2))
     if context is None:
-        store.close()
         return 0
+    store = open_store(data, db)
     plan = plan_from_context(context, store)
     settings = crawl_settings(plan.crawl)
     settings.set("ITEM_PIPELINES", {"crawler.worker.LeasedSnapshotPipeline": 300},

@@ -25,10 +25,7 @@ def open_store(data_dir: str | Path = "takedown-data", db_url: str | None = None
     Where there is none yet it is created, unless *create* is false: then `StoreMissing`.
     `StoreError` for anything else that is not a usable store, before anything is written.
     """
-    if db_url is None:
-        _check_data_dir(Path(data_dir), create)
-    url = db_url or default_url(data_dir)
-    check_database(url, create=create)
+    url = check_place(data_dir, db_url, create=create)
     engine = make_engine(url)
     try:
         upgrade(engine)
@@ -38,6 +35,18 @@ def open_store(data_dir: str | Path = "takedown-data", db_url: str | None = None
     return Store(engine)
 
 
+def check_place(data_dir: str | Path = "takedown-data", db_url: str | None = None, *,
+                create: bool = True) -> str:
+    """The database URL of the store `open_store` would open, once it is known to hold this
+    code's store (or nothing, when *create*); reads only: nothing is created or migrated
+    (a worker checks this at start-up, before the coordinator has made the store)."""
+    if db_url is None:
+        _check_data_dir(Path(data_dir), create)
+    url = db_url or default_url(data_dir)
+    check_database(url, create=create)
+    return url
+
+
 def _check_data_dir(data_dir: Path, create: bool) -> None:
     if data_dir.exists() and not data_dir.is_dir():
         raise StoreError(f"{data_dir} is a file, not a data folder")
@@ -45,4 +54,4 @@ def _check_data_dir(data_dir: Path, create: bool) -> None:
         raise StoreMissing(f"no store at {data_dir} ({HINT})")
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "check_place", "open_store"]

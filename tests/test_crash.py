@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 from sitesim import RouteSite, crawl, page, serve, watchlist
-from sqlalchemy import func
+from sqlalchemy import create_engine, func, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from snapshots import open_store
+from snapshots.db import sqlite_file
 from snapshots.models import Capture, Link, Url
 
 PAGES = 240
@@ -72,7 +74,12 @@ def test_sigkill_mid_round_leaves_consistent_store(tmp_path: Path, db_url: str) 
                "crawl", str(wl), "--at", f"2021-03-{15 + n}T00:00:00Z"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.8, 3.5))
+        # the kill lands at a random moment of the round, counted from its start (a loaded
+        # machine may take seconds just to start Python)
+        deadline = time.monotonic() + 120
+        while _began(db_url) <= n and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 2.5))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -89,6 +96,21 @@ def test_sigkill_mid_round_leaves_consistent_store(tmp_path: Path, db_url: str) 
     assert rounds[-1]["status"] == "done" and rounds[-1]["captures"] == PAGES + 7
     assert all(r["status"] in ("interrupted", "done") for r in rounds)
     store.close()
+
+
+def _began(db_url: str) -> int:
+    """Rounds begun so far, read without opening (so without migrating) the store."""
+    path = sqlite_file(db_url)
+    if path is not None and not path.exists():
+        return 0
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM rounds")).scalar_one()
+    except SQLAlchemyError:  # no store yet, or its tables not yet made
+        return 0
+    finally:
+        engine.dispose()
 
 
 def _rounds(db_url: str) -> int:
