@@ -226,3 +226,7 @@ class LoopbackOnlyMiddleware:
         host = urlsplit(request.url).hostname
         if not is_loopback(host):
             raise IgnoreRequest(f"refused non-loopback host {host!r} (TAKEDOWN_LOOPBACK_ONLY)")
+        proxy = request.meta.get("proxy")
+        if proxy and not is_loopback(urlsplit(proxy).hostname):  # the request would go there
+            raise IgnoreRequest(f"refused non-loopback host {urlsplit(proxy).hostname!r} "
+                                "(a proxy; TAKEDOWN_LOOPBACK_ONLY)")

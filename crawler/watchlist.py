@@ -394,10 +394,10 @@ def _is_http_url(value: Any) -> bool:
         return False
     try:
         parts = urlsplit(value)
-        _ = parts.port  # raises ValueError on a bad port
+        port = parts.port  # raises ValueError on a bad port
     except ValueError:
         return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and port != 0
 
 
 def _depth(value: Any) -> int:

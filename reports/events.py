@@ -175,7 +175,11 @@ def _event(index: int, table: dict[str, Any], ctx: _Context) -> Event:
     start, end, precision = _when(index, table, ctx, label)
     keywords = _strings(index, table, "keywords", ctx, label, _term_check)
     for file in _strings(index, table, "keyword_files", ctx, label):
-        keywords += tuple(t.text for t in load_keywords(ctx.base / file).terms)
+        try:
+            keywords += tuple(t.text for t in load_keywords(ctx.base / file).terms)
+        except InputFileError as exc:  # said where the events file names it
+            raise ctx.error(index, "keyword_files", f"key 'keyword_files' in {label}: {exc}") \
+                from exc
     return Event(
         id=ident, title=_one_line(index, table, "title", ctx, label), start=start, end=end,
         precision=precision, summary=_summary(index, table, ctx, label),

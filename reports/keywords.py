@@ -157,7 +157,7 @@ def _line_terms(text: str, path: str) -> list[Term]:
 
 
 def _csv_terms(text: str, path: str) -> list[Term]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows = _csv_rows(reader, path)
     header = next(rows, None)
     names = [h.strip().lower() for h in header or ()]
@@ -174,6 +174,9 @@ def _csv_terms(text: str, path: str) -> list[Term]:
         if column >= len(row) or not row[column].strip():
             raise KeywordsError(path, reader.line_num, key,
                                 f"row without a term in column {key!r}")
+        if "\n" in row[column] or "\r" in row[column]:
+            raise KeywordsError(path, reader.line_num, key, "a term spans lines (a quote "
+                                "left open above?): one term per row")
         terms.append(_term(row[column], path, reader.line_num, key))
     return terms
 

@@ -88,8 +88,9 @@ def check_out(out: Path) -> None:
     if not out.is_dir():
         return
     known = {name for names in FILES.values() for name in names}
-    try:
-        others = sorted(p.name for p in out.iterdir() if p.name not in known)
+    try:  # a report's name on a folder, a link or a device is not a report's file either
+        others = sorted(p.name for p in out.iterdir()
+                        if p.name not in known or p.is_symlink() or not p.is_file())
     except OSError as exc:
         raise OutputError(f"cannot read {out}: {exc.strerror}") from exc
     if others:

@@ -157,8 +157,8 @@ def _refuse_missing_file(url: str) -> None:
     """A SQLite file that does not exist would be created by connecting to it."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise StoreURLError(f"cannot open database {url!r}: {exc}") from exc
+    except (ArgumentError, ValueError) as exc:
+        raise StoreURLError(f"not a database URL: {shown_url(url)!r} ({exc})") from exc
     path = parsed.database
     if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" \
             and not Path(path).is_file():

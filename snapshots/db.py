@@ -126,7 +126,8 @@ def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite *url*; None for another backend or an in-memory database."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+        _ = parsed.port  # a port that is not a number
+    except (ArgumentError, ValueError) as exc:
         raise StoreURLError(f"not a database URL: {shown_url(url)!r} ({exc})") from exc
     path = parsed.database
     if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":

@@ -147,6 +147,12 @@ class TakedownGroup(click.Group):
             if ctx.ensure_object(Context).debug:
                 raise  # main() prints the traceback, then the same line
             raise UserError(str(exc)) from exc
+        except OSError as exc:
+            # a path the user gave that the system refuses (a name too long, a loop, no
+            # permission …) wherever it is first touched: said as such, not a traceback
+            if exc.filename is None or ctx.ensure_object(Context).debug:
+                raise
+            raise UserError(f"{exc.filename}: {exc.strerror or exc}") from exc
 
 
 # A round's stamp lies in these years, so that every date computed from it (a retention
@@ -210,6 +216,10 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
     else:
         result = run_round(wl, store, stamp, progress=progress)
     print_round(result)
+    if result.status != "done":  # stopped by a signal: what it kept is said above
+        click.echo(f"round {result.round_id} interrupted: the URLs it did not reach wait for "
+                   "the next round", err=True)
+        sys.exit(130)
 
 
 @cli.command()
@@ -377,7 +387,13 @@ def demo(obj: Context, days: int, start: str) -> None:
         raise click.BadParameter(f"{days} days from {start!r} end on {last:%Y-%m-%d}, past "
                                  "8999-12-31, the last day a round can be stamped",
                                  param_hint="'--start'")
-    obj.store(create=True).close()  # the data folder or database checked before it is used
+    store = obj.store(create=True)  # the data folder or database checked before it is used
+    latest = store.latest_round()
+    store.close()
+    if latest is not None and stamp < latest[1]:
+        raise TakedownError(f"{obj.data if obj.db is None else 'the store'} already holds "
+                            f"round {latest[0]} at {latest[1].isoformat()}, after --start "
+                            f"{stamp.isoformat()}: give a new --data (or a later --start)")
     run_demo(Path(obj.data), obj.db, days, stamp)
 
 
@@ -545,9 +561,11 @@ def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
     from takedown.schedule import ScheduleOptions, list_jobs, run_scheduler
     from takedown.summary import print_rows
 
+    if as_json and not list_only:
+        raise click.UsageError("--json goes with --list (the scheduler itself prints logs)")
     load_watchlist(watchlist)               # validated before anything is written,
     load_phrasebook(phrase_files)           # not at every run
-    obj.store(create=True).close()          # the store, before the scheduler locks it
+    obj.store(create=not list_only).close()  # the store, before the scheduler locks it
     opts = ScheduleOptions(str(Path(watchlist).resolve()), str(Path(obj.data).resolve()),
                            obj.db, every, jitter, misfire_grace,
                            tuple(str(Path(p).resolve()) for p in phrase_files))

@@ -273,3 +273,62 @@ def test_an_unreachable_site_is_a_failed_capture_without_tracebacks(tmp_path) ->
                          .join(Capture, Capture.url_id == Url.id)).all()
     store.close()
     assert (f"http://127.0.0.1:{port}/x.html", "refused") in rows
+
+
+def test_loopback_only_refuses_a_proxy_elsewhere(tmp_path) -> None:
+    """Under TAKEDOWN_LOOPBACK_ONLY a target's proxy is a host the request goes to: one
+    beyond loopback is refused like the target's own host would be (never contacted)."""
+    site = RouteSite({"/robots.txt": page("", headers={"Content-Type": "text/plain"}),
+                      "/p.html": page("<p>through a proxy</p>")})
+    server = serve(site)
+    base = server.base_url
+    try:
+        wl = watchlist(tmp_path / "wl.toml",
+                       f'[[target]]\nname = "p"\nurl = "{base}/p.html"\n'
+                       'proxy = "http://192.0.2.1:3128"\n',
+                       "[crawl]\ntimeout = 2\nretries = 0\ndelay = 0\n")
+        run = crawl(wl, tmp_path / "data", "2024-06-01T08:00:00Z", "--no-progress")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stderr[-3000:]
+    store = open_store(tmp_path / "data")
+    with store.session() as s:
+        rows = s.execute(select(Url.url, Capture.error_kind)
+                         .join(Capture, Capture.url_id == Url.id)).all()
+    store.close()
+    assert (f"{base}/p.html", "refused_host") in rows
+
+
+def test_a_crawl_stopped_by_ctrl_c_says_so_and_exits_130(tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    routes = {"/robots.txt": page("", headers={"Content-Type": "text/plain"}),
+              "/list.html": page("".join(f"<a href='/s/{i}.html'>story {i}</a>"
+                                         for i in range(30)))}
+    routes |= {f"/s/{i}.html": page(f"<p>story {i}</p>", delay=1.0) for i in range(30)}
+    site = RouteSite(routes)
+    server = serve(site)
+    try:
+        wl = watchlist(tmp_path / "wl.toml",
+                       f'[[target]]\nname = "s"\nurl = "{server.base_url}/list.html"\n'
+                       "depth = 1\n", "[crawl]\ntimeout = 20\nretries = 0\nconcurrency = 1\n")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "takedown", "--data", str(tmp_path / "data"), "crawl",
+             str(wl), "--at", "2024-06-01T08:00:00Z", "--no-progress"],
+            env=dict(os.environ, TAKEDOWN_LOOPBACK_ONLY="1"), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not any(p.startswith("/s/") for p, _h in list(site.requests)) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert proc.returncode == 130, err[-3000:]
+    assert "round 1 interrupted" in err and "(interrupted)" in out
+    assert "Traceback" not in err

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -424,6 +425,84 @@ def test_an_input_that_is_no_file_is_refused_not_read_for_ever(
     args = [path if a == "FILE" else a.format(tmp=tmp_path) for a in INPUTS[what]]
     refused(takedown(*args, "--data", str(store_dir)), f"{path}")
     assert not (tmp_path / "out").exists()
+
+
+LONG = "x" * 300  # one path component longer than any file system allows (255 bytes)
+
+
+@pytest.mark.parametrize("args", [
+    ("targets", "--data", "{tmp}/" + LONG), ("check", "--data", "{tmp}/" + LONG),
+    ("crawl", "WL", "--data", "{tmp}/" + LONG), ("--db", "sqlite:///{tmp}/" + LONG, "rounds"),
+    ("report", "--out", "{tmp}/" + LONG, "--data", "STORE"),
+    ("export", "--out", "{tmp}/" + LONG + "/x.jsonl", "--data", "STORE"),
+], ids=["targets", "check", "crawl", "db", "report-out", "export-out"])
+def test_a_path_the_system_refuses_is_an_error_line(store_dir: Path, tmp_path: Path,
+                                                    args: tuple[str, ...]) -> None:
+    wl = str(watchlist(tmp_path, ONE_TARGET))
+    argv = [wl if a == "WL" else str(store_dir) if a == "STORE" else a.format(tmp=tmp_path)
+            for a in args]
+    refused(takedown(*argv), "name too long")
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://ana:s3cret@127.0.0.1:abc/x",
+                                 "postgresql://ana:s3cret@[::1"])
+@pytest.mark.parametrize("command", ["rounds", "check", "crawl"])
+def test_a_database_url_with_a_bad_port(tmp_path: Path, url: str, command: str) -> None:
+    extra = [str(watchlist(tmp_path, ONE_TARGET))] if command == "crawl" else []
+    line = refused(takedown(command, *extra, "--db", url), "database URL")
+    assert "s3cret" not in line and "ana:***@" in line
+
+
+def test_a_keyword_csv_with_a_quote_left_open(store_dir: Path, tmp_path: Path) -> None:
+    """The csv module would read the rest of the file as one term: refused instead."""
+    for content, says in (('keyword\n"unclosed\nb\n', "bad CSV: unexpected end of data"),
+                          ('keyword\n"a\nb",x\nc\n', "a term spans lines")):
+        terms = tmp_path / "terms.csv"
+        terms.write_text(content, encoding="utf-8")
+        run = takedown("report", "--out", str(tmp_path / "out"), "--keywords", str(terms),
+                       "--data", str(store_dir))
+        refused(run, f"{terms}:3: ", says)
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_report_never_replaces_a_folder_named_like_its_files(store_dir: Path,
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "report.html").mkdir(parents=True)
+    (out / "report.html" / "thesis.tex").write_text("precious", encoding="utf-8")
+    refused(takedown("report", "--out", str(out), "--data", str(store_dir)),
+            "holds files that are not a report's", "report.html")
+    assert (out / "report.html" / "thesis.tex").read_text(encoding="utf-8") == "precious"
+
+
+def test_schedule_list_reads_and_json_needs_list(tmp_path: Path) -> None:
+    wl = str(watchlist(tmp_path, ONE_TARGET))
+    refused(takedown("schedule", wl, "--list", "--data", str(tmp_path / "d")), "no store")
+    assert not (tmp_path / "d").exists()
+    refused(takedown("schedule", wl, "--json", "--data", str(tmp_path / "d")),
+            "--json goes with --list")
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_demo_into_a_store_with_later_rounds_writes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    store = open_store(data)
+    store.finish_round(store.begin_round(datetime(2022, 1, 1, tzinfo=UTC)), {})
+    store.close()
+    before = sorted(p.name for p in data.iterdir())
+    refused(takedown("demo", "--days", "2", "--data", str(data)),
+            "already holds round 1 at 2022-01-01T00:00:00+00:00")
+    assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_a_missing_keyword_file_of_an_event_names_the_events_file(store_dir: Path,
+                                                                 tmp_path: Path) -> None:
+    events = tmp_path / "events.toml"
+    events.write_text('title = "t"\n[[event]]\nid = "e1"\ndate = "2024"\ntitle = "x"\n'
+                      'keyword_files = ["nope.txt"]\n', encoding="utf-8")
+    refused(takedown("report", "--events", str(events), "--out", str(tmp_path / "out"),
+                     "--data", str(store_dir)),
+            f"{events}:6: key 'keyword_files' in [[event]] 'e1': ", "nope.txt")
 
 
 def test_usage_errors_end_in_an_error_line(tmp_path: Path) -> None:

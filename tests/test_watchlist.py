@@ -75,6 +75,8 @@ ERRORS = {
     "url-with-a-delete": (
         ("[[target]]", 'name = "a"', 'url = "http://x.test/a\\u007fb"'), 3, "url",
         "must not contain control characters"),
+    "url-port-zero": (
+        ("[[target]]", 'name = "a"', 'url = "http://x.test:0/"'), 3, "url", "http(s) URL"),
     "url-relative": (
         ("[[target]]", 'name = "a"', 'url = "/news/list.html"'), 3, "url", "http(s) URL"),
     "depth-too-big": ((*TARGET, "depth = 3"), 4, "depth", "must be 0, 1 or 2, got 3"),
