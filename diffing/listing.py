@@ -130,11 +130,9 @@ def series_sequences(listings: dict[str, list[list[str]]]) -> dict[str, list[str
             groups.setdefault((key, lkey), []).append((number, pos, url))
     out: dict[str, list[str]] = {}
     for (key, lkey), rows in groups.items():
-        seq: list[str] = []
-        for _n, _p, url in sorted(rows):
-            if url not in seq:
-                seq.append(url)
-        out[f"{key} {lkey}"] = seq
+        # in page order, each entry once (a dict keeps the order: a page of 50,000 links
+        # made a list's `in` test quadratic)
+        out[f"{key} {lkey}"] = list(dict.fromkeys(url for _n, _p, url in sorted(rows)))
     return out
 
 

@@ -110,7 +110,7 @@ def _collapse(text: str) -> str:
 
 
 def _mark(el: etree._Element, style: str, label: str) -> None:
-    el.set("style", f"{style};{el.get('style') or ''}")
+    _set(el, "style", f"{style};{el.get('style') or ''}")
     el.set("data-td", label)
 
 
@@ -142,6 +142,16 @@ def _base(root: lxml.html.HtmlElement, url: str) -> str:
     return url
 
 
+# what lxml refuses in an attribute (XML 1.0 forbids it), though the HTML parser kept it
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _set(el: etree._Element, name: str, value: str) -> None:
+    """``el.set`` of a value made from the page: a control character a hostile page put in
+    a link (``href="/x\x01y"``) is shown as U+FFFD instead of failing the whole view."""
+    el.set(name, _NOT_XML.sub("\ufffd", value))
+
+
 def _prepare(root: lxml.html.HtmlElement, url: str, removed_links: Collection[str],
              blocks: dict[str, tuple[str, str]]) -> None:
     base = _base(root, url)
@@ -151,21 +161,21 @@ def _prepare(root: lxml.html.HtmlElement, url: str, removed_links: Collection[st
             target = _join(base, el.get("href", "").strip())
             el.attrib.pop("href")
             if not el.get("title") and target.lower().startswith(("http://", "https://")):
-                el.set("title", target[:500])    # where it led, as text: links stay dead
+                _set(el, "title", target[:500])  # where it led, as text: links stay dead
             if target in removed_links:
                 _mark(el, REMOVED_MARK, "removed-link")
         elif tag == "img" and not _DATA_IMAGE.match(el.get("src") or ""):
             src = el.attrib.pop("src", "")
             src = _join(base, src.strip()) if src.strip() else ""
             if src.lower().startswith(("http://", "https://")) and not el.get("title"):
-                el.set("title", src[:500])
+                _set(el, "title", src[:500])
             el.set("alt", el.get("alt") or "[image]")
         elif tag == "style":
             el.text = scrub_css(el.text or "")
             if not css_is_safe(el.text):
                 el.text = ""
         if el.get("style") is not None:
-            el.set("style", scrub_css(el.get("style", "")))
+            _set(el, "style", scrub_css(el.get("style", "")))
         if blocks and tag in MARK_TAGS:
             hit = blocks.get(_collapse(el.text_content()))
             if hit is not None:

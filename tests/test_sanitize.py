@@ -183,3 +183,16 @@ def test_plain_text_bodies_are_escaped() -> None:
     doc = lxml.html.document_fromstring(out)
     assert list(doc.iter("script")) == []
     assert doc.find(".//pre").text == "<script>alert(1)</script> & 中文"
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x08", "\x1f", "\x0b"])
+def test_a_control_character_in_a_link_or_style_is_shown_not_fatal(char: str) -> None:
+    """lxml refuses such a character in an attribute it is asked to set: the view of the
+    page (and of its takedown) once answered 500."""
+    page = (f'<html><body><p>story</p><a href="/x{char}y">odd link</a>'
+            f'<img src="/i{char}.png"><p style="color: red{char}">styled</p></body></html>')
+    out = inert_html(page, "http://127.0.0.1:8000/a.html", removed_links={"/x"})
+    doc = lxml.html.fromstring(out)
+    titles = [a.get("title") for a in doc.iter("a")]
+    assert "http://127.0.0.1:8000/x\ufffdy" in titles
+    assert char not in out
