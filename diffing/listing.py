@@ -174,6 +174,15 @@ def time_ordered(prev: Sequence[str], cur: Sequence[str]) -> bool:
     True
     >>> time_ordered(["a", "b", "c", "d"], ["b", "x", "d", "y"])       # drawn at random
     False
+
+    A page of fixed size that lost entries shows as many of the next page's at its foot:
+    new entries below every kept one, no more than went from above them, nothing else new
+    or moved, is that pull-up, not a redraw.
+
+    >>> time_ordered(["a", "b", "c", "d"], ["a", "b", "d", "e"])       # c gone, e pulled up
+    True
+    >>> time_ordered(["a", "b", "c", "d"], ["a", "b", "d", "e", "f"])  # two below, one gone
+    False
     """
     pinned = 0
     while pinned < min(len(prev), len(cur)) and prev[pinned] == cur[pinned]:
@@ -183,6 +192,7 @@ def time_ordered(prev: Sequence[str], cur: Sequence[str]) -> bool:
     steady = _in_order([where[u] for u in rest if u in where])
     now = set(cur)
     allowed = max(1, len(prev) // 10)
+    replaced = 0
     last = None          # position in prev of the last entry that stayed in place
     for k, u in enumerate(rest):
         if u in where and where[u] in steady:
@@ -190,10 +200,29 @@ def time_ordered(prev: Sequence[str], cur: Sequence[str]) -> bool:
         elif u not in where and last is not None:
             after = next((where[v] for v in rest[k + 1:] if v in where and where[v] in steady),
                          len(prev))
+            if after == len(prev) and not replaced and _pulled_up(prev, rest, k, last, now):
+                return True
             if allowed == 0 or all(v in now for v in prev[last + 1:after]):
                 return False
             allowed -= 1     # in the place of one that went
+            replaced += 1
     return True
+
+
+def _pulled_up(prev: Sequence[str], rest: list[str], k: int, last: int,
+               now: set[str]) -> bool:
+    """Whether ``rest[k:]``, new entries below every kept one (the last of them at *last*
+    in *prev*), are the next page's first entries moved up into the places of entries that
+    went from above them: all new, no more of them than went, and no entry of *prev* moved
+    out of order before them."""
+    where = {u: i for i, u in enumerate(prev)}
+    if any(u in where for u in rest[k:]):
+        return False
+    kept = [where[u] for u in rest[:k] if u in where]
+    if kept != sorted(kept):
+        return False
+    gone = sum(1 for v in prev[:last] if v not in now)
+    return len(rest) - k <= gone
 
 
 def overtaken(prev: Sequence[str], cur: Sequence[str]) -> bool:

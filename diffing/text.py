@@ -28,8 +28,12 @@
    slots were refilled: each removed block is reported as ``changed`` (with its low ratio)
    against the added block of the same rank. Otherwise nothing is rotation: a list that
    shrinks without gaining is a delisting, five items replaced by one short one is a purge,
-   and a paragraph of a plain article is never "repeated", so rewriting it stays a removal.
-   Known blind spot: a whole card rewritten in place by a card of similar size.
+   and a paragraph of a plain article is never "repeated", so rewriting it stays a removal
+   while other blocks stay at its path. A place redrawn *whole* (every block at its path
+   went, as many came, of balanced length, at most `WHOLE_SLOT_MAX` of them, beside other
+   blocks of the page: a one-line news ticker, an advert slot, a box of random quotes) is
+   rotation too. Known blind spots: a whole card rewritten in place by a
+   card of similar size; an article of which every paragraph was replaced at once.
 
 `substantive_removals` then keeps the removed blocks that matter (see there): that is what
 becomes an ``edited`` takedown with its removed text.
@@ -58,6 +62,7 @@ from diffing.results import Change, DiffResult
 from diffing.volatile import mask, shape
 
 ROTATION_SIZE = 2.0
+WHOLE_SLOT_MAX = 5  # blocks of a place redrawn whole that can be rotation (see 5. above)
 CHAR_RATIO_MAX = 80
 NEARBY = 64  # added blocks considered for pairing with one removed block (nearest first)
 ENTRY_LINK_SHARE = 0.5  # a list entry opens with a link (a title): half its first block
@@ -276,20 +281,29 @@ def _contained(key: str, new: Sequence[Block], added: list[int], at: int) -> boo
 
 def _rotation(old: Sequence[Block], new: Sequence[Block], removed: list[int],
               added: list[int]) -> dict[int, int]:
-    """Removed blocks whose repeated slot was refilled: ``{old index: new index}``."""
+    """Removed blocks whose repeated slot was refilled, or whose place was redrawn whole
+    (every block at that path went and as many came: a one-line ticker, an advert, a box of
+    random text): ``{old index: new index}``."""
     lost: dict[str, list[int]] = defaultdict(list)
     gained: dict[str, list[int]] = defaultdict(list)
     for i in removed:
-        if old[i].repeated:
-            lost[old[i].path].append(i)
+        lost[old[i].path].append(i)
     for j in added:
         if new[j].path in lost:
             gained[new[j].path].append(j)
+    old_at = Counter(b.path for b in old)
+    new_at = Counter(b.path for b in new)
     rotated: dict[int, int] = {}
     for path, olds in lost.items():
         news = gained.get(path, [])
         if not news:
             continue
+        # a small place beside others, not the page's whole text (that is a rewrite)
+        whole = (len(olds) == old_at[path] and len(news) == new_at[path] == len(olds)
+                 and len(olds) <= WHOLE_SLOT_MAX and len(old) > len(olds))
+        if not whole and not any(old[i].repeated for i in olds):
+            continue
+        olds = olds if whole else [i for i in olds if old[i].repeated]
         if _within(len(olds), len(news), ROTATION_SIZE) and _within(
                 sum(len(old[i].text) for i in olds), sum(len(new[j].text) for j in news),
                 ROTATION_SIZE):

@@ -4,6 +4,8 @@ by a template change) or a crash (a date with an offset no clock has) stay fixed
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from diffing.listing import (
@@ -65,3 +67,37 @@ def test_a_page_of_many_links_is_chained_in_linear_comparisons() -> None:
     chained = series_sequences({"http://h/list.html": page1, "http://h/list_2.html": page2})
     assert chained["http://h/list.html ul"] == [f"http://h/m/{i}" for i in range(n + 10)]
     assert _Counted.compared < 10 * n
+
+
+def test_a_page_of_a_feed_that_lost_an_entry_is_still_time_ordered() -> None:
+    """A fixed-size page of a paginated feed shows the next page's first entries at its foot
+    when entries above went; that pull-up once marked the list as a rotating widget for
+    good, and every later delisting from it was missed.  Random feeds and deletions."""
+    rng = random.Random(20241206)
+    for _ in range(500):
+        size = rng.randint(3, 12)
+        feed = [f"a{i}" for i in range(100, 0, -1)]
+        prev = feed[:size]
+        for victim in rng.sample(prev[1:-1], rng.randint(1, max(1, size // 3))):
+            feed.remove(victim)                     # taken out above the page's last entry
+        fresh = rng.randint(0, 1)
+        feed[:0] = [f"n{k}" for k in range(fresh)]
+        assert time_ordered(prev, feed[:size]), (prev, feed[:size])
+
+
+def test_a_widget_redrawn_at_random_is_caught_within_a_few_rounds() -> None:
+    """The pull-up rule must not hide a widget: redrawn from a pool at random, nearly every
+    one shows a reading that is no time-ordered list within five redraws."""
+    rng = random.Random(7)
+    caught = 0
+    for _ in range(300):
+        pool = [f"w{i}" for i in range(24)]
+        prev, hit = rng.sample(pool, 8), False
+        for _redraw in range(5):
+            cur = rng.sample(pool, 8)
+            if not time_ordered(prev, cur):
+                hit = True
+                break
+            prev = cur
+        caught += hit
+    assert caught >= 0.97 * 300
