@@ -17,6 +17,9 @@ store is `StoreMissing`); ``check_store`` runs every check below and returns a
   text blobs, URL, target and round; a link's, verdict's or takedown's capture; …) that
   points at no row.  The database enforces these on write, so one found here was written
   with the checks off, restored from a partial copy or edited by hand.
+- ``json``: a JSON column (a target's spec, a round's stats, a capture's headers, a
+  verdict's detail, the detector's memory …) whose stored text does not parse: written
+  by hand or by another tool; the commands that read it would stop on it.
 - ``round``: a round left ``running`` by a dead crawl (rule below).
 - ``check_failed``: a check that could not run (a table an older schema lacks); the
   others still run, each in its own connection.
@@ -36,6 +39,7 @@ Imports only ``snapshots``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,7 +49,7 @@ from typing import TypeVar
 import zstandard
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Engine, func, inspect, select
+from sqlalchemy import JSON, Column, Engine, Text, cast, func, inspect, select
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -179,6 +183,7 @@ def check_store(engine: Engine, stale_after: timedelta = STALE_AFTER,
     if engine.dialect.name == "sqlite":
         found += _guarded("sqlite", found, lambda: _sqlite_problems(engine)) or []
     found += _guarded("blobs", found, lambda: list(_blob_problems(engine, batch))) or []
+    found += _guarded("json", found, lambda: list(_json_problems(engine, batch))) or []
     for child, parent in references():
         check = _orphan_check(engine, child, parent)
         found += _guarded(f"{child.table.name}.{child.name}", found, check) or []
@@ -240,6 +245,41 @@ def _sqlite_problems(engine: Engine) -> list[Problem]:
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("PRAGMA integrity_check").scalars().all()
     return [] if rows == ["ok"] else [Problem("sqlite", f"sqlite: {r}") for r in rows]
+
+
+# -- JSON columns ----------------------------------------------------------------------------
+
+
+def _json_problems(engine: Engine, batch: int) -> Iterator[Problem]:
+    """Rows whose JSON columns hold text that does not parse, read as text *batch* rows at
+    a time in key order (a JSON column read as JSON would raise at the first)."""
+    for table in Base.metadata.sorted_tables:
+        keys = list(table.primary_key.columns)
+        columns = [c for c in table.columns if isinstance(c.type, JSON)]
+        if len(keys) != 1 or not columns:
+            continue
+        key = keys[0]
+        last = None
+        while True:
+            q = select(key, *(cast(c, Text) for c in columns)).order_by(key).limit(batch)
+            with engine.connect() as conn:
+                rows = conn.execute(q if last is None else q.where(key > last)).all()
+            if not rows:
+                break
+            for row in rows:
+                for column, raw in zip(columns, row[1:], strict=True):
+                    if raw is not None and not _parses(raw):
+                        yield Problem("json", f"json: {table.name}.{column.name} of row "
+                                              f"{row[0]} is not JSON ({raw[:40]!r})")
+            last = rows[-1][0]
+
+
+def _parses(raw: str) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
 
 
 # -- blobs -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ input is validated before anything is written.  Only ``crawl``, ``demo``, ``sche
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -147,6 +148,11 @@ class TakedownGroup(click.Group):
             if ctx.ensure_object(Context).debug:
                 raise  # main() prints the traceback, then the same line
             raise UserError(str(exc)) from exc
+        except json.JSONDecodeError as exc:  # a value the store should hold as JSON
+            if ctx.ensure_object(Context).debug:
+                raise
+            raise UserError(f"the store holds a damaged JSON value ({exc}): `takedown check` "
+                            "names the rows") from exc
         except OSError as exc:
             # a path the user gave that the system refuses (a name too long, a loop, no
             # permission …) wherever it is first touched: said as such, not a traceback

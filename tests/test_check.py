@@ -306,3 +306,25 @@ def test_a_file_that_is_no_store_is_left_byte_for_byte(tmp_path: Path, content: 
     assert done.stderr.startswith("error: ") and says in done.stderr, done.stderr
     assert path.read_bytes() == before
     assert sorted(p.name for p in data.iterdir()) == ["takedown.sqlite"]
+
+
+@pytest.mark.parametrize(("table", "key", "column"), [
+    ("targets", "id", "spec"), ("rounds", "id", "stats"), ("verdicts", "capture_id", "detail")])
+def test_a_damaged_json_value_is_found_and_named_by_the_readers(sound: str, tmp_path: Path,
+                                                                table: str, key: str,
+                                                                column: str) -> None:
+    """Written by hand or another tool: `check` names the row; a command that reads it
+    says so in an error line (a report once stopped on it with a traceback)."""
+    if sound.startswith("postgresql"):
+        pytest.skip("PostgreSQL refuses to store text that is not JSON in a JSON column")
+    row = sql(sound, f"SELECT min({key}) FROM {table}")[0][0]
+    sql(sound, f"UPDATE {table} SET {column} = '{{not json' WHERE {key} = :i", i=row)
+    (line,) = damaged(sound)
+    assert line == f"json: {table}.{column} of row {row} is not JSON ('{{not json')"
+    if table != "targets":
+        return  # a report reads the targets' specs, not these
+    done = subprocess.run([sys.executable, "-m", "takedown", "--db", sound, "report",
+                           "--out", str(tmp_path / "out"), "--no-progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "damaged JSON value" in done.stderr.splitlines()[-1]
