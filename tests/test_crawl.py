@@ -226,6 +226,16 @@ def test_summary_counts_what_the_store_holds(scenario) -> None:
         assert printed == stored["captures"], run.stdout
 
 
+def _stored(data, *columns) -> list[tuple]:
+    """(URL, *columns) of every capture in the store at *data*."""
+    store = open_store(data)
+    with store.session() as s:
+        rows = s.execute(select(Url.url, *columns)
+                         .join(Capture, Capture.url_id == Url.id)).all()
+    store.close()
+    return [tuple(r) for r in rows]
+
+
 def test_an_ipv6_literal_target_is_fetched(tmp_path) -> None:
     """``http://[::1]:PORT/`` is fetched like any host (Scrapy's default resolver asked
     for IPv4 only: every fetch failed with "DNS lookup failed")."""
@@ -245,12 +255,8 @@ def test_an_ipv6_literal_target_is_fetched(tmp_path) -> None:
     finally:
         server.stop()
     assert run.returncode == 0, run.stderr[-3000:]
-    store = open_store(tmp_path / "data")
-    with store.session() as s:
-        rows = s.execute(select(Url.url, Capture.status, Capture.error)
-                         .join(Capture, Capture.url_id == Url.id)).all()
-    store.close()
-    assert (f"{base}/six.html", 200, None) in rows
+    assert (f"{base}/six.html", 200, None) in _stored(tmp_path / "data", Capture.status,
+                                                      Capture.error)
 
 
 def test_an_unreachable_site_is_a_failed_capture_without_tracebacks(tmp_path) -> None:
@@ -267,12 +273,8 @@ def test_an_unreachable_site_is_a_failed_capture_without_tracebacks(tmp_path) ->
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr, run.stderr[-3000:]
     assert "robots.txt unread: the page is fetched anyway" in run.stderr
-    store = open_store(tmp_path / "data")
-    with store.session() as s:
-        rows = s.execute(select(Url.url, Capture.error_kind)
-                         .join(Capture, Capture.url_id == Url.id)).all()
-    store.close()
-    assert (f"http://127.0.0.1:{port}/x.html", "refused") in rows
+    assert (f"http://127.0.0.1:{port}/x.html", "refused") in _stored(tmp_path / "data",
+                                                                     Capture.error_kind)
 
 
 def test_loopback_only_refuses_a_proxy_elsewhere(tmp_path) -> None:
@@ -291,12 +293,7 @@ def test_loopback_only_refuses_a_proxy_elsewhere(tmp_path) -> None:
     finally:
         server.stop()
     assert run.returncode == 0, run.stderr[-3000:]
-    store = open_store(tmp_path / "data")
-    with store.session() as s:
-        rows = s.execute(select(Url.url, Capture.error_kind)
-                         .join(Capture, Capture.url_id == Url.id)).all()
-    store.close()
-    assert (f"{base}/p.html", "refused_host") in rows
+    assert (f"{base}/p.html", "refused_host") in _stored(tmp_path / "data", Capture.error_kind)
 
 
 def test_a_crawl_stopped_by_ctrl_c_says_so_and_exits_130(tmp_path) -> None:
