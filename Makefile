@@ -34,7 +34,7 @@ demo: $(STAMP)
 
 # two workers: the machine's two cores (see tests/conftest.py for how tests are grouped)
 test: $(STAMP) browser
-	$(PY) -m pytest -n 2 --dist loadgroup
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -283,5 +283,6 @@ def test_serve_names_a_missing_keyword_file_of_its_events(tmp_path: Path) -> Non
                       'keyword_files = ["missing.txt"]\n', encoding="utf-8")
     run = takedown("serve", "--events", str(events), "--data", str(tmp_path / "d"))
     assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert run.stderr.startswith(f"error: {tmp_path / 'missing.txt'}: cannot read")
+    assert run.stderr.startswith(f"error: {events}:5: key 'keyword_files' in [[event]] 'a': "
+                                 f"{tmp_path / 'missing.txt'}: cannot read")
     assert not (tmp_path / "d").exists()

@@ -91,6 +91,7 @@ def test_cli_errors_exit_2_and_list_shows_the_stored_jobs(tmp_path: Path) -> Non
                            capture_output=True, text=True, timeout=60)
     assert sched.returncode == 2 and "not an interval like" in sched.stderr
     assert not (tmp_path / "d").exists()  # refused before anything was written
+    open_store(tmp_path / "d").close()    # as `schedule` makes it; --list only reads
     s = _scheduler(f"sqlite:///{tmp_path / 'd' / 'takedown.sqlite'}")
     sync_jobs(s, [JobPlan("every-1h", 3600, ("a",))],
               ScheduleOptions(str(wl), str(tmp_path / "d")), now=datetime(2030, 1, 1, tzinfo=UTC))
