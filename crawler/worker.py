@@ -263,7 +263,7 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
     # -- rounds, lease, shutdown -----------------------------------------------------------
     def _follow_round(self) -> None:
         context = self.frontier.context()
-        if context is None or context["round_id"] == self.plan.round_id:
+        if context is None or self._planned(context):
             return
         plan = plan_from_context(context, Store(self.plan.store.engine))
         self.plan, self.max_size = plan, plan.crawl.max_size
@@ -274,6 +274,13 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
         self.serving = serves(plan.store, plan.round_id, plan.at)
         self._forget_robots()
         log.info("worker %s: round %s", self.worker_id, plan.round_id)
+
+    def _planned(self, context: dict) -> bool:
+        """Whether *context* is the round this worker planned.  The stamp counts as well as
+        the id: a round another database published (which this worker does not serve) may
+        be followed by this database's round of the same id."""
+        return (context["round_id"] == self.plan.round_id
+                and context["at"] == self.plan.at.isoformat())
 
     def _forget_robots(self) -> None:
         # a local round reads robots.txt afresh; Scrapy's middleware keeps it for the
@@ -294,7 +301,10 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
                     self._stop("finished")
                 return
             if now >= self._round_at:
-                if self.frontier.round_id() not in (None, self.plan.round_id):
+                # not serving, the published context is read whole: the next round of
+                # this database may carry the id of the round refused
+                if not self.serving or self.frontier.round_id() not in (
+                        None, self.plan.round_id):
                     self._follow_round()
                 self._round_at = now + ROUND_EVERY
             if len(self.leases) < AHEAD * self.plan.crawl.concurrency:

@@ -280,3 +280,40 @@ def test_a_worker_serves_only_the_coordinators_database(tmp_path: Path) -> None:
     assert not serves(store, rid, START + timedelta(days=1))    # same id, another store
     assert not serves(store, rid + 1, START)
     store.close()
+
+
+def test_a_worker_refusing_a_round_of_another_database_serves_the_next_of_the_same_id(
+        tmp_path: Path, prefix: str, frontier: Frontier, pg_url: str) -> None:
+    """Redis still publishes round 1 of some other database (its coordinator died) when
+    the worker starts; this database's first round, also numbered 1, must be served."""
+    from dataclasses import asdict
+
+    from crawler.watchlist import CrawlSpec
+
+    frontier.open_round(1, {"round_id": 1, "at": "2000-01-01T00:00:00+00:00",
+                            "crawl": asdict(CrawlSpec()), "targets": [], "drop": {}})
+    site = DemoSite(days=1)
+    shared = ["--data", str(tmp_path / "unused"), "--db", pg_url]
+    env = {"TAKEDOWN_REDIS_PREFIX": prefix}
+    with SiteServer(site) as server:
+        wl = tmp_path / "wl.toml"
+        wl.write_text(site.watchlist_toml(server.base_url), encoding="utf-8")
+        with _killed_after([_start(*shared, "worker", "--redis", REDIS_URL,
+                                   env=env)]) as (worker,):
+            deadline = time.monotonic() + 30
+            while not frontier.workers() and time.monotonic() < deadline:
+                time.sleep(0.05)             # the worker has read the stale round
+            assert frontier.workers(), "the worker never started"
+            coord = _start(*shared, "crawl", str(wl), "--redis", REDIS_URL, "--at",
+                           START.isoformat(), "--no-progress", env=env)
+            try:
+                out, err = coord.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                coord.kill()
+                _, err = coord.communicate()
+                worker.kill()
+                raise AssertionError("round 1 was never served: "
+                                     + worker.communicate()[1][-2000:]) from None
+            assert coord.returncode == 0, err[-2000:]
+            assert f"round 1 at {START.isoformat()} (done)" in out
+            assert _totals(out)[0] > 0
