@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -29,6 +29,7 @@ from diffing.listing import (
     DELIST_MIN_ENTRIES,
     LISTING_MIN_LINKS,
     entry_links,
+    listing_pages,
     matched_lists,
     overtaken,
     series_key,
@@ -373,9 +374,15 @@ class RoundDetector:
         if self.depth < 1:
             return set()
         links = {c.url: self.entries[c.id] for c in self.caps if c.id in self.entries}
+        pages = {c.url: self.pages[c.id] for c in self.caps if c.id in self.entries}
         nav = sitewide([f"{u} {k}" for u, k in seq] for seq in links.values())
-        return {url for url, seq in links.items()
-                if sum(f"{u} {k}" not in nav for u, k in seq) >= LISTING_MIN_LINKS}
+        return listing_pages({url: [(u, k) for u, k in seq if f"{u} {k}" not in nav]
+                              for url, seq in links.items()},
+                             lambda url: self._all_links(pages[url]))
+
+    def _all_links(self, page: Page) -> Iterator[str | None]:
+        """Every link of *page* normalised, main content or not (a pager, a sidebar)."""
+        return (self.norm(link.url) for link in page.links)
 
     # -- edited ----------------------------------------------------------------------------------
     def _edits(self, c: CaptureRef, st, memory: dict, page: Page,
@@ -451,10 +458,7 @@ class RoundDetector:
                    for url, seq in links.items()}
         before = self._before("listings", lambda v: {**v, "links": [
             [n, k] for n, k in ((self.norm(u), k) for u, k in v["links"]) if n]})
-        listings = {url for url, seq in entries.items() if len(seq) >= LISTING_MIN_LINKS}
-        # a later page of a listing is one however few entries it shows (the list's tail)
-        series = {series_key(u)[0] for u in listings}
-        listings |= {url for url, seq in entries.items() if seq and series_key(url)[0] in series}
+        listings = listing_pages(entries, lambda url: self._all_links(ok[url][1]))
         unseen = self._unseen(before)
         # each list compared over the pages read in both rounds
         pages = [u for u in before if u in ok and u in listings]

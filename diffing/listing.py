@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from diffing.extract import Page
@@ -22,6 +22,9 @@ SITEWIDE_SHARE = 0.3
 SITEWIDE_MIN = 3
 # A page is a listing when it holds at least this many entry links.
 LISTING_MIN_LINKS = 5
+# The highest page number `paged_listings` believes: an article URL ending in a long
+# number (content_5123456.htm) is no page of a list.
+MAX_PAGE_NUMBER = 999
 # A list (its pages chained) delists when it held at least this many entries: an entry
 # gone with one listed before it and one after it still there.
 DELIST_MIN_ENTRIES = 3
@@ -75,6 +78,56 @@ def sitewide(link_lists: Iterable[Sequence[str]]) -> set[str]:
     counts = Counter(link for links in lists for link in links)
     floor = max(SITEWIDE_MIN, SITEWIDE_SHARE * len(lists))
     return {link for link, n in counts.items() if n >= floor}
+
+
+def listing_pages(entries: Mapping[str, Sequence[Sequence[str]]],
+                  links_of: Callable[[str], Iterable[str]] = lambda _url: ()) -> set[str]:
+    """The pages of *entries* (page URL -> its [url, list key] entries) that are listings:
+    ``LISTING_MIN_LINKS`` entries or more, or the later pages of such a page's list (its
+    tail, however short), or the pages of a short list that is paged (`paged_listings`;
+    *links_of* gives every link of a page, its pager's included).
+
+    >>> sorted(listing_pages({"h/a": [["1", "k"]] * 5, "h/a_2": [["6", "k"]],
+    ...                       "h/b": [["7", "k"]]}))
+    ['h/a', 'h/a_2']
+    """
+    out = {url for url, seq in entries.items() if len(seq) >= LISTING_MIN_LINKS}
+    series = {series_key(u)[0] for u in out}
+    out |= {url for url, seq in entries.items() if seq and series_key(url)[0] in series}
+    return out | paged_listings(entries, links_of)
+
+
+def paged_listings(entries: Mapping[str, Sequence[Sequence[str]]],
+                   links_of: Callable[[str], Iterable[str]]) -> set[str]:
+    """Pages of a paginated list that shows fewer than ``LISTING_MIN_LINKS`` entries a page
+    (a small portal's section, three items a page): read this round are its first page and
+    a later one, one of them links to another (*links_of* a page: all its links, for a
+    pager is seldom main content), and they list that many entries between them.  Paging
+    is what makes them a list; a page number above ``MAX_PAGE_NUMBER`` is an article's id.
+
+    >>> pager = {"h/l.html": ["h/l_2.html"], "h/l_2.html": ["h/l.html"]}
+    >>> sorted(paged_listings({"h/l.html": [["1", "k"], ["2", "k"], ["3", "k"]],
+    ...                        "h/l_2.html": [["4", "k"], ["5", "k"]]}, pager.get))
+    ['h/l.html', 'h/l_2.html']
+    >>> paged_listings({"h/c_51234.htm": [["1", "k"]] * 3, "h/c_51299.htm": [["2", "k"]] * 3},
+    ...                lambda _url: ["h/c_51234.htm", "h/c_51299.htm"])
+    set()
+    """
+    groups: dict[str, dict[int, str]] = {}
+    for url, seq in entries.items():
+        key, number = series_key(url)
+        if seq and number <= MAX_PAGE_NUMBER:
+            groups.setdefault(key, {})[number] = url
+    out: set[str] = set()
+    for pages in groups.values():
+        if len(pages) < 2 or 1 not in pages:
+            continue
+        urls = set(pages.values())
+        listed = {u for page in urls for u, _k in entries[page] if u not in urls}
+        if len(listed) >= LISTING_MIN_LINKS and any(
+                u in urls and u != page for page in urls for u in links_of(page) or ()):
+            out |= urls
+    return out
 
 
 def vanished_from_middle(old: Sequence[str], present: set[str]) -> list[tuple[str, int]]:

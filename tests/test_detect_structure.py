@@ -206,6 +206,41 @@ def test_a_delisting_leaves_every_targets_lists(tmp_path: Path) -> None:
     assert got == []
 
 
+def short_list(day: int) -> dict:
+    """A small portal section: three entries a page over three pages, the pager in a
+    ``pagination`` box (boilerplate to the extractor), one new article a day.  Article
+    51010 leaves the middle of the list (and every related box) on day 2 while its page
+    serves.  Each article has a box of four related articles whose second one changes
+    every day; article URLs end in a long number (``content_51010.htm``), no page number."""
+    ids = [i for i in range(51012 + day, 51000, -1) if not (i == 51010 and day >= 2)][:9]
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    for n in range(3):
+        name = "/s/list.html" if n == 0 else f"/s/list_{n + 1}.html"
+        pager = "".join(f"<a href='/s/{'list' if k == 1 else f'list_{k}'}.html'>{k}</a>"
+                        for k in (1, 2, 3))
+        r[name] = page("<ul class='items'>" + "".join(
+            f"<li><a href='/s/content_{i}.htm'>第{i}号 通知公告的标题</a><span>05-{i % 28:02d}"
+            f"</span></li>" for i in ids[n * 3:(n + 1) * 3]) + "</ul>"
+            f"<div class='pagination'>{pager}</div>")
+    for i in range(51001, 51013 + day):
+        related = [j for j in (i - 1, 51000 + (i + day) % 12, i - 3, i - 4)
+                   if not (j == 51010 and day >= 2)]   # delisted everywhere
+        r[f"/s/content_{i}.htm"] = page(
+            f"<div class='art'><h1>第{i}号</h1><p>{'通知公告的正文，说明了有关事项。' * 4}</p>"
+            "<ul class='rel'>" + "".join(f"<li><a href='/s/content_{j}.htm'>相关：第{j}号</a></li>"
+                                         for j in related) + "</ul></div>")
+    return r
+
+
+def test_a_short_paged_list_delists_and_article_ids_are_no_pages(tmp_path: Path) -> None:
+    """Three entries a page is a list because it is paged (its pager is not main content);
+    the related boxes of articles whose URLs end in numbers are no paged list."""
+    got = _run(tmp_path, short_list, 4, '[[target]]\nname = "s"\n'
+               'url = "{base}/s/list.html"\ndepth = 2\n')
+    assert [(r["url"], r["kind"]) for r in got] == [("/s/content_51010.htm", "delisted")]
+    assert got[0]["evidence"]["listing"]["url"].endswith("/s/list.html")
+
+
 def _detected(data: Path, done: subprocess.CompletedProcess) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     det = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "detect"],
