@@ -437,15 +437,17 @@ class RoundDetector:
                                  for b in (*page.blocks, *page.boilerplate)})
         return {k for k, n in seen.items() if n >= TEMPLATE_PAGES}
 
-    def _gone_entries(self, old: Page, c: CaptureRef) -> list[str]:
-        """Link texts of same-host entries on *old* that are not on the page captured by
-        *c* (depth ≥ 1 only: then those entries are pages the crawl watches on their own)."""
+    def _gone_entries(self, old: Page, c: CaptureRef) -> list[tuple[str, str]]:
+        """(link text, link's container path) of the same-host entries on *old* that are
+        not on the page captured by *c* (depth ≥ 1 only: then those entries are pages the
+        crawl watches on their own)."""
         if self.depth < 1:
             return []
         now = {u for u, _k in self.entries.get(c.id, [])}
-        texts = {link.url: link.text for link in old.links}
-        return [texts.get(u, "") for u, _k in entry_links(old, self.host, self.norm)
-                if u not in now and not is_home(u, self.homes)]
+        gone = {u for u, _k in entry_links(old, self.host, self.norm)
+                if u not in now and not is_home(u, self.homes)}
+        return [(link.text, link.path) for link in old.links
+                if link.in_main and (self.norm(link.url) or link.url) in gone]
 
     # -- delisted ----------------------------------------------------------------------------------
     def _listings(self) -> dict:

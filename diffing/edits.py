@@ -52,13 +52,15 @@ class EditMemory:
             keep = sorted(self.keys.items(), key=lambda kv: -kv[1])[: MAX_KEYS // 2]
             self.m["keys"] = self.keys = dict(keep)
 
-    def removals(self, old: Page, new: Page, gone_entries: Sequence[str] = ()) -> list[Change]:
+    def removals(self, old: Page, new: Page,
+                 gone_entries: Sequence[tuple[str, str]] = ()) -> list[Change]:
         """Substantive blocks of *old* missing from *new*, history's noise set apart.
 
         Text inside the page's sub-page items is left to the item rules (a reply that was
         screened is an item takedown, not an edit of the thread), and so is the text of
-        entries that left the page (*gone_entries*: their link texts; a card's title and its
-        excerpt go with it) — the listing rules and the entries' own pages judge those.
+        entries that left the page (*gone_entries*: a card's title and its
+        excerpt go with it; *gone_entries* holds (link text, link's container path) pairs)
+        — the listing rules and the entries' own pages judge those.
         ``self.changed`` keeps the paths where anything changed, so the detector can tell
         lists whose entries come and go (comment boxes) across the target's pages."""
         result = blocks_diff(old.blocks, new.blocks)
@@ -72,7 +74,7 @@ class EditMemory:
                 and (first or self.keys.get(self.key_of(ch), 0) >= STABLE_SEEN)
                 and mask(ch.old or "") not in chrome
                 and not _inside_items(mask(ch.old or ""), items)
-                and not _about_entry(ch.old or "", gone_entries)]
+                and not _about_entry(ch.old or "", ch.path, gone_entries)]
         self.changed = {ch.path for ch in result.changes}
         for ch in result.changes:
             if ch.op in ("removed", "changed"):
@@ -100,13 +102,37 @@ def _inside_items(key: str, item_keys: list[str]) -> bool:
     return bool(key) and any(key in item for item in item_keys)
 
 
-def _about_entry(text: str, anchors: Sequence[str]) -> bool:
-    """Whether *text* is (or quotes a good part of) the link text of an entry that left."""
-    for anchor in anchors:
-        if len(anchor) < 6:
+def _about_entry(text: str, path: str, entries: Sequence[tuple[str, str]]) -> bool:
+    """Whether *text*, a block at *path*, is (or quotes a good part of) the link text of an
+    entry that left, inside that entry's card: the block and the link share the link's
+    container's parent (a card's title and its excerpt).  A paragraph of the article that
+    shares a phrase with a title gone from a sidebar box is not about that entry.
+
+    >>> card = ("Council approves the spring budget", "body>ul>li>h3")
+    >>> _about_entry("Council approves the spring budget after a long debate", "body>ul>li>p",
+    ...              [card])
+    True
+    >>> _about_entry("Council approves the spring budget after a long debate",
+    ...              "body>div.art>p", [card])
+    False
+    """
+    for anchor, where in entries:
+        if len(anchor) < 6 or not _near(path, where):
             continue
         m = difflib.SequenceMatcher(None, anchor, text, autojunk=False)
         size = m.find_longest_match(0, len(anchor), 0, len(text)).size
         if size >= min(12, int(0.6 * len(anchor))):
             return True
     return False
+
+
+def _near(path: str, link_path: str) -> bool:
+    """Whether a block at *path* sits in the card of a link whose container is *link_path*:
+    their common ancestry reaches the link container's parent (or two levels at least)."""
+    a, b = path.split(">"), link_path.split(">")
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= max(2, len(b) - 1)

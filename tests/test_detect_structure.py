@@ -241,6 +241,47 @@ def test_a_short_paged_list_delists_and_article_ids_are_no_pages(tmp_path: Path)
     assert got[0]["evidence"]["listing"]["url"].endswith("/s/list.html")
 
 
+PHRASES = ("reviewed street lighting upgrades", "approved the spring budget",
+           "postponed the ferry timetable", "debated a river clean-up plan",
+           "outlined flood defence works", "unveiled a new bus corridor")
+
+
+def phrase_site(day: int) -> dict:
+    """Six articles; the side box of each shows three others' titles, drawn anew each day.
+    Titles and paragraphs share phrases (as the news of one town does): article 3 loses
+    its second paragraph on day 2 while a title holding the same phrase leaves its box."""
+    rng = random.Random(day)
+    title = {i: f"The council {PHRASES[i % 6]} (item {i})" for i in range(1, 7)}
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    r["/p/list.html"] = page("<ul class='news'>" + "".join(
+        f"<li><a href='/p/{i}.html'>{title[i]}</a></li>" for i in range(6, 0, -1)) + "</ul>")
+    for i in range(1, 7):
+        paras = [f"Residents said the office {PHRASES[(i + k) % 6]} after a long meeting "
+                 f"on the {k + 1}th of the month, in article {i}." for k in range(3)]
+        if i == 3 and day >= 2:
+            del paras[1]
+        picks = rng.sample([j for j in range(1, 7) if j != i], 3)
+        if i == 3:   # the title sharing the cut paragraph's phrase leaves with it
+            picks = [1, 2, 5] if day >= 2 else [4, 5, 6]
+        side = "".join(f"<li><a href='/p/{j}.html'>{title[j]}</a></li>" for j in picks)
+        r[f"/p/{i}.html"] = page(f"<div class='art'><h1>{title[i]}</h1>"
+                                 + "".join(f"<p>{t}</p>" for t in paras)
+                                 + f"</div><div class='mod'><h4>Most read</h4><ul>{side}</ul>"
+                                 "</div>")
+    return r
+
+
+def test_a_paragraph_cut_is_an_edit_though_a_sidebar_title_shares_its_words(
+        tmp_path: Path) -> None:
+    """Text that leaves with an entry (its card's title, its excerpt) is the listing's
+    business, not an edit; a paragraph of the article body is not such text because a
+    title leaving a box elsewhere on the page shares a phrase with it."""
+    got = _run(tmp_path, phrase_site, 4, '[[target]]\nname = "p"\n'
+               'url = "{base}/p/list.html"\ndepth = 1\n')
+    assert [(r["url"], r["kind"]) for r in got] == [("/p/3.html", "edited")]
+    assert "after a long meeting on the 2th" in got[0]["evidence"]["removed_text"][0]
+
+
 def _detected(data: Path, done: subprocess.CompletedProcess) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     det = subprocess.run([sys.executable, "-m", "takedown", "--data", str(data), "detect"],
