@@ -35,6 +35,7 @@ REDIS_URL = os.environ.get("TAKEDOWN_TEST_REDIS_URL")
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`make test` runs two pytest-xdist workers (``--dist loadgroup``).  Every test of the
     demo store goes to one of them, so the ten simulated days are crawled once, not once a
