@@ -192,11 +192,13 @@ def test_score_counts_duplicates_as_false_positives() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(("seed", "rounds"), [
     (11, 7),
-    # known miss, kept visible (strict: it fails the suite once it passes): the news
-    # site's list changes template in round 1 and the article taken out of it in round 3
-    # is not found delisted (recall 10/11); precision and kinds are exact
+    # known miss, kept visible: the news site's list changes template in round 1 and the
+    # article taken out of it in round 3 is not always found delisted (recall 10/11);
+    # precision and kinds are exact.  Since short paged lists are listings it is found in
+    # some runs and not others (the order the round's captures are stored in differs), so
+    # the mark is not strict: a pass is reported as XPASS, not as a failure
     pytest.param(12, 6, marks=pytest.mark.xfail(
-        strict=True, reason="a delisting after a mid-run template change is missed")),
+        strict=False, reason="a delisting after a mid-run template change is missed")),
 ])
 def test_planted_world_is_found(seed: int, rounds: int, tmp_path: Path) -> None:
     result = run_world(seed, rounds, tmp_path / "data")
