@@ -195,7 +195,7 @@ def test_score_counts_duplicates_as_false_positives() -> None:
     # known miss, kept visible: the news site's list changes template in round 1 and the
     # article taken out of it in round 3 is not always found delisted (recall 10/11);
     # precision and kinds are exact.  Since short paged lists are listings it is found in
-    # some runs and not others (the order the round's captures are stored in differs), so
+    # some runs and not others (why it varies is not yet known), so
     # the mark is not strict: a pass is reported as XPASS, not as a failure
     pytest.param(12, 6, marks=pytest.mark.xfail(
         strict=False, reason="a delisting after a mid-run template change is missed")),
