@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from diffing.extract import Page
 from diffing.phrases import Phrasebook, PhraseMatch
 from diffing.volatile import mask
+from snapshots.vocab import TAKEDOWN_STATES, Kind, State, is_transient, status_state
 
 # A notice page says little besides its notice; longer text quoting a phrase is an article.
 NOTICE_MAX_OTHER_CHARS = 600
@@ -53,8 +54,8 @@ _UNUSABLE = {"dataloss": "fetch:truncated", "unreadable": "fetch:unreadable"}
 
 @dataclass(frozen=True)
 class Verdict:
-    state: str
-    kind: str | None
+    state: State
+    kind: Kind | None
     rule: str
     detail: dict = field(default_factory=dict)
 
@@ -64,33 +65,31 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
              last_ok: Page | None = None, homes: frozenset[str] = frozenset()) -> Verdict:
     """The state of *fetch*; see the module docstring for the order of the rules."""
     if fetch.status is None:
-        return Verdict("failed", None, f"fetch:{fetch.error_kind or 'error'}")
+        return Verdict(State.FAILED, None, f"fetch:{fetch.error_kind or 'error'}")
     if fetch.error_kind in _UNUSABLE:
-        return Verdict("failed", None, _UNUSABLE[fetch.error_kind])
+        return Verdict(State.FAILED, None, _UNUSABLE[fetch.error_kind])
     status = fetch.status
     challenge = _challenge_header(fetch.headers)
     if challenge is not None:
-        return Verdict("failed", None, f"header:{challenge}")
+        return Verdict(State.FAILED, None, f"header:{challenge}")
     found = _notice_phrase(page, phrases, last_ok)
-    if status >= 500 or status in (202, 408, 425, 429):
-        # 202 to a GET is a bot challenge (AWS WAF answers so), never the page itself
-        return Verdict("failed", None, f"http:{status}")
-    if found is not None and found.state == "failed":
-        return _by_phrase(found, "failed")
-    if status == 451:
-        return Verdict("notice", "censored", "http:451", _phrase_detail(found))
-    if status in (404, 410):
-        if found is not None and found.state in ("notice", "gone") and found.kind:
-            return _by_phrase(found, "notice" if found.state == "notice" else "gone",
-                              rule=f"http:{status}+phrase")
-        return Verdict("gone", "removed", f"http:{status}")
-    if 200 <= status < 300:
+    if is_transient(status):
+        return Verdict(State.FAILED, None, f"http:{status}")
+    if found is not None and found.state == State.FAILED:
+        return _by_phrase(found, State.FAILED)
+    by_status = status_state(status)
+    if by_status is State.NOTICE:
+        return Verdict(State.NOTICE, Kind.CENSORED, "http:451", _phrase_detail(found))
+    if by_status is State.GONE:
+        if found is not None and found.state in TAKEDOWN_STATES and found.kind:
+            return _by_phrase(found, State(found.state), rule=f"http:{status}+phrase")
+        return Verdict(State.GONE, Kind.REMOVED, f"http:{status}")
+    if by_status is State.OK:
         return _classify_ok(fetch, page, found, notfound, notfound_status, last_ok, homes)
-    if found is not None and found.state in ("notice", "restricted"):
-        return _by_phrase(found, found.state, rule=f"http:{status}+phrase")
-    if status == 401:
-        return Verdict("restricted", None, "http:401")
-    return Verdict("failed", None, f"http:{status}")
+    # a refusal: only a notice or a restriction the page states says more than failed
+    if found is not None and found.state in (State.NOTICE, State.RESTRICTED):
+        return _by_phrase(found, State(found.state), rule=f"http:{status}+phrase")
+    return Verdict(by_status, None, f"http:{status}")
 
 
 def _classify_ok(fetch: Fetch, page: Page | None, found: PhraseMatch | None,
@@ -98,20 +97,20 @@ def _classify_ok(fetch: Fetch, page: Page | None, found: PhraseMatch | None,
                  homes: frozenset[str]) -> Verdict:
     if found is not None:
         if found.state == "benign":
-            return Verdict("ok", None, "phrase:benign", _phrase_detail(found))
+            return Verdict(State.OK, None, "phrase:benign", _phrase_detail(found))
         return _by_phrase(found, found.state)
     if page is None:
-        return Verdict("ok", None, "http:2xx")
+        return Verdict(State.OK, None, "http:2xx")
     if fetch.final_url and _differs(fetch.final_url, fetch.url):
         return _redirected(fetch, page, last_ok, homes)
     if page.refresh_url and is_home(page.refresh_url, homes) and not is_home(fetch.url, homes):
-        return Verdict("gone", "removed", "refresh:home", {"refresh_url": page.refresh_url})
+        return Verdict(State.GONE, Kind.REMOVED, "refresh:home", {"refresh_url": page.refresh_url})
     if notfound is not None and not is_home(fetch.url, homes):
         score = _alike(page, notfound)
         if score >= SOFT404_SIMILARITY:
-            return Verdict("gone", "removed", "soft404:probe",
+            return Verdict(State.GONE, Kind.REMOVED, "soft404:probe",
                            {"similarity": round(score, 3), "probe_status": notfound_status})
-    return Verdict("ok", None, "http:2xx")
+    return Verdict(State.OK, None, "http:2xx")
 
 
 def _redirected(fetch: Fetch, page: Page, last_ok: Page | None,
@@ -121,12 +120,12 @@ def _redirected(fetch: Fetch, page: Page, last_ok: Page | None,
         score = _alike(page, last_ok)
         detail["similarity"] = round(score, 3)
         if score >= MOVED_SIMILARITY:
-            return Verdict("moved", None, "redirect:same-content", detail)
+            return Verdict(State.MOVED, None, "redirect:same-content", detail)
     if is_home(fetch.final_url or "", homes) and not is_home(fetch.url, homes):
-        return Verdict("gone", "removed", "redirect:home", detail)
+        return Verdict(State.GONE, Kind.REMOVED, "redirect:home", detail)
     # another page, other content: not the page any more, but nothing says it was taken
     # down either; never a takedown by itself
-    return Verdict("moved", None, "redirect:elsewhere", detail)
+    return Verdict(State.MOVED, None, "redirect:elsewhere", detail)
 
 
 # Response headers that say a CDN, a WAF or a filtering ISP answered instead of the site.
@@ -165,7 +164,7 @@ def _notice_phrase(page: Page | None, phrases: Phrasebook,
     found = phrases.match(text)
     if found is None:
         return None
-    if found.state in ("notice", "gone") and len(text) - len(found.matched_text) > \
+    if found.state in TAKEDOWN_STATES and len(text) - len(found.matched_text) > \
             NOTICE_MAX_OTHER_CHARS:
         return _notice_in_place(page, last_ok, phrases)
     return found
@@ -183,7 +182,7 @@ def _notice_in_place(page: Page, last_ok: Page | None,
     before = {b.key for b in last_ok.blocks}
     novel = "\n".join(b.text for b in page.blocks if b.slot < 0 and b.key not in before)
     found = phrases.match(novel) if novel else None
-    if found is None or found.state not in ("notice", "gone") or \
+    if found is None or found.state not in TAKEDOWN_STATES or \
             len(novel) - len(found.matched_text) > NOTICE_MAX_OTHER_CHARS:
         return None
     now = {b.key for b in page.blocks}
@@ -194,11 +193,10 @@ def _notice_in_place(page: Page, last_ok: Page | None,
 
 
 def _by_phrase(found: PhraseMatch, state: str, rule: str = "phrase") -> Verdict:
-    kind = found.kind or None
-    if state == "gone":
-        kind = kind or "removed"
-    if state not in ("notice", "gone"):
-        kind = None
+    state = State(state)
+    kind = Kind(found.kind) if found.kind and state in TAKEDOWN_STATES else None
+    if state is State.GONE:
+        kind = kind or Kind.REMOVED
     return Verdict(state, kind, f"{rule}:{found.phrase.platform or 'generic'}",
                    _phrase_detail(found))
 

@@ -43,10 +43,10 @@ from diffing.phrases import Phrasebook, load_phrasebook
 from snapshots.evidence import CaptureRef, DetectionStore, Job, JobSession
 from snapshots.repo import Store, as_utc
 from snapshots.urls import normalize_url
+from snapshots.vocab import TAKEDOWN_STATES, Kind, State
 
 log = logging.getLogger(__name__)
 
-TAKEDOWN_STATES = ("gone", "notice")
 MAX_LIST_PATHS = 2000   # learned list paths kept per target
 PENDING_ROUNDS = 3      # rounds a pending delisting waits for its page to be read
 MAX_ANCHORS = 5         # entries after a pending delisting that show its list is still read
@@ -54,8 +54,8 @@ VOLATILE_LIST_PAGES = 2  # pages whose list at one path changed in a round: a vo
 TEMPLATE_PAGES = 3      # pages of a round holding a block's text: the site's template
 # How strongly a kind's evidence speaks: a page first read as dropped from its listing or
 # scrubbed that later shows a notice or goes takes the stronger kind.
-KIND_STRENGTH = {"delisted": 0, "edited": 1, "removed": 2, "section_closed": 3,
-                 "censored": 3, "author_deleted": 3, "account_suspended": 3}
+KIND_STRENGTH = {Kind.DELISTED: 0, Kind.EDITED: 1, Kind.REMOVED: 2, Kind.SECTION_CLOSED: 3,
+                 Kind.CENSORED: 3, Kind.AUTHOR_DELETED: 3, Kind.ACCOUNT_SUSPENDED: 3}
 
 
 @dataclass
@@ -177,7 +177,7 @@ class RoundDetector:
                 self.js.put_verdict(c.id, v.state, v.kind, v.rule, v.detail)
         self._open_edits()
         self.ok = {c.url: (c, self.pages[c.id]) for c in self.caps
-                   if self.verdicts[c.id].state == "ok" and c.id in self.pages}
+                   if self.verdicts[c.id].state == State.OK and c.id in self.pages}
         memory = {"listings": self._listings(), "items": self._items(),
                   "list_paths": sorted(self.list_paths)[:MAX_LIST_PATHS],
                   "volatile_lists": sorted(self.volatile_lists)[:MAX_LIST_PATHS],
@@ -199,7 +199,7 @@ class RoundDetector:
             log.warning("capture %s (%s): %s: %s", c.id, c.url, type(exc).__name__, exc,
                         exc_info=log.isEnabledFor(logging.DEBUG))
             self.pages.pop(c.id, None)
-            self.errors[c.id] = Verdict("error", None, f"error:{type(exc).__name__}",
+            self.errors[c.id] = Verdict(State.ERROR, None, f"error:{type(exc).__name__}",
                                         {"error": f"{type(exc).__name__}: {exc}"[:500]})
             self.summary.errors += 1
             return None
@@ -249,7 +249,7 @@ class RoundDetector:
         memory = dict(st.memory or {}) if st is not None else {}
         fields: dict = {"last_capture_id": c.id}
         open_td = self.js.takedown(st.open_takedown_id) if st is not None else None
-        if v.state == "ok":
+        if v.state == State.OK:
             if open_td is not None:
                 open_td.restored_at = self.job.at
                 self.summary.restored += 1
@@ -259,24 +259,24 @@ class RoundDetector:
             elif page is not None:
                 EditMemory(memory).learn(page)
             memory["ok_sha"] = c.body_sha256
-            fields.update(state="ok", last_ok_capture_id=c.id, last_ok_at=self.job.at)
+            fields.update(state=State.OK.value, last_ok_capture_id=c.id, last_ok_at=self.job.at)
         elif v.state in TAKEDOWN_STATES:
             fields["state"] = v.state
             v = self._listing_gone(c, v, memory)
             if v.kind is None:          # a page of a list that got shorter: pagination
-                fields["state"] = "moved"
+                fields["state"] = State.MOVED.value
             elif open_td is not None:
                 # a later reading may name the kind better; plain "removed" never overrides
-                if v.kind != open_td.kind and v.kind != "removed":
+                if v.kind != open_td.kind and v.kind != Kind.REMOVED:
                     open_td.kind = v.kind
                     open_td.evidence = {**open_td.evidence, **self._why(v),
                                         "kind_changed_at": self.job.at.isoformat()}
             elif st is not None and st.last_ok_capture_id:
-                td = self._open(c, st.last_ok_capture_id, st.last_ok_at, v.kind or "removed",
+                td = self._open(c, st.last_ok_capture_id, st.last_ok_at, v.kind or Kind.REMOVED,
                                 self._why(v))
                 fields["open_takedown_id"] = td.id
-        elif v.state == "moved":
-            fields["state"] = "moved"
+        elif v.state == State.MOVED:
+            fields["state"] = State.MOVED.value
         if st is None:
             fields.setdefault("state", v.state)
         fields["memory"] = memory
@@ -287,7 +287,7 @@ class RoundDetector:
         paginated list (the list got shorter: not a takedown).  Only where the site is
         alive (some page of the target still serves) and only for plain removals: a notice
         keeps the kind it states."""
-        if v.kind != "removed":
+        if v.kind != Kind.REMOVED:
             return v
         if memory.get("listing") == "pagination":      # judged so when it went
             return Verdict(v.state, None, f"{v.rule}+pagination", v.detail)
@@ -305,7 +305,7 @@ class RoundDetector:
                     for o in self.caps if o.id != c.id)
         if not alive or self.depth < 1 or not self._section(c.url):
             return v
-        return Verdict(v.state, "section_closed", f"{v.rule}+listing-gone", v.detail)
+        return Verdict(v.state, Kind.SECTION_CLOSED, f"{v.rule}+listing-gone", v.detail)
 
     def _first_page_gone(self, url: str) -> Verdict | None:
         """For a later page of a paginated list: the first page's reading, if that went
@@ -317,8 +317,8 @@ class RoundDetector:
         v = self.verdicts.get(c.id) if c is not None else None
         if v is None or v.state not in TAKEDOWN_STATES:
             return None
-        v = v if v.kind == "section_closed" else self._listing_gone(c, v, {})
-        return v if v.kind == "section_closed" else None
+        v = v if v.kind == Kind.SECTION_CLOSED else self._listing_gone(c, v, {})
+        return v if v.kind == Kind.SECTION_CLOSED else None
 
     def _section(self, url: str) -> bool:
         """Whether a listing page was a section of the target: a list of entries that are
@@ -420,7 +420,7 @@ class RoundDetector:
                     and EditMemory.key_of(r) not in shared]
             if not keep:
                 continue
-            td = self._open(c, last_id, last_at, "edited",
+            td = self._open(c, last_id, last_at, Kind.EDITED,
                             {"rule": "blocks:removed",
                              "removed_text": [r.old for r in keep],
                              "removed_keys": [EditMemory.key_of(r) for r in keep]})
@@ -514,7 +514,7 @@ class RoundDetector:
         """Pages remembered from the last round that this round could not read (failed,
         restricted, redirected): entries may have moved there, so nothing is concluded."""
         state = {c.url: self.verdicts[c.id].state for c in self.caps}
-        return {u for u in before if state.get(u) not in ("ok", *TAKEDOWN_STATES)}
+        return {u for u in before if state.get(u) not in (State.OK, *TAKEDOWN_STATES)}
 
     def _before(self, key: str, renorm: Callable[[dict], dict]) -> dict:
         """The last round's memory of *key* for the pages captured this round, its URLs
@@ -552,7 +552,7 @@ class RoundDetector:
                 continue
             for url, pos in vanished_from_middle(links, present):
                 c = by_url.get(url)
-                if c is None or self.verdicts[c.id].state != "ok" or c.url_id in open_urls:
+                if c is None or self.verdicts[c.id].state != State.OK or c.url_id in open_urls:
                     log.debug("%s: gone from %s, its page not read ok or already taken (%s)",
                               url, listing,
                               self.verdicts[c.id].state if c is not None else "not captured")
@@ -593,7 +593,7 @@ class RoundDetector:
                           "%s, page %s)", url, url in present, p["list"] in self.rotating,
                           state)
             elif p["listing"]["url"] in blind or p["listing"]["url"] not in serving or \
-                    state != "ok":
+                    state != State.OK:
                 # its listing or its own page not read this round: wait a little
                 if p.get("waited", 0) < PENDING_ROUNDS:
                     keep[url] = {**p, "waited": p.get("waited", 0) + 1}
@@ -631,7 +631,7 @@ class RoundDetector:
 
     def _open_at(self, c: CaptureRef, p: dict) -> None:
         self._open(c, p["last_ok_capture_id"], datetime.fromisoformat(p["last_seen"]),
-                   "delisted", {"rule": "listing:vanished-from-middle",
+                   Kind.DELISTED, {"rule": "listing:vanished-from-middle",
                                 "listing": p["listing"],
                                 "page_still_serving": self.js.capture_facts(c.id),
                                 "confirmed": self.js.capture_facts(c.id)},
@@ -643,7 +643,7 @@ class RoundDetector:
 
     def _relisted(self, present: set[str]) -> None:
         by_id = {c.url_id: c for c in self.caps}
-        for td in self.js.open_takedowns(self.job.target_id, kind="delisted", item=False):
+        for td in self.js.open_takedowns(self.job.target_id, kind=Kind.DELISTED, item=False):
             c = by_id.get(td.url_id)
             if c is not None and c.url in present:
                 td.restored_at = self.job.at
@@ -691,14 +691,14 @@ class RoundDetector:
         for item_id, pos in vanished:
             if item_id in open_items or taken.intersection(olds[item_id][2]):
                 continue
-            self._item_takedown(c, old, item_id, "removed",
+            self._item_takedown(c, old, item_id, Kind.REMOVED,
                                 {"rule": "items:vanished-from-middle", "position": pos})
         for item_id, key, _links in old["items"]:
             it = items_now.get(item_id)
             if it is None or it.key == key or item_id in open_items:
                 continue
             found = self.phrases.match(it.text)
-            if found is not None and found.state == "notice" and found.kind:
+            if found is not None and found.state == State.NOTICE and found.kind:
                 self._item_takedown(c, old, item_id, found.kind, {
                     "rule": f"items:phrase:{found.phrase.platform}",
                     "phrase": found.matched_text, "source": found.phrase.source})
@@ -710,6 +710,6 @@ class RoundDetector:
 
     def _items_back(self, present: set[str]) -> None:
         for td in self.js.open_takedowns(self.job.target_id, item=True):
-            if td.item in present and td.kind == "removed":
+            if td.item in present and td.kind == Kind.REMOVED:
                 td.restored_at = self.job.at
                 self.summary.restored += 1

@@ -58,9 +58,11 @@ import regex
 from snapshots.errors import TakedownError
 from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import Match, Pattern, compile_, match, search
+from snapshots.vocab import NOTICE_KINDS, Kind, State
 
-STATES = ("failed", "benign", "restricted", "moved", "notice", "gone")  # strongest first
-NOTICE_KINDS = ("section_closed", "account_suspended", "author_deleted", "removed", "censored")
+# the states a phrase can name, strongest first ("benign": a wording that looks like a notice
+# and is not one, such as a post's own "deleted" in a discussion)
+PHRASE_STATES = (State.FAILED, "benign", State.RESTRICTED, State.MOVED, State.NOTICE, State.GONE)
 COLUMNS = ("state", "kind", "platform", "lang", "match", "pattern", "source")
 MATCH_TYPES = ("substring", "regex")
 WINDOW = 300  # characters around a literal hit in which its regex is looked for
@@ -276,9 +278,10 @@ def _reason(err: Exception) -> str:
 def _check_fields(fields: list[str]) -> tuple[str, str] | None:
     """(column name, problem) of the first bad field of a row, None if the row is sound."""
     state, kind, _platform, _lang, match, pattern, source = fields
-    if state not in STATES:
-        return "state", f"unknown state {state!r} (one of {', '.join(STATES)})"
-    wanted = NOTICE_KINDS if state == "notice" else ("removed",) if state == "gone" else ("",)
+    if state not in PHRASE_STATES:
+        return "state", f"unknown state {state!r} (one of {', '.join(PHRASE_STATES)})"
+    wanted = (NOTICE_KINDS if state == State.NOTICE else (Kind.REMOVED,) if state == State.GONE
+              else ("",))
     if kind not in wanted:
         return "kind", f"kind {kind!r} does not go with state {state!r} (one of {wanted})"
     if match not in MATCH_TYPES:
@@ -349,7 +352,7 @@ def _read_file(path: str | Path) -> list[_Entry]:
 
 def _rank(found: PhraseMatch) -> tuple[int, int, int, int]:
     kind = NOTICE_KINDS.index(found.kind) if found.kind in NOTICE_KINDS else 0
-    return (-STATES.index(found.state), len(found.matched_text), -kind, -found.start)
+    return (-PHRASE_STATES.index(found.state), len(found.matched_text), -kind, -found.start)
 
 
 class Phrasebook:

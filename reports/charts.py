@@ -24,13 +24,14 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
 from reports.events import Event
+from snapshots.vocab import Kind
 
 __all__ = ["KIND_COLOURS", "lifetime_svg", "timeline_svg"]
 
 KIND_COLOURS = {
-    "removed": "#4c72b0", "censored": "#c44e52", "author_deleted": "#8172b2",
-    "account_suspended": "#dd8452", "section_closed": "#937860", "delisted": "#55a868",
-    "edited": "#da8bc3",
+    Kind.REMOVED: "#4c72b0", Kind.CENSORED: "#c44e52", Kind.AUTHOR_DELETED: "#8172b2",
+    Kind.ACCOUNT_SUSPENDED: "#dd8452", Kind.SECTION_CLOSED: "#937860", Kind.DELISTED: "#55a868",
+    Kind.EDITED: "#da8bc3",
 }
 RC = {
     "svg.fonttype": "none",

@@ -25,10 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from snapshots.db import Base, UTCDateTime
 
-# Capture states.  The crawler records the fetch; `state` is the crawler's
-# first reading of it, refined by the diff engine.
-STATES = ("ok", "gone", "notice", "moved", "restricted", "failed")
-
 
 class Target(Base):
     __tablename__ = "targets"

@@ -38,6 +38,7 @@ from snapshots.db import WRITES, as_utc, session_factory
 from snapshots.errors import StoreError
 from snapshots.models import Blob, Capture, Link, Round, Target, Url, VolatileParam
 from snapshots.records import CaptureRow, NewCapture, Stored
+from snapshots.vocab import State, status_state
 
 log = logging.getLogger(__name__)
 
@@ -46,25 +47,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def first_state(c: NewCapture) -> str:
+def first_state(c: NewCapture) -> State:
     """The crawler's first reading of a fetch; the diff engine refines it.
 
-    >>> first_state(NewCapture("t", "http://x/", 0, "seed", utcnow(), status=451))
+    >>> str(first_state(NewCapture("t", "http://x/", 0, "seed", utcnow(), status=451)))
     'notice'
     """
-    if c.status is None or c.error_kind in ("dataloss",):
-        return "failed"
-    if 200 <= c.status < 300:
-        return "ok"
-    if c.status in (404, 410):
-        return "gone"
-    if c.status == 451:
-        return "notice"
-    if c.status == 401:
-        return "restricted"
-    if c.status in (403, 407, 408, 429) or c.status >= 500 or 300 <= c.status < 400:
-        return "failed"
-    return "gone"
+    if c.error_kind == "dataloss":   # cut off before its end: no evidence of anything
+        return State.FAILED
+    return status_state(c.status)
 
 
 class Store:
@@ -169,13 +160,13 @@ class Store:
                 url_id, url_new = self._url_id(conn, target_id, c, at)
                 body_sha, text_sha, added = self._put_bodies(conn, c)
                 cap_id = conn.execute(self._sql.insert_capture, _capture_values(
-                    c, round_id, url_id, target_id, at, state, body_sha, text_sha)
+                    c, round_id, url_id, target_id, at, state.value, body_sha, text_sha)
                 ).inserted_primary_key[0]
                 if c.links:
                     conn.execute(self._sql.insert_link, [
                         {"capture_id": cap_id, "position": i, "url": u[:4000], "text": t[:500]}
                         for i, (u, t) in enumerate(c.links)])
-                if state == "ok":
+                if state is State.OK:
                     conn.execute(self._sql.mark_alive, {"uid": url_id, "at": at})
         except IntegrityError as exc:
             # The same URL twice in one round (two links normalising alike after a

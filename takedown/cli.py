@@ -316,10 +316,10 @@ def _to_stdout(write_all: Callable[[], object]) -> None:
 
 
 def check_kinds(kinds: tuple[str, ...]) -> None:
-    """Each ``--kind`` is a takedown kind (those detection gives, `KIND_STRENGTH`)."""
-    from diffing.detect import KIND_STRENGTH
+    """Each ``--kind`` is a takedown kind (`snapshots.vocab.Kind`)."""
+    from snapshots.vocab import Kind
 
-    _check_names("kind", kinds, sorted(KIND_STRENGTH))
+    _check_names("kind", kinds, sorted(Kind))
 
 
 def check_targets(store, names: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]

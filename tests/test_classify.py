@@ -22,6 +22,8 @@ from test_phrases import (
 from diffing.classify import Fetch, classify
 from diffing.extract import extract
 from diffing.phrases import load_phrasebook
+from snapshots.records import NewCapture
+from snapshots.repo import first_state
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 QUALITY = REALDATA / "edgi-web-monitoring-processing" / "snapshot_quality"
@@ -130,6 +132,19 @@ def test_edgi_labelled_response(book, path: Path) -> None:
 def test_failed_is_never_a_takedown(book, status, html, headers, state) -> None:
     v = run(book, html, status, headers)
     assert v.state == state and v.kind is None, v
+
+
+@pytest.mark.parametrize("status", range(100, 600))
+def test_the_store_and_the_classifier_read_a_status_alike(book, status: int) -> None:
+    """A bare answer (no page to read) is what the crawler first stored for it: the two
+    readings of a status come from one rule, and every status a server may send is one of
+    the readings a bare status can have."""
+    verdict = run(book, None, status)
+    stored = first_state(NewCapture("t", "http://127.0.0.1:8/", 0, "seed", AT, status=status))
+    assert verdict.state == stored
+    assert stored in {"ok", "gone", "notice", "restricted", "failed"}
+    if status in (202, 403, 400, 405, 301, 408, 425, 429) or status >= 500:
+        assert stored == "failed"   # refusals, challenges, redirects: no evidence of a takedown
 
 
 def test_article_quoting_a_notice_is_not_a_notice(book) -> None:

@@ -50,8 +50,7 @@ from diffing.extract import extract
 from diffing.phrases import (
     COLUMNS,
     MATCH_TYPES,
-    NOTICE_KINDS,
-    STATES,
+    PHRASE_STATES,
     PhrasebookError,
     load_phrasebook,
 )
@@ -60,6 +59,7 @@ from diffing.text import blocks_diff, substantive_removals
 from reports.events import EVENT_KEYS, parse_events
 from reports.keywords import CSV_COLUMNS, InputFileError, load_keywords
 from snapshots.urls import normalize_url
+from snapshots.vocab import NOTICE_KINDS
 
 FUZZ = settings.get_profile("fuzz-" + os.environ.get("TAKEDOWN_FUZZ_PROFILE", "ci"))
 BOOK = load_phrasebook()
@@ -487,8 +487,8 @@ PATTERNS = st.one_of(
 
 SOUND_STATES = st.sampled_from(  # (state, kind) pairs a phrase file may hold
     [("notice", kind) for kind in NOTICE_KINDS] + [("gone", "removed")]
-    + [(state, "") for state in STATES if state not in ("notice", "gone")])
-ODD_STATES = st.tuples(st.sampled_from([*STATES, "", "Failed", "ok"]),
+    + [(state, "") for state in PHRASE_STATES if state not in ("notice", "gone")])
+ODD_STATES = st.tuples(st.sampled_from([*PHRASE_STATES, "", "Failed", "ok"]),
                        st.sampled_from([*NOTICE_KINDS, "", "x"]))
 
 
@@ -536,7 +536,7 @@ def test_phrasebook_loader_raises_only_phrasebook_errors(
         assert str(exc).startswith(f"{path}:{exc.line}:{exc.column}: "), str(exc)
         return
     for found in book.match_all(probe):  # short: a user's regex may backtrack badly
-        assert found.state in STATES
+        assert found.state in PHRASE_STATES
 
 
 @FUZZ

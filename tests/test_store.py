@@ -84,8 +84,10 @@ def test_body_stored_by_an_earlier_process_is_not_new(store, db_url: str) -> Non
 @pytest.mark.parametrize(("status", "error_kind", "state"), [
     (200, None, "ok"), (404, None, "gone"), (410, None, "gone"), (451, None, "notice"),
     (500, None, "failed"), (429, None, "failed"), (None, "timeout", "failed"),
-    (200, "dataloss", "failed"), (401, None, "restricted"),
-], ids=["200", "404", "410", "451", "500", "429", "timeout", "dataloss", "401"])
+    (200, "dataloss", "failed"), (401, None, "restricted"), (202, None, "failed"),
+    (403, None, "failed"), (400, None, "failed"),
+], ids=["200", "404", "410", "451", "500", "429", "timeout", "dataloss", "401", "202", "403",
+        "400"])
 def test_first_state(store, status, error_kind, state) -> None:
     rid, ids = open_round(store)
     body = None if status is None else b"x"

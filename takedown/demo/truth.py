@@ -14,10 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-KINDS = frozenset(
-    {"removed", "censored", "author_deleted", "account_suspended", "section_closed",
-     "delisted", "edited"}
-)
+from snapshots.vocab import Kind
+
+KINDS = frozenset(Kind)
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from snapshots.vocab import Kind
+
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 NOTICES_TSV = REALDATA / "notice-strings" / "notices.tsv"
-KINDS = ("removed", "censored", "author_deleted", "account_suspended", "section_closed",
-         "delisted", "edited")
+KINDS = tuple(Kind)
 # platform column substrings → the archetype group whose pages show those notices
 GROUPS = {"phpBB": "forum", "MyBB": "forum", "Discuz": "forum", "Weibo": "microblog",
           "X/Twitter": "microblog", "WeChat": "wechat", "WordPress": "portal",

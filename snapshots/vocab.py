@@ -1,0 +1,86 @@
+"""The words every layer shares: a capture's states, a takedown's kinds, and what an HTTP
+status alone says about a fetch.
+
+The values are the strings the store holds and the exports write, so a `State` or a `Kind`
+compares equal to its string and prints as it: rows written before these types existed read
+the same.  The meaning of each state and kind, with the real cues behind them, is in
+``docs/detection.md``.
+
+>>> State.NOTICE == "notice", f"{Kind.SECTION_CLOSED}"
+(True, 'section_closed')
+>>> [str(status_state(s)) for s in (200, 202, 304, 401, 403, 404, 451, 429, 503, None)]
+['ok', 'failed', 'failed', 'restricted', 'failed', 'gone', 'notice', 'failed', 'failed', 'failed']
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """A capture's state: what the page showed when it was fetched."""
+
+    OK = "ok"                    # the page serves its content
+    GONE = "gone"                # not there: 404/410, a not-found wording, a soft 404
+    NOTICE = "notice"            # a removal notice: HTTP 451 or a notice phrase
+    MOVED = "moved"              # the content is elsewhere
+    RESTRICTED = "restricted"    # a login wall, privacy setting, age gate, HTTP 401
+    FAILED = "failed"            # no usable answer: network error, 5xx, a challenge
+    ERROR = "error"              # reading the capture raised (a verdict only, never stored
+    #                              as a capture's first state)
+
+
+# the states that open a takedown; every other state changes nothing or restores
+TAKEDOWN_STATES = frozenset({State.GONE, State.NOTICE})
+
+
+class Kind(StrEnum):
+    """How a page was taken down."""
+
+    REMOVED = "removed"
+    CENSORED = "censored"
+    AUTHOR_DELETED = "author_deleted"
+    ACCOUNT_SUSPENDED = "account_suspended"
+    SECTION_CLOSED = "section_closed"
+    DELISTED = "delisted"
+    EDITED = "edited"
+
+
+# the kinds a notice can carry, in the order a tie between two equally strong phrases is
+# broken (the later wins): a specific cause over a general one
+NOTICE_KINDS = (Kind.SECTION_CLOSED, Kind.ACCOUNT_SUSPENDED, Kind.AUTHOR_DELETED,
+                Kind.REMOVED, Kind.CENSORED)
+
+# statuses that say "not now" rather than anything about the page: a server's trouble, a
+# rate limit, a timeout, and 202 to a GET, which is a bot challenge (AWS WAF answers so)
+TRANSIENT_STATUSES = frozenset({202, 408, 425, 429})
+
+
+def is_transient(status: int) -> bool:
+    """True for a status that is never the page itself, whatever its body says.
+
+    >>> is_transient(503), is_transient(202), is_transient(403)
+    (True, True, False)
+    """
+    return status >= 500 or status in TRANSIENT_STATUSES
+
+
+def status_state(status: int | None) -> State:
+    """What an HTTP status alone says about a fetch: the one rule of which statuses are
+    failed.  The crawler stores it as a capture's first reading; the classifier starts
+    from it and reads the page for more (a notice phrase on a 403, a soft 404 on a 200).
+
+    Only 404 and 410 say the page is gone.  Any other refusal (403, 407, 400, 405 …), an
+    unfollowed redirect and every transient status say nothing about the page: failed.
+    """
+    if status is None or is_transient(status):
+        return State.FAILED
+    if 200 <= status < 300:
+        return State.OK
+    if status in (404, 410):
+        return State.GONE
+    if status == 451:
+        return State.NOTICE
+    if status == 401:
+        return State.RESTRICTED
+    return State.FAILED
