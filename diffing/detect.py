@@ -43,7 +43,7 @@ from diffing.phrases import Phrasebook, load_phrasebook
 from snapshots.evidence import CaptureRef, DetectionStore, Job, JobSession
 from snapshots.repo import Store, as_utc
 from snapshots.urls import normalize_url
-from snapshots.vocab import TAKEDOWN_STATES, Kind, State
+from snapshots.vocab import TAKEDOWN_STATES, Kind, State, is_html
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +115,6 @@ def _normalizer(drop: dict[str, set[str]]) -> Callable[[str], str | None]:
     return norm
 
 
-def _is_html(text: str | None) -> bool:
-    return bool(text) and "<" in text[:4096]
-
-
 class RoundDetector:
     """One (round, target): verdicts, state machines, edits, listings, items."""
 
@@ -149,7 +145,7 @@ class RoundDetector:
         self.errors: dict[int, Verdict] = {}
         for c in caps:
             text = self.js.text(c.text_sha256)
-            if _is_html(text):
+            if is_html(c.headers.get("content-type"), text):
                 self._guarded(c, self._read, c, text)
         probe = next((c for c in caps if c.role == "probe"), None)
         self.caps = [c for c in caps if c.role == "page"]
@@ -227,7 +223,7 @@ class RoundDetector:
             (c.body_sha256 != (st.memory or {}).get("ok_sha")))
         if needs_last:
             text = self.js.capture_text(st.last_ok_capture_id)
-            last_ok = self._extract(text, c.url) if _is_html(text) else None
+            last_ok = self._extract(text, c.url) if is_html(None, text) else None
         notfound = None
         if probe is not None and probe.status is not None and 200 <= probe.status < 300:
             notfound = self.pages.get(probe.id)

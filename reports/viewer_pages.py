@@ -39,6 +39,7 @@ from snapshots import browse
 from snapshots.browse import CaptureBody
 from snapshots.patterns import RunawayPattern
 from snapshots.store import READ_CAP
+from snapshots.vocab import is_html
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +145,6 @@ def _day_after(day: date | None) -> date | None:
     return None if day is None or day == date.max else day + timedelta(days=1)
 
 
-def _is_html(c: CaptureBody) -> bool:
-    if c.content_type:
-        return "html" in c.content_type.lower() or "xml" in c.content_type.lower()
-    return (c.text or "").lstrip()[:1] == "<"
-
-
 def _frame(c: CaptureBody | None, marks: dict[str, Any]) -> str:
     """The inert srcdoc document of one capture."""
     if c is None:
@@ -157,7 +152,7 @@ def _frame(c: CaptureBody | None, marks: dict[str, Any]) -> str:
     if c.text is None:
         what = c.error or ("binary body, see raw" if c.body else "no body")
         return inert_text(f"({what}; HTTP status {c.status})")
-    if not _is_html(c):
+    if not is_html(c.content_type, c.text):
         return inert_text(c.text)
     return inert_html(c.text, c.final_url or c.url, **marks)
 

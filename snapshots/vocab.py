@@ -84,3 +84,37 @@ def status_state(status: int | None) -> State:
     if status == 401:
         return State.RESTRICTED
     return State.FAILED
+
+
+# how much of a body's head is looked at for markup when its type does not say
+SNIFF_CHARS = 4096
+# declared types that are never markup, whatever their bytes hold (any other type, such as
+# text/plain, application/octet-stream or a PHP server's application/x-httpd-php, leaves it
+# to the body: servers send those for pages they do not know the type of)
+_NOT_MARKUP = ("image/", "audio/", "video/", "font/", "json", "javascript", "ecmascript",
+               "text/css", "text/csv", "pdf", "zip", "wasm", "msword", "officedocument")
+
+
+def is_html(content_type: str | None, head: str | bytes | None) -> bool:
+    """Whether a body is markup, to parse (links, text, blocks) and to show as a page: the
+    one rule the crawler, the detector and the viewer share.
+
+    A declared type naming html or xml is (XHTML, feeds); a type that is never markup
+    (JSON, CSS, script, an image, a PDF) is not, whatever its bytes hold; any other type,
+    or none, leaves it to the body: markup when its first 4 KiB hold a ``<``.
+
+    >>> is_html("text/html; charset=gbk", ""), is_html(None, "  <p>x"), is_html(None, b"<html>")
+    (True, True, True)
+    >>> is_html("application/json", '{"a": "<b>"}'), is_html(None, "plain"), is_html(None, None)
+    (False, False, False)
+    """
+    if content_type:
+        ctype = content_type.split(";", 1)[0].strip().lower()
+        if "html" in ctype or "xml" in ctype:
+            return True
+        if any(word in ctype for word in _NOT_MARKUP):
+            return False
+    if not head:
+        return False
+    probe = head[:SNIFF_CHARS]
+    return (b"<" in probe) if isinstance(probe, bytes) else ("<" in probe)

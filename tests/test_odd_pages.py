@@ -50,3 +50,34 @@ def test_odd_pages_are_stored_and_classified(tmp_path: Path, db_url: str) -> Non
             assert store.blob(row.body_sha256) == body, path
     assert store.rounds()[-1]["captures"] == len(routes)
     store.close()
+
+
+def test_what_is_markup_follows_the_declared_type_then_the_body(tmp_path: Path) -> None:
+    """A page whose server names no usual type (PHP's own application/x-httpd-php) is read
+    by its body, and its links are followed; a JSON answer holding markup in a string is
+    not markup, and what it seems to link is not crawled."""
+    html = b"<html><body><p>board</p><a href='/from-php.html'>thread</a></body></html>"
+    routes = {
+        "/robots.txt": Reply(headers={"Content-Type": "text/plain"}, body=b""),
+        "/board.php": Reply(headers={"Content-Type": "application/x-httpd-php"}, body=html),
+        "/api.json": Reply(headers={"Content-Type": "application/json"},
+                           body=b'{"html": "<a href=\'/from-json.html\'>x</a>"}'),
+        "/from-php.html": Reply(headers={"Content-Type": "text/html"}, body=b"<p>a</p>"),
+        "/from-json.html": Reply(headers={"Content-Type": "text/html"}, body=b"<p>b</p>"),
+    }
+    server = serve(RouteSite(routes))
+    base = server.base_url
+    wl = watchlist(tmp_path / "wl.toml",
+                   f'[[target]]\nname = "php"\nurl = "{base}/board.php"\ndepth = 1\n\n'
+                   f'[[target]]\nname = "api"\nurl = "{base}/api.json"\ndepth = 1\n')
+    try:
+        run = crawl(wl, tmp_path / "data", "2021-03-15T00:00:00Z")
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stderr
+    store = open_store(tmp_path / "data")
+    try:
+        assert [r.state for r in store.history(base + "/from-php.html")] == ["ok"]
+        assert store.history(base + "/from-json.html") == []
+    finally:
+        store.close()

@@ -42,6 +42,7 @@ from crawler.plan import ROUND, RoundPlan, TargetPlan
 from crawler.probes import PROBE_DEPTH, probe_url
 from snapshots.patterns import RunawayPattern
 from snapshots.records import NewCapture
+from snapshots.vocab import is_html
 
 __all__ = ["PROBE_DEPTH", "WatchlistSpider", "error_kind", "probe_url"]
 
@@ -107,13 +108,6 @@ def _redirects(meta: dict) -> tuple[tuple[int, str], ...]:
     # a reason is the status code, or a string such as "meta refresh"
     return tuple((r if isinstance(r, int) else 0, u)
                  for u, r in zip(urls, reasons, strict=False))
-
-
-def _is_html(response: Response) -> bool:
-    if not isinstance(response, TextResponse):
-        return False
-    ctype = response.headers.get(b"Content-Type", b"").lower()
-    return b"html" in ctype or (not ctype and b"<html" in response.body[:2048].lower())
 
 
 class WatchlistSpider(scrapy.Spider):
@@ -264,7 +258,8 @@ class WatchlistSpider(scrapy.Spider):
         if cut:
             response = response.replace(body=body)
         text, text_cut = head_text(response.text, self.max_size)
-        links = self._extract(response) if _is_html(response) else []
+        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
+        links = self._extract(response) if is_html(ctype, response.body) else []
         return body, text, response.encoding, links, cut or text_cut
 
     def _extract(self, response: TextResponse) -> list[tuple[str, str]]:
