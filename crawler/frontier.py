@@ -47,11 +47,13 @@ from typing import TYPE_CHECKING
 
 from crawler.errors import TakedownCrawlError
 from crawler.fetches import Claim
+from snapshots.defaults import default
 
 if TYPE_CHECKING:
     from redis import Redis
 
 log = logging.getLogger(__name__)
+PREFIX = default("redis.prefix")
 
 # ARGV: key, target, depth, via, discovered, then the fetch, reuse and follow entries.
 # Returns 0 (nothing new), 1 (fetch queued), 2 (joined a fetch under way), 3 (reuse or
@@ -187,7 +189,7 @@ class Entry:
 class Frontier:
     """The Redis keys of one deployment (*prefix*) and the operations on them."""
 
-    def __init__(self, server: Redis, prefix: str = "takedown") -> None:
+    def __init__(self, server: Redis, prefix: str = PREFIX) -> None:
         self.server, self.prefix = server, prefix
         self._claim = server.register_script(_CLAIM)
         self._take = server.register_script(_TAKE)
@@ -198,7 +200,7 @@ class Frontier:
         self._reap = server.register_script(_REAP)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "takedown") -> Frontier:
+    def from_url(cls, url: str, prefix: str = PREFIX) -> Frontier:
         """The frontier on the Redis at *url*; FrontierError when it does not answer."""
         from redis import Redis, RedisError
         from redis.backoff import NoBackoff

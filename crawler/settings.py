@@ -1,12 +1,17 @@
 """Scrapy settings for takedown's crawls (loaded by ``crawler.run``, never from the cwd).
 
-Per-watchlist values (concurrency, delay, timeout, retries, user agent) are applied on top
-by ``crawler.run.crawl_settings``.  ``TAKEDOWN_*`` settings are ours.
+Per-watchlist values (concurrency, delay, timeout, retries, autothrottle, size cap, user
+agent) are applied on top by ``crawler.run.crawl_settings`` every round; the values below
+for those are the watchlist's own defaults (``snapshots.defaults``), so a crawl without a
+``[crawl]`` table and a tool that reads this module alone (``scrapy list``) agree.
+``TAKEDOWN_*`` settings are ours.
 """
 
 from __future__ import annotations
 
 import os
+
+from snapshots.defaults import default
 
 BOT_NAME = "takedown"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -28,24 +33,23 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 # and once decoded (Scrapy's limits drop the response instead).
 DOWNLOAD_MAXSIZE = 0
 DOWNLOAD_WARNSIZE = 0
-DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_TIMEOUT = default("crawl.timeout")
 # Scrapy's default resolver asks for IPv4 only: a target at http://[::1]:8080/ or on an
 # IPv6-only host failed every fetch with "DNS lookup failed".  This one resolves both.
 TWISTED_DNS_RESOLVER = "scrapy.resolver.CachingHostnameResolver"
-CONCURRENT_REQUESTS = 16
-CONCURRENT_REQUESTS_PER_DOMAIN = 8
+CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN = default("crawl.concurrency")
 # Items are stored one at a time anyway (one database connection): Scrapy's default of 100
 # parallel workers per response only costs 100 tasks a page.
 CONCURRENT_ITEMS = 4
-DOWNLOAD_DELAY = 0
+DOWNLOAD_DELAY = default("crawl.delay")
 
-AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_ENABLED = default("crawl.autothrottle")
 AUTOTHROTTLE_START_DELAY = 0.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = float(default("crawl.concurrency"))
 
 RETRY_ENABLED = True
-RETRY_TIMES = 2
+RETRY_TIMES = default("crawl.retries")
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
 DOWNLOADER_MIDDLEWARES = {
@@ -74,7 +78,7 @@ METAREFRESH_ENABLED = False
 DEPTH_LIMIT = 0
 
 # Ours.
-TAKEDOWN_MAX_SIZE = 10 * 1024 * 1024
+TAKEDOWN_MAX_SIZE = default("crawl.max_size")
 TAKEDOWN_RETRY_BACKOFF = 0.5          # seconds; doubles with each retry
 TAKEDOWN_RETRY_BACKOFF_MAX = 30.0
 TAKEDOWN_RETRY_AFTER_MAX = 120.0      # the most a Retry-After header may make us wait

@@ -42,6 +42,7 @@ from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
 from crawler.errors import WatchlistError
+from snapshots.defaults import default
 from snapshots.errors import without_passwords
 from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import problem, search
@@ -83,15 +84,16 @@ _HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 class CrawlSpec:
     """Settings of the optional ``[crawl]`` table, shared by every target."""
 
-    concurrency: int = 8
-    delay: float = 0.0  # seconds between two requests to one host
-    timeout: float = 30.0
-    retries: int = 2
-    user_agent: str | None = None
-    max_size: int = 10 * 1024 * 1024  # bytes; 0 means no limit
-    autothrottle: bool = True
-    retention_days: int = 90  # how long a URL once seen alive keeps being revisited
-    every: str | None = None  # schedule interval of targets without their own
+    # what each is and its default: snapshots.defaults ("crawl.<field>")
+    concurrency: int = default("crawl.concurrency")
+    delay: float = default("crawl.delay")
+    timeout: float = default("crawl.timeout")
+    retries: int = default("crawl.retries")
+    user_agent: str | None = default("crawl.user_agent")
+    max_size: int = default("crawl.max_size")
+    autothrottle: bool = default("crawl.autothrottle")
+    retention_days: int = default("crawl.retention_days")
+    every: str | None = default("crawl.every")
 
 
 @dataclass(frozen=True)

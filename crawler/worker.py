@@ -54,7 +54,7 @@ from crawler.distributed import (
     serves,
 )
 from crawler.fetches import Claim, fetch_key, fetch_profile
-from crawler.frontier import Entry, Frontier
+from crawler.frontier import PREFIX, Entry, Frontier
 from crawler.pipelines import (
     SnapshotPipeline,
     as_capture,
@@ -65,6 +65,7 @@ from crawler.pipelines import (
 from crawler.run import crawl_settings
 from crawler.spiders.watchlist import WatchlistSpider
 from snapshots import check_place, open_store
+from snapshots.defaults import default
 from snapshots.records import NewCapture
 from snapshots.repo import Store
 
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from crawler.plan import RoundPlan, TargetPlan
 
 log = logging.getLogger(__name__)
+LEASE = default("worker.lease")   # seconds; see snapshots.defaults
 
 MAX_TRIES = 3          # a capture the store refused this often is given up: the round fails
 AHEAD = 2              # requests leased per unit of the round's concurrency: the
@@ -89,7 +91,7 @@ class FrontierSpider(RedisMixin, FrontierRequests, WatchlistSpider):
     name = "watchlist-worker"
 
     def __init__(self, plan: RoundPlan, frontier: Frontier, worker_id: str,
-                 lease: float = 30.0, poll: float = 0.05, **kwargs: Any) -> None:
+                 lease: float = LEASE, poll: float = 0.05, **kwargs: Any) -> None:
         super().__init__(plan=plan, **kwargs)
         self.frontier, self.worker_id = frontier, worker_id
         self.lease_s, self.poll = lease, poll
@@ -364,8 +366,8 @@ class LeasedSnapshotPipeline(SnapshotPipeline):
         return item
 
 
-def run_worker(redis_url: str, data: str, db: str | None, prefix: str = "takedown",
-               lease: float = 30.0, poll: float = 0.05) -> int:
+def run_worker(redis_url: str, data: str, db: str | None, prefix: str = PREFIX,
+               lease: float = LEASE, poll: float = 0.05) -> int:
     """Serve rounds until SIGTERM or SIGINT; returns the requests this worker finished."""
     frontier = Frontier.from_url(redis_url, prefix)
     # a place that cannot hold the store is said now, not at the first round; the store is

@@ -22,6 +22,9 @@ from datetime import date, datetime, timedelta
 
 from reports.events import Event
 from reports.keywords import Matcher, Term
+from snapshots.defaults import default
+
+BEFORE_DAYS, AFTER_DAYS = default("report.before_days"), default("report.after_days")
 
 __all__ = ["EventResult", "TakedownRow", "correlate", "daily_counts", "event_window",
            "lifetime_summary", "shift"]
@@ -86,7 +89,8 @@ def tally(rows: Iterable[TakedownRow], field: str) -> dict[str, int]:
     return dict(Counter(getattr(r, field) for r in rows).most_common())
 
 
-def event_window(event: Event, before_days: int = 7, after_days: int = 30) -> tuple[date, date]:
+def event_window(event: Event, before_days: int = BEFORE_DAYS,
+                 after_days: int = AFTER_DAYS) -> tuple[date, date]:
     """The days (inclusive) around *event* whose takedowns are laid against it.
 
     >>> e = Event("e", "t", date(2021, 3, 22), date(2021, 3, 22), "day")
@@ -108,8 +112,8 @@ def shift(day: date, days: int) -> date:
         return date.max if days > 0 else date.min
 
 
-def correlate(events: Sequence[Event], rows: Sequence[TakedownRow], before_days: int = 7,
-              after_days: int = 30) -> list[EventResult]:
+def correlate(events: Sequence[Event], rows: Sequence[TakedownRow],
+              before_days: int = BEFORE_DAYS, after_days: int = AFTER_DAYS) -> list[EventResult]:
     """Every event's window, its takedowns, and those matching its keywords.
 
     Also records on each row the ids of the events whose window and scope hold it."""

@@ -37,6 +37,7 @@ from reports.correlate import (
 )
 from reports.events import Event
 from reports.keywords import KeywordList, Matcher, Term
+from snapshots.defaults import default
 from snapshots.repo import Store
 from snapshots.reporting import (
     capture_text_keys,
@@ -48,7 +49,7 @@ from snapshots.reporting import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_VIEWER = "http://127.0.0.1:8080"
+DEFAULT_VIEWER = default("viewer.url")
 FIRST_DAY, LAST_DAY = date.min + timedelta(days=1), date.max - timedelta(days=1)
 
 
@@ -61,8 +62,8 @@ class ReportOptions:
     until: date | None = None
     kinds: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
-    before_days: int = 7
-    after_days: int = 30
+    before_days: int = default("report.before_days")
+    after_days: int = default("report.after_days")
     viewer_url: str = DEFAULT_VIEWER
 
     def __post_init__(self) -> None:

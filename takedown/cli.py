@@ -25,6 +25,7 @@ from typing import NoReturn
 import click
 from click.core import ParameterSource
 
+from snapshots.defaults import default, help_of
 from snapshots.errors import TakedownError, without_passwords
 
 # Upper bounds of the seconds and minutes options (jitter, misfire grace, lease; a stale
@@ -91,9 +92,9 @@ def global_options() -> list[click.Option]:
     group and every subcommand get fresh copies of these, see :class:`TakedownGroup`)."""
     common = {"expose_value": False, "callback": _set_global}
     return [
-        click.Option(["--data"], metavar="DIR", default="takedown-data", show_default=True,
+        click.Option(["--data"], metavar="DIR", default=default("data"), show_default=True,
                      envvar="TAKEDOWN_DATA", show_envvar=True, **common,
-                     help="Folder of the SQLite store and other data."),
+                     help=help_of("data")),
         click.Option(["--db"], metavar="URL", default=None, envvar="TAKEDOWN_DB",
                      show_envvar=True, **common,
                      help="Metadata database URL (overrides the SQLite file), "
@@ -430,12 +431,12 @@ def _day(value: str | None) -> date | None:
 @click.option("--until", default=None, help="Only takedowns first seen on or before this day.")
 @click.option("--target", "target_names", multiple=True, help="Only these targets; repeatable.")
 @click.option("--kind", "kinds", multiple=True, help="Only these kinds; repeatable.")
-@click.option("--before-days", default=7, show_default=True, type=click.IntRange(0, 3650),
-              help="Days before an event its window opens.")
-@click.option("--after-days", default=30, show_default=True, type=click.IntRange(0, 3650),
-              help="Days after an event its window closes.")
-@click.option("--viewer-url", default="http://127.0.0.1:8080", show_default=True,
-              help="Base URL of `takedown serve`, for the side-by-side links.")
+@click.option("--before-days", default=default("report.before_days"), show_default=True,
+              type=click.IntRange(0, 3650), help=help_of("report.before_days"))
+@click.option("--after-days", default=default("report.after_days"), show_default=True,
+              type=click.IntRange(0, 3650), help=help_of("report.after_days"))
+@click.option("--viewer-url", default=default("viewer.url"), show_default=True,
+              help=help_of("viewer.url"))
 @click.option("--title", default=None, help="Report title (default: the events file's).")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress on stderr: bars on a terminal, plain lines otherwise.")
@@ -480,8 +481,10 @@ def report(obj: Context, events_path: str | None, out: str, formats: str,
     click.echo(f"report: {len(built.rows)} takedowns, {len(built.results)} events; wrote "
                + ", ".join(str(f) for f in files))
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default=default("serve.host"), show_default=True,
+              help=help_of("serve.host"))
+@click.option("--port", default=default("serve.port"), show_default=True,
+              type=click.IntRange(0, 65535), help=help_of("serve.port"))
 @click.option("--events", "events_file", default=None, type=click.Path(dir_okay=False),
               help="Documented events (TOML) for the takedown list's event filter.")
 @click.option("--token", default=None, envvar="TAKEDOWN_SERVE_TOKEN",
@@ -595,18 +598,16 @@ def _frontier(redis_url: str):  # type: ignore[no-untyped-def]
 def _redis_prefix() -> str:
     import os
 
-    return os.environ.get("TAKEDOWN_REDIS_PREFIX", "takedown")
+    return os.environ.get("TAKEDOWN_REDIS_PREFIX", default("redis.prefix"))
 
 
 @cli.command()
 @click.option("--redis", "redis_url", required=True, envvar="TAKEDOWN_REDIS",
               help="The Redis of the deployment (redis://host:port/db).")
 @click.option("--prefix", default=None, envvar="TAKEDOWN_REDIS_PREFIX",
-              help="Prefix of the deployment's Redis keys  [default: takedown]")
-@click.option("--lease", default=30.0, show_default=True,
-              type=click.FloatRange(min=0.5, max=DAY),
-              help="Seconds this worker's requests stay its own without a heartbeat; "
-                   "if it dies, other workers take them over after that.")
+              help=f"{help_of('redis.prefix')}  [default: {default('redis.prefix')}]")
+@click.option("--lease", default=default("worker.lease"), show_default=True,
+              type=click.FloatRange(min=0.5, max=DAY), help=help_of("worker.lease"))
 @click.pass_obj
 def worker(obj: Context, redis_url: str, prefix: str | None, lease: float) -> None:
     """Fetch the requests of distributed rounds (`crawl --redis`) until SIGTERM/SIGINT."""
