@@ -16,7 +16,7 @@ Imports only ``snapshots.errors``.
 
 from __future__ import annotations
 
-from snapshots.errors import TakedownError
+from snapshots.errors import LocatedError, TakedownError
 
 __all__ = ["TakedownCrawlError", "WatchlistError"]
 
@@ -25,7 +25,7 @@ class TakedownCrawlError(TakedownError):
     """Base class of the crawler's own errors."""
 
 
-class WatchlistError(TakedownCrawlError):
+class WatchlistError(LocatedError, TakedownCrawlError):
     """An invalid watchlist, located by file, line and key.
 
     >>> e = WatchlistError("wl.toml", 7, "colour", "unknown key 'colour'")
@@ -34,14 +34,3 @@ class WatchlistError(TakedownCrawlError):
     >>> str(WatchlistError("wl.toml", None, None, "no [[target]] tables"))
     'wl.toml: no [[target]] tables'
     """
-
-    def __init__(self, path: str, line: int | None, key: str | None, message: str) -> None:
-        super().__init__(path, line, key, message)
-        self.path = path
-        self.line = line
-        self.key = key
-        self.message = message
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"

@@ -19,19 +19,15 @@ targets that name none). :func:`select_targets` keeps the targets a round is ask
 
 Everything is validated when the file is read, ranges included (``retention_days`` at most
 36500, ``every`` at most 3650d: no date computed from them may leave the calendar). Each
-problem raises :class:`~crawler.errors.WatchlistError` naming the file, line and key;
-tomllib reports no positions, so :class:`~snapshots.tomllines.KeyLines` finds them in the
-text. Unknown keys are errors, never dropped.
-
-Imports the standard library, parsel (for selector syntax), ``crawler.errors`` and
-``snapshots.tomllines`` (key lines for error messages).
+problem raises :class:`~crawler.errors.WatchlistError` naming the file, line and key,
+through the TOML kit the events file uses too (:mod:`snapshots.tomllines`). Unknown keys
+are errors, never dropped.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -46,13 +42,10 @@ from snapshots.defaults import default
 from snapshots.errors import without_passwords
 from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import problem, search
-from snapshots.tomllines import KeyLines
+from snapshots.tomllines import Check, Invalid, KeyLines, TomlChecker, load_toml
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
-
-    Check = Callable[[Any], Any]
-    Where = tuple[str | int, ...]
+    from collections.abc import Iterable
 
 __all__ = [
     "CrawlSpec",
@@ -239,8 +232,8 @@ def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
     ...
     crawler.errors.WatchlistError: <string>:4: unknown key 'colour' in [[target]] 'a' (known...)
     """
-    data = _load_toml(text, path)
-    ctx = _Context(path, KeyLines(text))
+    data = load_toml(text, path, WatchlistError)
+    ctx = TomlChecker(path, KeyLines(text), WatchlistError)
     ctx.reject_unknown(data, {"crawl": None, "target": None}, (), "at top level")
     crawl = _crawl_spec(data.get("crawl", {}), ctx)
     return Watchlist(path, crawl, _target_specs(data.get("target"), ctx))
@@ -249,44 +242,14 @@ def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
 # -- building the specs ------------------------------------------------------------------
 
 
-def _load_toml(text: str, path: str) -> dict[str, Any]:
-    """The TOML data; a syntax error, or values nested too deep for tomllib's recursion,
-    is a WatchlistError at its line."""
-    try:
-        return tomllib.loads(text)
-    except RecursionError:
-        message = "TOML syntax error: values nested too deeply"
-        raise WatchlistError(path, _deepest_line(text), None, message) from None
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = re.search(r" \(at line (\d+), column \d+\)$| \(at end of document\)$", message)
-        line = text.rstrip().count("\n") + 1
-        if match is not None:
-            message = message[: match.start()]
-            line = int(match[1]) if match[1] else line
-        raise WatchlistError(path, line, None, f"TOML syntax error: {message}") from None
-
-
-def _deepest_line(text: str) -> int:
-    """The line where brackets and braces (counted even inside strings) nest deepest."""
-    depth = deepest = 0
-    line = where = 1
-    for char in text:
-        line += char == "\n"
-        depth += (char in "[{") - (char in "]}")
-        if depth > deepest:
-            deepest, where = depth, line
-    return where
-
-
-def _crawl_spec(raw: Any, ctx: _Context) -> CrawlSpec:
+def _crawl_spec(raw: Any, ctx: TomlChecker) -> CrawlSpec:
     if not isinstance(raw, dict):
         raise ctx.error((), "crawl", "'crawl' must be a table: [crawl]")
     ctx.reject_unknown(raw, _CRAWL_CHECKS, ("crawl",), "in [crawl]")
     return CrawlSpec(**ctx.check_all(raw, _CRAWL_CHECKS, ("crawl",), "[crawl]"))
 
 
-def _target_specs(raw: Any, ctx: _Context) -> tuple[TargetSpec, ...]:
+def _target_specs(raw: Any, ctx: TomlChecker) -> tuple[TargetSpec, ...]:
     if not raw:
         raise ctx.error((), "target", "no [[target]] tables: nothing to watch")
     if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
@@ -304,7 +267,7 @@ def _target_specs(raw: Any, ctx: _Context) -> tuple[TargetSpec, ...]:
     return tuple(specs)
 
 
-def _target_spec(index: int, table: dict[str, Any], ctx: _Context) -> TargetSpec:
+def _target_spec(index: int, table: dict[str, Any], ctx: TomlChecker) -> TargetSpec:
     where = ("target", index)
     name = table.get("name")
     label = f"[[target]] {name!r}" if _is_name(name) else f"[[target]] #{index + 1}"
@@ -318,49 +281,7 @@ def _target_spec(index: int, table: dict[str, Any], ctx: _Context) -> TargetSpec
     return TargetSpec(**values)
 
 
-class _Invalid(Exception):
-    """A bad value; ``sub`` is the key inside a table value, when one is to blame."""
-
-    def __init__(self, message: str, sub: str | None = None) -> None:
-        super().__init__(message)
-        self.sub = sub
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What turns a problem into a located WatchlistError."""
-
-    path: str
-    lines: KeyLines
-
-    def error(
-        self, where: Where, key: str, message: str, sub: str | None = None
-    ) -> WatchlistError:
-        keys = (key,) if sub is None else (key, sub)
-        return WatchlistError(self.path, self.lines.line(where + keys), key, message)
-
-    def reject_unknown(
-        self, table: Mapping[str, Any], known: Mapping[str, Any], where: Where, place: str
-    ) -> None:
-        unknown = [key for key in table if key not in known]
-        if unknown:
-            key = min(unknown, key=lambda k: self.lines.line((*where, k)) or 0)
-            expected = ", ".join(sorted(known))
-            raise self.error(where, key, f"unknown key {key!r} {place} (known keys: {expected})")
-
-    def check_all(
-        self, table: Mapping[str, Any], checks: Mapping[str, Check], where: Where, label: str
-    ) -> dict[str, Any]:
-        values = {}
-        for key, value in table.items():
-            try:
-                values[key] = checks[key](value)
-            except _Invalid as exc:
-                raise self.error(where, key, f"key {key!r} in {label} {exc}", exc.sub) from None
-        return values
-
-
-# -- value checks: return the value to store, or raise _Invalid ----------------------------
+# -- value checks: return the value to store, or raise Invalid ----------------------------
 
 
 def _is_name(value: Any) -> bool:
@@ -369,19 +290,19 @@ def _is_name(value: Any) -> bool:
 
 def _name(value: Any) -> str:
     if not _is_name(value):
-        raise _Invalid(f"must match [a-z0-9_-]+, got {value!r}")
+        raise Invalid(f"must match [a-z0-9_-]+, got {value!r}")
     return value
 
 
 def _http_url(value: Any) -> str:
     if isinstance(value, str) and any(not c.isprintable() for c in value.replace(" ", "")):
-        raise _Invalid(f"must not contain control characters, got {_shown(value)}")
+        raise Invalid(f"must not contain control characters, got {_shown(value)}")
     if not _is_http_url(value):
-        raise _Invalid(f"must be an http(s) URL with a host, got {_shown(value)}")
+        raise Invalid(f"must be an http(s) URL with a host, got {_shown(value)}")
     if "@" in urlsplit(value).netloc:
         # Fetching with them fails on most sites, and every capture, log line and report
         # would carry them: a watched page is a public page.
-        raise _Invalid("must not carry a user name or password (user:password@), got "
+        raise Invalid("must not carry a user name or password (user:password@), got "
                        f"{_shown(value)}")
     return value
 
@@ -404,7 +325,7 @@ def _is_http_url(value: Any) -> bool:
 
 def _depth(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in (0, 1, 2):
-        raise _Invalid(f"must be 0, 1 or 2, got {value!r}")
+        raise Invalid(f"must be 0, 1 or 2, got {value!r}")
     return value
 
 
@@ -414,7 +335,7 @@ def _integer(minimum: int, maximum: int | None = None) -> Check:
     def check(value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
                 or (maximum is not None and value > maximum):
-            raise _Invalid(f"must be an integer {wanted}, got {value!r}")
+            raise Invalid(f"must be an integer {wanted}, got {value!r}")
         return value
 
     return check
@@ -427,7 +348,7 @@ def _number(minimum: float, maximum: float, strict: bool = False) -> Check:
         if isinstance(value, bool) or not isinstance(value, int | float) \
                 or not _finite(value) or value < minimum or value > maximum \
                 or (strict and value == minimum):
-            raise _Invalid(f"must be a number {wanted}, got {value!r}")
+            raise Invalid(f"must be a number {wanted}, got {value!r}")
         return float(value)
 
     return check
@@ -443,23 +364,23 @@ def _finite(value: int | float) -> bool:
 
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _Invalid(f"must be true or false, got {value!r}")
+        raise Invalid(f"must be true or false, got {value!r}")
     return value
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or "\r" in value or "\n" in value:
-        raise _Invalid(f"must be a non-empty one-line string, got {value!r}")
+        raise Invalid(f"must be a non-empty one-line string, got {value!r}")
     return value
 
 
 def _regexes(value: Any) -> tuple[str, ...]:
     """Regexes that compile; one nested too deep or repeated past the limit does not."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Invalid(f"must be a list of regex strings, got {value!r}")
+        raise Invalid(f"must be a list of regex strings, got {value!r}")
     for pattern in value:
         if (why := problem(pattern)) is not None:
-            raise _Invalid(f"has regex {pattern!r} that does not compile: {why}")
+            raise Invalid(f"has regex {pattern!r} that does not compile: {why}")
     return tuple(value)
 
 
@@ -468,18 +389,18 @@ def _css(value: Any) -> str:
     try:
         css2xpath(value)
     except SelectorError as exc:
-        raise _Invalid(f"is not a valid CSS selector: {value!r}: {exc}") from None
+        raise Invalid(f"is not a valid CSS selector: {value!r}: {exc}") from None
     return value
 
 
 def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
-        raise _Invalid(f"must be a table of header names to strings, got {value!r}")
+        raise Invalid(f"must be a table of header names to strings, got {value!r}")
     for name, text in value.items():
         if _HEADER_NAME_RE.fullmatch(name) is None:
-            raise _Invalid(f"has an invalid header name {name!r}", sub=name)
+            raise Invalid(f"has an invalid header name {name!r}", sub=name)
         if not isinstance(text, str) or "\r" in text or "\n" in text:
-            raise _Invalid(f"has header {name!r} whose value is not a one-line string", sub=name)
+            raise Invalid(f"has header {name!r} whose value is not a one-line string", sub=name)
     return tuple(value.items())
 
 
@@ -487,14 +408,14 @@ def _interval(value: Any) -> str:
     try:
         parse_interval(value if isinstance(value, str) else "")
     except ValueError:
-        raise _Invalid(f"must be an interval like '45s', '30m', '6h' or '1d' (at most "
+        raise Invalid(f"must be an interval like '45s', '30m', '6h' or '1d' (at most "
                        f"{MAX_INTERVAL.days}d), got {value!r}") from None
     return value
 
 
 def _proxy(value: Any) -> str:
     if not _is_http_url(value):
-        raise _Invalid(f"must be an http(s) proxy URL, got {_shown(value)}")
+        raise Invalid(f"must be an http(s) proxy URL, got {_shown(value)}")
     return value
 
 

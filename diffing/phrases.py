@@ -55,7 +55,7 @@ from pathlib import Path
 
 import regex
 
-from snapshots.errors import TakedownError
+from snapshots.errors import LocatedError
 from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import Match, Pattern, compile_, match, search
 from snapshots.vocab import NOTICE_KINDS, Kind, State
@@ -82,12 +82,9 @@ _TOKEN = re.compile(  # one regex token: a literal character or something else
     r"|\\N\{[^}]*\}|\\x\w\w|\\u\w{4}|\\U\w{8}|\\.|.", re.DOTALL)
 
 
-class PhrasebookError(TakedownError):
-    """A phrase file (or phrase) that cannot be used; ``path:line:column: message``."""
-
-    def __init__(self, path: str | Path, line: int, column: int, message: str) -> None:
-        super().__init__(f"{path}:{line}:{column}: {message}")
-        self.path, self.line, self.column, self.message = str(path), line, column, message
+class PhrasebookError(LocatedError):
+    """A phrase file (or phrase) that cannot be used; ``path:line:column: message`` (line
+    and column 0 for the file as a whole)."""
 
 
 @dataclass(frozen=True)
@@ -298,32 +295,34 @@ def _parse_row(path: str, lineno: int, line: str) -> _Entry:
     starts = [sum(len(f) + 1 for f in fields[:n]) + 1 for n in range(len(fields))]
     if len(fields) != len(COLUMNS):
         column = starts[len(COLUMNS)] if len(fields) > len(COLUMNS) else len(line) + 1
-        raise PhrasebookError(path, lineno, column,
-                              f"expected {len(COLUMNS)} tab-separated columns, found {len(fields)}")
+        raise PhrasebookError(path, lineno, None, f"expected {len(COLUMNS)} tab-separated "
+                              f"columns, found {len(fields)}", column=column)
     problem = _check_fields(fields)
     if problem:
         name, message = problem
-        raise PhrasebookError(path, lineno, starts[COLUMNS.index(name)], f"{name}: {message}")
+        raise PhrasebookError(path, lineno, name, f"{name}: {message}",
+                              column=starts[COLUMNS.index(name)])
     try:
         return replace(_compile(Phrase(*fields)), origin=f"phrase at {path}:{lineno}")
     except ValueError as err:
         offset, message = err.args
-        raise PhrasebookError(path, lineno, starts[5] + offset, f"pattern: {message}") from err
+        raise PhrasebookError(path, lineno, "pattern", f"pattern: {message}",
+                              column=starts[5] + offset) from err
 
 
 def _lines(path: str | Path) -> list[str]:
     try:
         data = read_input_file(path)
     except OSError as err:
-        raise PhrasebookError(path, 0, 0, f"cannot read: {err.strerror}") from err
+        raise PhrasebookError(path, 0, None, f"cannot read: {err.strerror}", column=0) from err
     except UnreadableInput as err:
-        raise PhrasebookError(path, 0, 0, f"cannot read: {err}") from err
+        raise PhrasebookError(path, 0, None, f"cannot read: {err}", column=0) from err
     try:
         return data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         column = err.start - data.rfind(b"\n", 0, err.start)
-        raise PhrasebookError(path, line, column, "not UTF-8") from err
+        raise PhrasebookError(path, line, None, "not UTF-8", column=column) from err
 
 
 def _read_file(path: str | Path) -> list[_Entry]:
@@ -336,17 +335,18 @@ def _read_file(path: str | Path) -> list[_Entry]:
             continue
         if not header:
             if line.rstrip("\r").split("\t") != list(COLUMNS):
-                raise PhrasebookError(path, lineno, 1, "header must be: " + " ".join(COLUMNS))
+                raise PhrasebookError(path, lineno, None, "header must be: " + " ".join(COLUMNS),
+                                      column=1)
             header = True
             continue
         entry = _parse_row(str(path), lineno, line.rstrip("\r"))
         key = (entry.phrase.match, entry.regex.pattern)
         if key in seen:
-            raise PhrasebookError(path, lineno, 1, f"same pattern as line {seen[key]}")
+            raise PhrasebookError(path, lineno, None, f"same pattern as line {seen[key]}", column=1)
         seen[key] = lineno
         entries.append(entry)
     if not header:
-        raise PhrasebookError(path, 1, 1, "no header line: " + " ".join(COLUMNS))
+        raise PhrasebookError(path, 1, None, "no header line: " + " ".join(COLUMNS), column=1)
     return entries
 
 

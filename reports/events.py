@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import calendar
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -39,8 +38,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reports.keywords import InputFileError, Term, load_keywords, read_input
+from snapshots.errors import LocatedError
 from snapshots.patterns import problem, search
-from snapshots.tomllines import KeyLines
+from snapshots.tomllines import KeyLines, TomlChecker, load_toml
 
 __all__ = ["Event", "EventsError", "EventsFile", "load_events", "load_events_file"]
 
@@ -118,58 +118,42 @@ def load_events_file(path: str | Path) -> EventsFile:
 def parse_events(text: str, path: str = "<string>", base: Path | None = None) -> EventsFile:
     """Validate events TOML *text*; *path* names it in errors, *base* resolves files.
     Values nested deeper than tomllib's recursion goes are a syntax error too."""
-    try:
-        data = tomllib.loads(text)
-    except RecursionError:
-        raise EventsError(path, None, None, "TOML syntax error: values nested too deeply"
-                          ) from None
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+)", str(exc))
-        raise EventsError(path, int(match[1]) if match else None, None,
-                          f"TOML syntax error: {str(exc).split(' (at ')[0]}") from None
-    ctx = _Context(path, KeyLines(text), base or Path("."))
-    for key in data:
-        if key not in ("title", "event"):
-            raise ctx.error(None, key, f"unknown top-level key {key!r} (known keys: event, "
-                                       "title)")
+    data = load_toml(text, path, EventsError)
+    ctx = _Context(path, KeyLines(text), EventsError, base or Path("."))
+    ctx.reject_unknown(data, {"title", "event"}, (), "at top level")
     title = data.get("title", "")
     if not isinstance(title, str):
-        raise ctx.error(None, "title", f"key 'title' must be a string, got {title!r}")
+        raise ctx.at(None, "title", f"key 'title' must be a string, got {title!r}")
     raw = data.get("event")
     if not isinstance(raw, list) or not raw or not all(isinstance(e, dict) for e in raw):
-        raise ctx.error(None, "event", "no [[event]] tables: expected an array of tables")
+        raise ctx.at(None, "event", "no [[event]] tables: expected an array of tables")
     events: list[Event] = []
     for index, table in enumerate(raw):
         event = _event(index, table, ctx)
         if any(e.id == event.id for e in events):
-            raise ctx.error(index, "id", f"duplicate event id {event.id!r} in key 'id'")
+            raise ctx.at(index, "id", f"duplicate event id {event.id!r} in key 'id'")
         events.append(event)
     return EventsFile(path, title, tuple(events))
 
 
 @dataclass(frozen=True)
-class _Context:
-    path: str
-    lines: KeyLines
-    base: Path
+class _Context(TomlChecker):
+    base: Path   # the folder keyword files are named from
 
-    def error(self, index: int | None, key: str, message: str) -> EventsError:
-        where = (key,) if index is None else ("event", index, key) if key else ("event", index)
-        return EventsError(self.path, self.lines.line(where), key, message)
+    def at(self, index: int | None, key: str, message: str) -> LocatedError:
+        """The error for *key* of the *index*-th ``[[event]]`` (of the top level: None)."""
+        return self.error(() if index is None else ("event", index), key, message)
 
 
 def _event(index: int, table: dict[str, Any], ctx: _Context) -> Event:
     label = f"[[event]] #{index + 1}"
-    for key in table:
-        if key not in EVENT_KEYS:
-            raise ctx.error(index, key, f"unknown key {key!r} in {label} (known keys: "
-                                        f"{', '.join(sorted(EVENT_KEYS))})")
+    ctx.reject_unknown(table, EVENT_KEYS, ("event", index), f"in {label}")
     for key in ("id", "title"):
         if key not in table:
-            raise ctx.error(index, key, f"missing key {key!r} in {label}")
+            raise ctx.at(index, key, f"missing key {key!r} in {label}")
     ident = table["id"]
     if not isinstance(ident, str) or not NAME_RE.fullmatch(ident):
-        raise ctx.error(index, "id", f"key 'id' in {label} must match [a-z0-9_-]+, "
+        raise ctx.at(index, "id", f"key 'id' in {label} must match [a-z0-9_-]+, "
                                      f"got {ident!r}")
     label = f"[[event]] {ident!r}"
     start, end, precision = _when(index, table, ctx, label)
@@ -178,7 +162,7 @@ def _event(index: int, table: dict[str, Any], ctx: _Context) -> Event:
         try:
             keywords += tuple(t.text for t in load_keywords(ctx.base / file).terms)
         except InputFileError as exc:  # said where the events file names it
-            raise ctx.error(index, "keyword_files", f"key 'keyword_files' in {label}: {exc}") \
+            raise ctx.at(index, "keyword_files", f"key 'keyword_files' in {label}: {exc}") \
                 from exc
     return Event(
         id=ident, title=_one_line(index, table, "title", ctx, label), start=start, end=end,
@@ -192,18 +176,18 @@ def _when(index: int, table: dict, ctx: _Context, label: str) -> tuple[date, dat
     if "date" in table:
         for key in ("start", "end"):
             if key in table:
-                raise ctx.error(index, key, f"key {key!r} in {label}: give 'date' or "
+                raise ctx.at(index, key, f"key {key!r} in {label}: give 'date' or "
                                             "'start' and 'end', not both")
         return _date(index, table, "date", ctx, label)
     missing = [key for key in ("start", "end") if key not in table]
     if missing:
         wanted = "'date' (or 'start' and 'end')" if len(missing) == 2 else repr(missing[0])
-        raise ctx.error(index, "date" if len(missing) == 2 else missing[0],
+        raise ctx.at(index, "date" if len(missing) == 2 else missing[0],
                         f"missing key {wanted} in {label}")
     start = _date(index, table, "start", ctx, label)[0]
     end = _date(index, table, "end", ctx, label)[1]
     if end < start:
-        raise ctx.error(index, "end", f"key 'end' in {label} ({end}) is before its start "
+        raise ctx.at(index, "end", f"key 'end' in {label} ({end}) is before its start "
                                       f"({start})")
     return start, end, "range"
 
@@ -227,7 +211,7 @@ def _date(index: int, table: dict, key: str, ctx: _Context,
             return date(year, month, 1), date(year, month, last), "month"
         return date(year, 1, 1), date(year, 12, 31), "year"
     except ValueError:
-        raise ctx.error(index, key, f"key {key!r} in {label} must be a date (2018-06-20), a "
+        raise ctx.at(index, key, f"key {key!r} in {label} must be a date (2018-06-20), a "
                                     f"month (\"2018-06\") or a year (\"2015\"), got "
                                     f"{value!r}") from None
 
@@ -235,7 +219,7 @@ def _date(index: int, table: dict, key: str, ctx: _Context,
 def _one_line(index: int, table: dict, key: str, ctx: _Context, label: str) -> str:
     value = table[key]
     if not isinstance(value, str) or not value.strip() or "\n" in value:
-        raise ctx.error(index, key, f"key {key!r} in {label} must be a non-empty one-line "
+        raise ctx.at(index, key, f"key {key!r} in {label} must be a non-empty one-line "
                                     f"string, got {value!r}")
     return value.strip()
 
@@ -243,7 +227,7 @@ def _one_line(index: int, table: dict, key: str, ctx: _Context, label: str) -> s
 def _summary(index: int, table: dict, ctx: _Context, label: str) -> str:
     value = table.get("summary", "")
     if not isinstance(value, str):
-        raise ctx.error(index, "summary", f"key 'summary' in {label} must be a string, got "
+        raise ctx.at(index, "summary", f"key 'summary' in {label} must be a string, got "
                                           f"{value!r}")
     return " ".join(value.split())
 
@@ -252,12 +236,12 @@ def _strings(index: int, table: dict, key: str, ctx: _Context, label: str,
              check: Any = None) -> tuple[str, ...]:
     value = table.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ctx.error(index, key, f"key {key!r} in {label} must be a list of non-empty "
+        raise ctx.at(index, key, f"key {key!r} in {label} must be a list of non-empty "
                                     f"strings, got {value!r}")
     for item in value:
         problem = check(item) if check else None
         if problem:
-            raise ctx.error(index, key, f"key {key!r} in {label} {problem}")
+            raise ctx.at(index, key, f"key {key!r} in {label} {problem}")
     return tuple(v.strip() for v in value)
 
 

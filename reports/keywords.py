@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from snapshots.errors import TakedownError
+from snapshots.errors import LocatedError
 from snapshots.inputs import read_input_file
 
 __all__ = ["InputFileError", "KeywordList", "KeywordsError", "Matcher", "Term", "load_keywords"]
@@ -34,20 +34,12 @@ __all__ = ["InputFileError", "KeywordList", "KeywordsError", "Matcher", "Term", 
 CSV_COLUMNS = ("keyword", "keyword_combination", "keyword_added", "keywords", "word", "term")
 
 
-class InputFileError(TakedownError):
+class InputFileError(LocatedError):
     """A bad report input file (events, keywords), located by file, line and key.
 
     >>> str(InputFileError("k.csv", 3, "keyword", "empty term"))
     'k.csv:3: empty term'
     """
-
-    def __init__(self, path: str, line: int | None, key: str | None, message: str) -> None:
-        super().__init__(path, line, key, message)
-        self.path, self.line, self.key, self.message = path, line, key, message
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
 
 
 class KeywordsError(InputFileError):

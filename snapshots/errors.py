@@ -25,6 +25,7 @@ Imports only the standard library.
 
 from __future__ import annotations
 
+import os
 import re
 
 # ``scheme://user:secret@`` (the password ends at the authority's last "@") and a
@@ -35,6 +36,33 @@ _QUERY_PASSWORD = re.compile(r"(?P<head>\bpassword=)[^&\s]*", re.IGNORECASE)
 
 class TakedownError(Exception):
     """Root of the errors a user can cause; the CLI prints them as ``error: …``, exit 2."""
+
+
+class LocatedError(TakedownError):
+    """An input file that cannot be used, located where it goes wrong: ``path:line: message``
+    or ``path:line:column: message``; *line* ``None`` for the file as a whole, *key* the
+    key or column name at fault where there is one.  The one located error: the watchlist,
+    events, keyword and phrase readers raise subclasses of it that only name the file kind.
+
+    >>> str(LocatedError("wl.toml", 7, "colour", "unknown key 'colour'"))
+    "wl.toml:7: unknown key 'colour'"
+    >>> str(LocatedError("p.tsv", 3, "state", "state: unknown", column=1))
+    'p.tsv:3:1: state: unknown'
+    >>> e = LocatedError("wl.toml", None, None, "no [[target]] tables"); (str(e), e.key)
+    ('wl.toml: no [[target]] tables', None)
+    """
+
+    def __init__(self, path: str | os.PathLike, line: int | None, key: str | None,
+                 message: str, *, column: int | None = None) -> None:
+        super().__init__(str(path), line, key, message)
+        self.path, self.line, self.key, self.message = str(path), line, key, message
+        self.column = column
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}" + ("" if self.column is None else f":{self.column}")
+        return f"{where}: {self.message}"
 
 
 def without_passwords(text: str) -> str:

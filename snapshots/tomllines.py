@@ -1,18 +1,27 @@
-"""Where keys stand in a TOML file: tomllib reports no positions, so find them in the text.
+"""Checking a TOML input file and saying where it goes wrong: the one kit the watchlist
+(``crawler.watchlist``) and the events file (``reports.events``) use; it lives in the bottom
+layer, which both may import.
 
+tomllib reports no positions, so `KeyLines` finds keys in the text:
 ``KeyLines(text).line(("target", 1, "depth"))`` is the line of the key ``depth`` in the
-second ``[[target]]`` table.  Used for file:line:key errors by ``crawler.watchlist`` and
-``reports.events`` (it lives in the bottom layer, which both may import).  Imports only the
-standard library.
+second ``[[target]]`` table.  `load_toml` turns a syntax error into a located error at its
+line; `TomlChecker` turns a bad key or value into one at the key's line, rejecting unknown
+keys and running one check per key.  The error raised is the caller's subclass of
+`snapshots.errors.LocatedError`.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from snapshots.errors import LocatedError
+
 Where = tuple[str | int, ...]
+Check = Callable[[Any], Any]
 _KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
 _KEY_PATH = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
 _ARRAY_HEADER = re.compile(rf"\s*\[\[\s*({_KEY_PATH})\s*\]\]")
@@ -128,3 +137,83 @@ def _string_end(line: str, index: int, quote: str) -> int:
         else:
             index += 1
     return -1
+
+
+def load_toml(text: str, path: str, error: type[LocatedError]) -> dict[str, Any]:
+    """The TOML data of *text*; a syntax error is *error* at its line, and values nested
+    deeper than tomllib's recursion goes are one at the line where they nest deepest.
+
+    >>> load_toml('a = 1\\nb = [1,', "x.toml", LocatedError)
+    Traceback (most recent call last):
+    ...
+    snapshots.errors.LocatedError: x.toml:2: TOML syntax error: Invalid value
+    """
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        message = "TOML syntax error: values nested too deeply"
+        raise error(path, _deepest_line(text), None, message) from None
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r" \(at line (\d+), column \d+\)$| \(at end of document\)$", message)
+        line = text.rstrip().count("\n") + 1
+        if match is not None:
+            message = message[: match.start()]
+            line = int(match[1]) if match[1] else line
+        raise error(path, line, None, f"TOML syntax error: {message}") from None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where brackets and braces (counted even inside strings) nest deepest."""
+    depth = deepest = 0
+    line = where = 1
+    for char in text:
+        line += char == "\n"
+        depth += (char in "[{") - (char in "]}")
+        if depth > deepest:
+            deepest, where = depth, line
+    return where
+
+
+class Invalid(Exception):
+    """A bad value, raised by a key's check; ``sub`` is the key inside a table value, when
+    one is to blame."""
+
+    def __init__(self, message: str, sub: str | None = None) -> None:
+        super().__init__(message)
+        self.sub = sub
+
+
+@dataclass(frozen=True)
+class TomlChecker:
+    """What turns a problem in one TOML file into a located error of type *error*."""
+
+    path: str
+    lines: KeyLines
+    error_type: type[LocatedError]
+
+    def error(self, where: Where, key: str | None, message: str,
+              sub: str | None = None) -> LocatedError:
+        """The error for *key* of the table at *where* (the table itself when None)."""
+        keys = () if key is None else (key,) if sub is None else (key, sub)
+        return self.error_type(self.path, self.lines.line(where + keys), key, message)
+
+    def reject_unknown(self, table: Mapping[str, Any], known: Mapping[str, Any] | set[str],
+                       where: Where, place: str) -> None:
+        """An error at the first unknown key of *table* (by line), naming the known ones."""
+        unknown = [key for key in table if key not in known]
+        if unknown:
+            key = min(unknown, key=lambda k: self.lines.line((*where, k)) or 0)
+            expected = ", ".join(sorted(known))
+            raise self.error(where, key, f"unknown key {key!r} {place} (known keys: {expected})")
+
+    def check_all(self, table: Mapping[str, Any], checks: Mapping[str, Check], where: Where,
+                  label: str) -> dict[str, Any]:
+        """Every key's value as its check returns it; an `Invalid` is an error at the key."""
+        values = {}
+        for key, value in table.items():
+            try:
+                values[key] = checks[key](value)
+            except Invalid as exc:
+                raise self.error(where, key, f"key {key!r} in {label} {exc}", exc.sub) from None
+        return values

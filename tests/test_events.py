@@ -102,7 +102,7 @@ BAD = [
     ("keywords-type", '[[event]]\nid = "a"\ntitle = "t"\ndate = "2018"\nkeywords = "x"\n',
      5, "keywords", "must be a list"),
     ("top-level", 'titel = "x"\n[[event]]\nid = "a"\ntitle = "t"\ndate = "2018"\n', 1,
-     "titel", "unknown top-level key"),
+     "titel", "unknown key 'titel' at top level"),
     ("no-events", 'title = "x"\n', None, "event", "no [[event]] tables"),
     ("syntax", '[[event]]\nid = "a"\ntitle = \n', 3, None, "TOML syntax error"),
 ]
