@@ -36,8 +36,6 @@ from crawler.progress import RoundProgress
 from crawler.run import close_round, fail_round, plan_round
 from crawler.spiders.watchlist import WatchlistSpider
 from crawler.watchlist import CrawlSpec, TargetSpec
-from snapshots.models import Round
-from snapshots.repo import as_utc
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -131,9 +129,7 @@ def plan_from_context(context: dict, store: Store) -> RoundPlan:
 def serves(store: Store, round_id: int, at: datetime) -> bool:
     """Whether *store* is the coordinator's: it holds round *round_id* stamped *at* (a
     worker pointed at another database must not write the round there)."""
-    with store.session() as s:
-        row = s.get(Round, round_id)
-    if row is not None and as_utc(row.at) == at:
+    if store.round_at(round_id) == at:
         return True
     log.error("round %s at %s is not in this worker's database %s: is --db the "
               "coordinator's?  Not serving it.", round_id, at.isoformat(),

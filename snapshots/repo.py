@@ -105,6 +105,24 @@ class Store:
                             .order_by(Round.at.desc(), Round.id.desc()).limit(1)).first()
         return None if row is None else (row[0], as_utc(row[1]))
 
+    def round_at(self, round_id: int) -> datetime | None:
+        """The stamp of round *round_id*; None when the store holds no such round."""
+        with self.session() as s:
+            at = s.scalar(select(Round.at).where(Round.id == round_id))
+        return None if at is None else as_utc(at)
+
+    def last_round_id(self) -> int:
+        """The highest round id; 0 in a store without rounds."""
+        with self.session() as s:
+            return s.scalar(select(func.max(Round.id))) or 0
+
+    def rounds_since(self, after_id: int) -> list[tuple[int, str, dict]]:
+        """(id, status, stats) of every round with an id above *after_id*, in id order."""
+        with self.session() as s:
+            rows = s.execute(select(Round.id, Round.status, Round.stats)
+                             .where(Round.id > after_id).order_by(Round.id))
+            return [(rid, status, stats or {}) for rid, status, stats in rows]
+
     def begin_round(self, at: datetime, watchlist: str = "") -> int:
         """Open a round stamped *at*; rounds left running by a killed crawl are closed."""
         with self.writing() as s:

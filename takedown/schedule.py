@@ -48,13 +48,12 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import inspect, text
 
 from crawler.watchlist import interval_text, load_watchlist, parse_interval
 from snapshots import open_store
 from snapshots.db import default_url, make_engine
 from snapshots.errors import TakedownError
-from snapshots.models import Round
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -390,7 +389,7 @@ def run_round_job(job_id: str, watchlist: str, targets: list[str], data: str,
 def _crawl(rt: _Runtime, job_id: str, cmd: list[str], targets: list[str]) -> bool:
     """One round of *targets*; False when stopping kept it from starting."""
     start = time.monotonic()
-    before = _last_round_id(rt.store)
+    before = rt.store.last_round_id()
     proc = rt.spawn([*cmd, *(a for t in targets for a in ("--target", t))], graceful=True)
     if proc is None:
         return False
@@ -418,19 +417,12 @@ def _detect(rt: _Runtime, job_id: str, cmd: list[str]) -> None:
             proc.returncode, time.monotonic() - start)
 
 
-def _last_round_id(store: Store) -> int:
-    with store.session() as s:
-        return s.scalar(select(func.max(Round.id))) or 0
-
-
 def _log_rounds(store: Store, before: int, job_id: str, code: int, seconds: float) -> None:
-    with store.session() as s:
-        rounds = list(s.scalars(select(Round).where(Round.id > before).order_by(Round.id)))
+    rounds = store.rounds_since(before)
     if code != 0 or not rounds:
         log.error("job %s: crawl exited %s after %.1f s (rounds: %s)", job_id, code, seconds,
-                  [r.id for r in rounds] or "none")
-    for r in rounds:
-        stats = r.stats or {}
-        log.info("job %s: round %s %s: %s captures, %s failed, %.1f s", job_id, r.id,
-                 stats.get("status", r.status), stats.get("captures", 0),
+                  [rid for rid, _, _ in rounds] or "none")
+    for rid, status, stats in rounds:
+        log.info("job %s: round %s %s: %s captures, %s failed, %.1f s", job_id, rid,
+                 stats.get("status", status), stats.get("captures", 0),
                  stats.get("failed", 0), seconds)

@@ -192,3 +192,17 @@ def test_a_write_that_reads_first_survives_a_writer_in_another_connection(tmp_pa
     finally:
         mine.close()
         other.close()
+
+
+def test_rounds_are_read_through_the_store(store) -> None:
+    """The scheduler's log and a worker's "is this my coordinator's round" ask the store,
+    not its tables."""
+    assert (store.last_round_id(), store.rounds_since(0), store.round_at(1)) == (0, [], None)
+    first, _ = open_round(store)
+    store.finish_round(first, {"captures": 3})
+    second, _ = open_round(store, AT + timedelta(days=1))
+    assert store.last_round_id() == second
+    assert store.round_at(first) == AT and store.round_at(second + 1) is None
+    since = store.rounds_since(first)
+    assert [(rid, status) for rid, status, _ in since] == [(second, "running")]
+    assert [stats.get("captures") for _, _, stats in store.rounds_since(0)][0] == 3
