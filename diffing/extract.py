@@ -48,16 +48,11 @@ from functools import lru_cache
 
 from lxml import etree
 
+from diffing.dates import PUBLISHED_META, find_date, visible_date
 from diffing.dom import absolute, text_of
 from diffing.items import page_items
 from diffing.results import Block, Item, Page, PageLink
-from diffing.volatile import (
-    PUBLISHED_META,
-    find_date,
-    fix_mojibake,
-    mask_name,
-    visible_date,
-)
+from diffing.volatile import fix_mojibake, mask_name
 
 __all__ = ["Block", "Item", "Page", "PageLink", "extract"]
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from diffing.dates import find_date
 from diffing.extract import Block, Page, extract
-from diffing.volatile import find_date, fix_mojibake, mask
+from diffing.volatile import fix_mojibake, mask
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 WMD = REALDATA / "web-monitoring-diff"

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from diffing.dates import find_date
 from diffing.listing import (
     matched_lists,
     overtaken,
@@ -15,7 +16,6 @@ from diffing.listing import (
     time_ordered,
     vanished_from_middle,
 )
-from diffing.volatile import find_date
 
 
 def test_a_thread_sunk_below_the_board_is_seen_as_a_bump_not_a_delisting() -> None:
