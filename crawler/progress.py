@@ -53,7 +53,7 @@ class RoundProgress:
 
     def _line(self) -> str:
         t = self.plan.tally
-        return (f"fetched {t.total('captures')}/{t.total('queued')}, "
+        return (f"fetched {t.total('captures') + t.total('probes')}/{t.total('queued')}, "
                 f"failed {t.total('failed')}")
 
     def _run_bars(self) -> None:
@@ -67,7 +67,8 @@ class RoundProgress:
                 for name, task in tasks.items():
                     c = self.plan.tally.per_target.get(name)
                     if c is not None:
-                        bars.update(task, total=max(c["queued"], 1), completed=c["captures"],
-                                    failed=c["failed"])
+                        # the not-found probe is queued like a page: counted done too
+                        bars.update(task, total=max(c["queued"], 1),
+                                    completed=c["captures"] + c["probes"], failed=c["failed"])
                 if stop:
                     return

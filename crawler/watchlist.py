@@ -13,9 +13,11 @@ Further ``[[target]]`` keys: ``items`` (CSS selector of the sub-page items of a 
 ``item_id`` (attribute name, or CSS selector relative to the item, giving an item's id),
 ``headers`` (table of extra request headers), ``robots`` (obey robots.txt, default true),
 ``retention_days`` (override of ``[crawl]``), ``every`` (schedule interval: ``45s``,
-``30m``, ``6h``, ``1d``) and ``proxy`` (http(s) proxy URL). An optional top-level
-``[crawl]`` table holds the fields of :class:`CrawlSpec` (its ``every`` is the interval of
-targets that name none). :func:`select_targets` keeps the targets a round is asked for.
+``30m``, ``6h``, ``1d``), ``proxy`` (http(s) proxy URL) and ``timezone`` (the zone of times
+its pages write without an offset: ``Asia/Shanghai``, ``+08:00``; default ``[crawl]``'s).
+An optional top-level ``[crawl]`` table holds the fields of :class:`CrawlSpec` (its
+``every`` is the interval of targets that name none). :func:`select_targets` keeps the
+targets a round is asked for.
 
 Everything is validated when the file is read, ranges included (``retention_days`` at most
 36500, ``every`` at most 3650d: no date computed from them may leave the calendar). Each
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +45,7 @@ from snapshots.errors import without_passwords
 from snapshots.inputs import UnreadableInput, read_input_file
 from snapshots.patterns import problem, search
 from snapshots.tomllines import Check, Invalid, KeyLines, TomlChecker, load_toml
+from snapshots.zones import parse_zone
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -87,6 +90,7 @@ class CrawlSpec:
     autothrottle: bool = default("crawl.autothrottle")
     retention_days: int = default("crawl.retention_days")
     every: str | None = default("crawl.every")
+    timezone: str | None = default("crawl.timezone")
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class TargetSpec:
     retention_days: int | None = None
     every: str | None = None
     proxy: str | None = None
+    timezone: str | None = None   # of times its pages write without an offset; [crawl]'s
 
     def allows(self, url: str) -> bool:
         """Whether a link found while crawling this target may be followed.
@@ -236,7 +241,9 @@ def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
     ctx = TomlChecker(path, KeyLines(text), WatchlistError)
     ctx.reject_unknown(data, {"crawl": None, "target": None}, (), "at top level")
     crawl = _crawl_spec(data.get("crawl", {}), ctx)
-    return Watchlist(path, crawl, _target_specs(data.get("target"), ctx))
+    targets = tuple(t if t.timezone or not crawl.timezone else replace(t, timezone=crawl.timezone)
+                    for t in _target_specs(data.get("target"), ctx))
+    return Watchlist(path, crawl, targets)
 
 
 # -- building the specs ------------------------------------------------------------------
@@ -413,6 +420,17 @@ def _interval(value: Any) -> str:
     return value
 
 
+def _timezone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"must be a time zone such as 'Asia/Shanghai' or '+08:00', got "
+                      f"{_shown(value)}")
+    try:
+        parse_zone(value)
+    except ValueError as exc:
+        raise Invalid(f"names {exc}") from None
+    return value.strip()
+
+
 def _proxy(value: Any) -> str:
     if not _is_http_url(value):
         raise Invalid(f"must be an http(s) proxy URL, got {_shown(value)}")
@@ -429,6 +447,7 @@ _CRAWL_CHECKS: dict[str, Check] = {
     "autothrottle": _boolean,
     "retention_days": _integer(0, MAX_RETENTION_DAYS),
     "every": _interval,
+    "timezone": _timezone,
 }
 
 _TARGET_CHECKS: dict[str, Check] = {
@@ -444,4 +463,5 @@ _TARGET_CHECKS: dict[str, Check] = {
     "retention_days": _integer(0, MAX_RETENTION_DAYS),
     "every": _interval,
     "proxy": _proxy,
+    "timezone": _timezone,
 }

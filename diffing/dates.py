@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
           r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
@@ -41,11 +41,14 @@ _DATE_FORMS = (
 )
 
 
-def find_date(text: str) -> datetime | None:
-    """The first calendar date (with its clock, if any) written in ``text``, else None.
+def find_date(text: str, at: datetime | None = None,
+              zone: tzinfo | None = None) -> datetime | None:
+    """The first date (with its clock, if any) written in ``text``, else None; given the
+    capture time *at*, a relative time (``3小时前``, ``昨天 12:00``, ``2 days ago``) counts
+    too, resolved against it in the site's *zone* (see `relative_date`).
 
-    Naive unless the text states an offset (``Z``, ``+08:00``): a page's local time zone is
-    not known here.
+    Naive unless the text states an offset (``Z``, ``+08:00``) or is relative to *at*: a
+    page's local time zone is not known here.
 
     >>> find_date("发布时间：2018-06-20 10:00 来源：本网")
     datetime.datetime(2018, 6, 20, 10, 0)
@@ -55,11 +58,13 @@ def find_date(text: str) -> datetime | None:
     datetime.datetime(2017, 2, 1, 15, 5)
     >>> find_date("2021-03-15T10:00:00Z").tzinfo is not None
     True
-    >>> find_date("no date here") is None
-    True
+    >>> find_date("no date here") is None, find_date("发表于 3小时前") is None
+    (True, True)
+    >>> find_date("发表于 3小时前", datetime(2021, 3, 15, 12, 0, tzinfo=UTC)).isoformat()
+    '2021-03-15T09:00:00+00:00'
     """
-    found = date_span(text)
-    return found[1] if found else None
+    found = [f for f in (date_span(text), relative_span(text, at, zone) if at else None) if f]
+    return min(found, key=lambda f: f[0])[1] if found else None
 
 
 def date_span(text: str) -> tuple[int, datetime] | None:
@@ -126,7 +131,8 @@ PUBLISHED_META = frozenset((
     "dcterms.issued", "sailthru.date", "parsely-pub-date", "firstpublishedtime"))
 
 
-def visible_date(texts: Sequence[str], headings: Sequence[bool]) -> datetime | None:
+def visible_date(texts: Sequence[str], headings: Sequence[bool], at: datetime | None = None,
+                 zone: tzinfo | None = None) -> datetime | None:
     """The publication date a page shows, from its main block texts in order.
 
     A labelled date ("发布时间：…", "Posted …"; then "日期：", "Date:") within a dozen blocks
@@ -143,14 +149,115 @@ def visible_date(texts: Sequence[str], headings: Sequence[bool]) -> datetime | N
     near = texts[max(0, start - 2): start + 12]
     for label in _DATE_LABELS:
         for text in near:
-            if label.search(text) and (when := find_date(text)):
+            if label.search(text) and (when := find_date(text, at, zone)):
                 return when
     for i, text in enumerate(texts[:start + 40]):
         if _UPDATED.search(text):
             continue
-        found = date_span(text)
+        found = min((f for f in (date_span(text), relative_span(text, at, zone)) if f),
+                    key=lambda f: f[0], default=None)
         if found and (found[0] <= 2 or (len(text) <= 60 and abs(i - start) <= 12)):
             return found[1]
     return None
 
 
+
+
+# --- relative dates ----------------------------------------------------------------------
+
+_UNIT_SECONDS = {"秒": 1, "分钟": 60, "分": 60, "小时": 3600, "个小时": 3600, "天": 86400,
+                 "日": 86400, "周": 7 * 86400, "星期": 7 * 86400, "个月": 30 * 86400,
+                 "月": 30 * 86400, "年": 365 * 86400,
+                 "second": 1, "sec": 1, "minute": 60, "min": 60, "hour": 3600, "hr": 3600,
+                 "day": 86400, "week": 7 * 86400, "month": 30 * 86400, "year": 365 * 86400}
+_AGO = re.compile(
+    r"(?<!\d)(\d{1,4})\s*(秒|分钟|分|个小时|小时|天|日|周|星期|个月|月|年)\s*(?:之)?前(?![往进来去面方后])"
+    r"|\b(\d{1,4}|an?|one)\s+(second|sec|minute|min|hour|hr|day|week|month|year)s?\s+ago\b"
+    r"|(刚刚|\bjust now\b)", re.IGNORECASE)
+_DAY_WORDS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2,
+              "today": 0, "yesterday": 1}
+# a day word counts only with its clock: a bare 今日 or "today" is as often a statistic
+# ("今日: 123") or prose as a time
+_DAY_WORD = re.compile(
+    r"(今天|今日|昨天|昨日|前天|\btoday\b|\byesterday\b)"
+    r"\s*(?:at\s+)?(?:(上午|下午|晚上|凌晨)\s*)?(\d{1,2})[:：](\d{2})(?::\d{2})?(?![\d:])"
+    r"\s*([AaPp]\.?[Mm]\.?)?", re.IGNORECASE)
+
+
+def relative_date(text: str, at: datetime, zone: tzinfo | None = None) -> datetime | None:
+    """The first relative time of ``text`` resolved against the capture time *at* (aware).
+
+    "N minutes/hours/days ago" (``5分钟前``, ``3 hours ago``, ``刚刚``) is an instant: *at*
+    less the span, aware.  A day word with its clock (``昨天 12:00``, ``today
+    10:00``, ``yesterday at 3:05 pm``; a bare ``今日`` is not a time) is a local time on a
+    day counted back from *at*'s local day: in *zone* when the site's zone is known
+    (aware), else on *at*'s UTC day (naive, like any time that states no offset).  Months
+    and years count 30 and 365 days.
+
+    >>> at = datetime(2021, 3, 15, 20, 0, tzinfo=UTC)
+    >>> relative_date("5分钟前", at).isoformat(), relative_date("2 days ago", at).isoformat()
+    ('2021-03-15T19:55:00+00:00', '2021-03-13T20:00:00+00:00')
+    >>> relative_date("昨天 12:00", at), relative_date("yesterday at 3:05 pm", at)
+    (datetime.datetime(2021, 3, 14, 12, 0), datetime.datetime(2021, 3, 14, 15, 5))
+    >>> relative_date("昨天 12:00", at, timezone(timedelta(hours=8))).isoformat()
+    '2021-03-15T12:00:00+08:00'
+    >>> relative_date("3天前往北京", at), relative_date("今日: 123 昨日: 456", at)  # 前往: go to
+    (None, None)
+    """
+    found = relative_span(text, at, zone)
+    return found[1] if found else None
+
+
+def relative_span(text: str, at: datetime | None,
+                  zone: tzinfo | None = None) -> tuple[int, datetime] | None:
+    """Where the first relative time of ``text`` (in its NFKC form) starts, and the time."""
+    if at is None:
+        return None
+    text = unicodedata.normalize("NFKC", text)
+    found: list[tuple[int, datetime]] = []
+    if (m := _AGO.search(text)) is not None and (when := _ago(m, at)) is not None:
+        found.append((m.start(), when))
+    if (m := _DAY_WORD.search(text)) is not None and (when := _day_word(m, at, zone)):
+        found.append((m.start(), when))
+    return min(found, key=lambda f: f[0]) if found else None
+
+
+def _ago(m: re.Match[str], at: datetime) -> datetime | None:
+    if m.group(5):
+        seconds = 0
+    else:
+        count, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        n = int(count) if count[0].isdigit() else 1
+        seconds = n * _UNIT_SECONDS[unit.lower()]
+    try:
+        return at.astimezone(UTC) - timedelta(seconds=seconds)
+    except OverflowError:
+        return None
+
+
+def _day_word(m: re.Match[str], at: datetime, zone: tzinfo | None) -> datetime | None:
+    back = _DAY_WORDS[m.group(1).lower()]
+    local = at.astimezone(zone) if zone is not None else at.astimezone(UTC)
+    hour, minute = int(m.group(3) or 0), int(m.group(4) or 0)
+    period, meridiem = m.group(2) or "", (m.group(5) or "").lower().replace(".", "")
+    if (meridiem == "pm" or period in ("下午", "晚上")) and hour < 12:
+        hour += 12
+    elif (meridiem == "am" or period == "凌晨") and hour == 12:
+        hour = 0
+    try:
+        day = local.date() - timedelta(days=back)
+        when = datetime(day.year, day.month, day.day, hour, minute)
+    except (ValueError, OverflowError):
+        return None
+    return when.replace(tzinfo=zone) if zone is not None else when
+
+
+def in_zone(when: datetime | None, zone: tzinfo | None) -> datetime | None:
+    """*when* read in the site's *zone* when it states no offset of its own.
+
+    >>> in_zone(datetime(2021, 3, 15, 8, 0), timezone(timedelta(hours=8))).isoformat()
+    '2021-03-15T08:00:00+08:00'
+    """
+    if when is None or zone is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=zone)

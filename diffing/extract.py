@@ -43,12 +43,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 
 from lxml import etree
 
-from diffing.dates import PUBLISHED_META, find_date, visible_date
+from diffing.dates import PUBLISHED_META, find_date, in_zone, visible_date
 from diffing.dom import absolute, text_of
 from diffing.items import page_items
 from diffing.results import Block, Item, Page, PageLink
@@ -105,13 +105,18 @@ _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=Tr
 EMPTY_PAGE = Page("", (), (), (), (), None, None, "")
 
 
-def extract(html: str, url: str, items: str | None = None, item_id: str | None = None) -> Page:
+def extract(html: str, url: str, items: str | None = None, item_id: str | None = None, *,
+            at: datetime | None = None, zone: tzinfo | None = None) -> Page:
     """Blocks, links, items, refresh target and publication time of one page.
 
     ``items`` is a CSS selector of sub-page items (posts, list entries); ``item_id`` names the
     attribute that identifies an item (``data-pid``) or is a CSS selector inside the item
     whose ``href`` (made absolute) or text is the id. Items without an id get ``h:`` and a
     hash of their masked text. A bad selector raises ValueError.
+
+    Publication times (the page's and each item's own) read relative times ("3小时前")
+    against the capture time *at* when it is given, and times that state no offset in the
+    site's *zone* when it is known (`diffing.dates`).
     """
     parsed = _parse(html)
     if parsed is None:
@@ -140,9 +145,10 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
                       for lk in links)
     title = head["title"] or next((b.text for b in main if b.heading), "")
     published = (head["published"] or _time_element(walk.times)
-                 or visible_date([b.text for b in main], [b.heading for b in main]))
-    return Page(title, main, boilerplate, links, page_items(body, base, items, item_id),
-                head["refresh"], published, "\n".join(b.text for b in main))
+                 or visible_date([b.text for b in main], [b.heading for b in main], at, zone))
+    return Page(title, main, boilerplate, links,
+                page_items(body, base, items, item_id, at=at, zone=zone),
+                head["refresh"], in_zone(published, zone), "\n".join(b.text for b in main))
 
 
 def _parse(html: str) -> tuple[etree._Element, bytes] | None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from datetime import datetime, tzinfo
 
 from lxml import etree
 
+from diffing.dates import find_date, in_zone
 from diffing.dom import absolute, text_of
 from diffing.results import Item
 from diffing.volatile import mask
 
 
 def page_items(body: etree._Element, base: str, selector: str | None,
-           item_id: str | None) -> tuple[Item, ...]:
+               item_id: str | None, *, at: datetime | None = None,
+               zone: tzinfo | None = None) -> tuple[Item, ...]:
     if not selector:
         return ()
     found = _select(body, selector)
@@ -34,7 +37,9 @@ def page_items(body: etree._Element, base: str, selector: str | None,
         if seen[ident] > 1:  # two items alike: keep both, told apart by their rank
             ident = f"{ident}~{seen[ident]}"
         hrefs = tuple(absolute(base, h) for h in el.xpath(".//a/@href | self::a/@href"))
-        out.append(Item(ident, text, key, hrefs, position))
+        # the item's own time (a reply's "发表于 …"), not its page's
+        out.append(Item(ident, text, key, hrefs, position,
+                        in_zone(find_date(text, at, zone), zone)))
     return tuple(out)
 
 

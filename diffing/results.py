@@ -134,6 +134,7 @@ class Item:
     key: str
     links: tuple[str, ...]
     position: int
+    published: datetime | None = None   # the first date its own text shows
 
 
 @dataclass(frozen=True)

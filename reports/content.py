@@ -17,11 +17,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 
 from diffing.extract import extract
 from reports.keywords import Matcher
+from snapshots.zones import parse_zone
 
 log = logging.getLogger(__name__)
 
@@ -30,38 +31,78 @@ CHUNKSIZE = 128
 MAX_TEXT = 20_000  # characters of main text kept per page (keyword matching, excerpts)
 
 
+# where a publication time's offset came from
+ZONE_PAGE = "page"            # the page stated it, or the time is relative to the capture
+ZONE_WATCHLIST = "watchlist"  # the target's timezone (the page stated none)
+ZONE_ASSUMED = "assumed UTC"  # nobody stated one: read as UTC, its age only bounded
+
+
 @dataclass
 class Content:
-    """A page as the report reads it; ``published`` is UTC (a page's local time, when it
-    states no offset, is read as UTC: the age it gives may be off by the site's offset)."""
+    """A page as the report reads it; ``published`` is UTC, and ``published_zone`` says
+    where its offset came from (``ZONE_*``): a local time that states no offset is read in
+    the target's ``timezone``, else as UTC, which the report marks."""
 
     title: str = ""
     text: str = ""
     published: datetime | None = None
+    published_zone: str = ""
     items: dict[str, str] = field(default_factory=dict)
+    item_published: dict[str, tuple[datetime | None, str]] = field(default_factory=dict)
     hits: frozenset[str] = frozenset()  # terms in the title and main text
     item_hits: dict[str, frozenset[str]] = field(default_factory=dict)  # … in title + item
 
 
-# (key, html, url, items selector, item id) → one page to read
-Page = tuple[str, str, str, str | None, str | None]
+# (key, html, url, items selector, item id, capture time, target's timezone) → one page to
+# read; the time resolves relative times ("3小时前"), the zone offset-less ones
+Page = tuple[str, str, str, str | None, str | None, datetime | None, str | None]
 
 
 def read_page(page: Page, matcher: Matcher | None = None) -> tuple[str, Content]:
     """Extract one page and search it; a page extraction cannot read is empty, logged."""
-    key, html, url, items, item_id = page
+    key, html, url, items, item_id, at, zone_name = page
+    zone = _zone(zone_name)
     try:
-        p = extract(html, url, items, item_id)
+        p = extract(html, url, items, item_id, at=at, zone=zone)
     except ValueError as exc:  # a bad items selector stored with the target
         log.warning("cannot extract %s (%s): %s", url, key[:12], exc)
         return key, Content()
     text = p.main_text[:MAX_TEXT]
     found = {i.id: i.text[:MAX_TEXT] for i in p.items}
-    content = Content(p.title, text, as_utc(p.published), found)
+    content = Content(p.title, text, *published(p.published, zone), items=found,
+                      item_published={i.id: published(i.published, zone) for i in p.items})
     if matcher:
         content.hits = _search(matcher, p.title, text)
         content.item_hits = {i: _search(matcher, p.title, t) for i, t in found.items()}
     return key, content
+
+
+def published(when: datetime | None, zone: tzinfo | None) -> tuple[datetime | None, str]:
+    """A publication time in UTC, and where its offset came from (``ZONE_*``).
+
+    >>> from datetime import timedelta, timezone
+    >>> published(datetime(2021, 3, 15, 8, 0), None)
+    (datetime.datetime(2021, 3, 15, 8, 0, tzinfo=datetime.timezone.utc), 'assumed UTC')
+    >>> eight = timezone(timedelta(hours=8))
+    >>> published(datetime(2021, 3, 15, 8, 0, tzinfo=eight), eight)[1]
+    'watchlist'
+    """
+    if when is None:
+        return None, ""
+    source = (ZONE_ASSUMED if when.tzinfo is None
+              else ZONE_WATCHLIST if zone is not None and when.tzinfo is zone else ZONE_PAGE)
+    utc = as_utc(when)
+    return utc, source if utc is not None else ""
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    """The target's stored ``timezone`` (checked when its watchlist was read)."""
+    if not name:
+        return None
+    try:
+        return parse_zone(name)
+    except ValueError:   # a store written by hand: read as if none were named
+        return None
 
 
 def as_utc(when: datetime | None) -> datetime | None:

@@ -20,11 +20,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from reports.content import ZONE_ASSUMED
 from reports.events import Event
 from reports.keywords import Matcher, Term
 from snapshots.defaults import default
 
 BEFORE_DAYS, AFTER_DAYS = default("report.before_days"), default("report.after_days")
+# a local time read as UTC is off by the site's offset: -12:00 to +14:00
+UNSTATED_EARLY, UNSTATED_LATE = timedelta(hours=12), timedelta(hours=14)
 
 __all__ = ["EventResult", "TakedownRow", "correlate", "daily_counts", "event_window",
            "lifetime_summary", "shift"]
@@ -49,6 +52,7 @@ class TakedownRow:
     title: str = ""
     content: str = ""
     published: datetime | None = None
+    published_zone: str = ""   # where its offset came from (reports.content.ZONE_*)
     terms: tuple[str, ...] = ()
     events: list[str] = field(default_factory=list)
     hits: frozenset[str] | None = None  # every listed or event term its content holds
@@ -56,10 +60,15 @@ class TakedownRow:
     @property
     def age_bounds(self) -> tuple[timedelta, timedelta] | None:
         """(at least, at most) how long the content had been up when it went, when its
-        publication time is known and not after the last sighting."""
+        publication time is known and not after the last sighting.  A local time whose
+        offset nobody stated was read as UTC: its true instant lies up to 14 hours before
+        or 12 after, and the bounds widen by as much (never below zero)."""
         if self.published is None or self.published > self.last_seen:
             return None
-        return self.last_seen - self.published, self.detected_at - self.published
+        low, high = self.last_seen - self.published, self.detected_at - self.published
+        if self.published_zone == ZONE_ASSUMED:
+            low, high = max(timedelta(0), low - UNSTATED_EARLY), high + UNSTATED_LATE
+        return low, high
 
     @property
     def day(self) -> date:

@@ -38,6 +38,7 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from reports.charts import KIND_COLOURS
+from reports.content import ZONE_ASSUMED
 from reports.correlate import EventResult, TakedownRow
 from reports.export import csv_row, new_file, sibling, synced
 from reports.render import render
@@ -51,7 +52,7 @@ FILES = {"html": ("report.html",), "md": ("report.md",),
          "csv": ("takedowns.csv", "events.csv"), "json": ("report.json",)}
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 TAKEDOWN_COLUMNS = ("id", "detected_at", "last_seen", "kind", "target", "url", "item",
-                    "restored_at", "title", "published", "age_at_least_hours",
+                    "restored_at", "title", "published", "published_zone", "age_at_least_hours",
                     "age_at_most_hours", "terms", "events", "rule", "phrase",
                     "last_ok_captured_at", "last_ok_sha256", "first_captured_at",
                     "first_sha256", "first_status", "viewer_url")
@@ -190,6 +191,7 @@ def takedown_record(report: Report, row: TakedownRow) -> dict:
         "url": row.url, "item": row.item,
         "restored_at": row.restored_at.isoformat() if row.restored_at else "",
         "title": row.title, "published": row.published.isoformat() if row.published else "",
+        "published_zone": row.published_zone,
         "age_at_least_hours": "" if low is None else low,
         "age_at_most_hours": "" if high is None else high,
         "terms": ";".join(row.terms), "events": ";".join(row.events),
@@ -256,6 +258,7 @@ def _takedown_dict(report: Report, row: TakedownRow) -> dict:
             "item": row.item or None, "last_seen": row.last_seen,
             "detected_at": row.detected_at, "restored_at": row.restored_at,
             "title": row.title, "published": row.published,
+            "published_zone": row.published_zone or None,
             "age_hours": None if low is None else {"at_least": low, "at_most": high},
             "terms": list(row.terms), "events": row.events,
             "viewer_url": report.viewer_link(row), "evidence": row.evidence}
@@ -338,14 +341,23 @@ def _md_intro(report: Report) -> str:
             f"days after.")
 
 
+def _published(row: TakedownRow) -> str:
+    """A publication time as the tables show it: with a mark when nobody stated its
+    offset (read as UTC; its age bounds widened)."""
+    if row.published is None:
+        return ""
+    mark = f" ({row.published_zone})" if row.published_zone == ZONE_ASSUMED else ""
+    return row.published.isoformat() + mark
+
+
 def _md_takedowns(report: Report) -> list[str]:
     if not report.rows:
         return [report.no_takedowns, ""]
     return _table(("id", "first seen gone", "last seen alive", "kind", "target", "url",
                    "item", "published", "terms", "events"),
                   [(r.id, r.detected_at.isoformat(), r.last_seen.isoformat(), r.kind,
-                    r.target, r.url, r.item, r.published.isoformat() if r.published else "",
-                    ", ".join(r.terms), ", ".join(r.events)) for r in report.rows])
+                    r.target, r.url, r.item, _published(r), ", ".join(r.terms),
+                    ", ".join(r.events)) for r in report.rows])
 
 
 def _md_event(number: int, res: EventResult) -> list[str]:

@@ -41,6 +41,7 @@ from snapshots.defaults import default
 from snapshots.repo import Store
 from snapshots.reporting import (
     capture_text_keys,
+    capture_times,
     report_takedowns,
     store_counts,
     target_specs,
@@ -252,34 +253,43 @@ def _read_contents(store: Store, rows: list[TakedownRow], progress: StageProgres
     page (searched for *matcher*'s terms)."""
     specs = target_specs(store)
     captures = {r.id: _content_capture(r) for r in rows}
-    keys = capture_text_keys(store, [c for c in captures.values() if c is not None])
-    wanted: dict[str, set[tuple[str | None, str | None, str]]] = {}
+    ids = [c for c in captures.values() if c is not None]
+    keys, times = capture_text_keys(store, ids), capture_times(store, ids)
+    # one reading per text, items selector, capture time and zone: a relative time
+    # ("3小时前") or a local one means another instant in another capture or zone
+    wanted: dict[str, set[tuple[str | None, str | None, str, datetime | None, str | None]]] = {}
     row_key: dict[int, tuple[str, str]] = {}
     for r in rows:
         sha = keys.get(captures[r.id]) if captures[r.id] is not None else None
         if sha is None:
             continue
-        spec = specs.get(r.target, {}) if r.item else {}
-        items, item_id = spec.get("items"), spec.get("item_id")
+        spec = specs.get(r.target, {})
+        items, item_id = (spec.get("items"), spec.get("item_id")) if r.item else (None, None)
+        zone, at = spec.get("timezone"), times.get(captures[r.id])
         url = (r.last_ok or {}).get("final_url") or r.url
-        wanted.setdefault(sha, set()).add((items, item_id, url))
-        row_key[r.id] = (sha, f"{sha}|{items}|{item_id}")
+        wanted.setdefault(sha, set()).add((items, item_id, url, at, zone))
+        row_key[r.id] = (sha, _page_key(sha, items, item_id, at, zone))
     total = sum(len(v) for v in wanted.values())
     progress.stage("reading pages", total)
 
     def pages() -> Iterator[Page]:
         for sha, html in texts(store, wanted):
             seen = set()
-            for items, item_id, url in sorted(wanted[sha], key=str):
-                key = f"{sha}|{items}|{item_id}"
+            for items, item_id, url, at, zone in sorted(wanted[sha], key=str):
+                key = _page_key(sha, items, item_id, at, zone)
                 if key not in seen:
                     seen.add(key)
-                    yield key, html, url, items, item_id
+                    yield key, html, url, items, item_id, at, zone
 
     found = dict(read_pages(pages(), total, progress.update, matcher=matcher))
     for r in rows:
         content = found.get(row_key[r.id][1]) if r.id in row_key else None
         _fill(r, content or Content(), matcher)
+
+
+def _page_key(sha: str, items: str | None, item_id: str | None, at: datetime | None,
+              zone: str | None) -> str:
+    return f"{sha}|{items}|{item_id}|{at.isoformat() if at else ''}|{zone or ''}"
 
 
 def _fill(row: TakedownRow, content: Content, matcher: Matcher) -> None:
@@ -290,5 +300,8 @@ def _fill(row: TakedownRow, content: Content, matcher: Matcher) -> None:
     extra = "\n".join(t for t in removed if isinstance(t, str) and t not in text)
     row.title = content.title
     row.content = "\n".join(t for t in (content.title, text, extra) if t)
-    row.published = content.published
+    row.published, row.published_zone = content.published, content.published_zone
+    if in_item and content.item_published.get(row.item, (None, ""))[0] is not None:
+        # a reply's own time, not its thread's
+        row.published, row.published_zone = content.item_published[row.item]
     row.hits = hits | frozenset(matcher.match(extra)) if extra else hits

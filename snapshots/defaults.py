@@ -37,6 +37,9 @@ SETTINGS: dict[str, Setting] = {
     "crawl.retention_days": Setting(90, "a URL seen alive within this many days is revisited "
                                         "every round"),
     "crawl.every": Setting(None, "schedule interval of targets without their own"),
+    "crawl.timezone": Setting(None, "time zone of the times pages write without an offset "
+                                    "(targets without their own); unset: read as UTC, and "
+                                    "the report says so"),
     # the data folder every command reads and writes
     "data": Setting("takedown-data", "Folder of the SQLite store and other data."),
     # reports and the viewer

@@ -85,6 +85,19 @@ def capture_text_keys(store: Store, capture_ids: Iterable[int]) -> dict[int, str
     return out
 
 
+def capture_times(store: Store, capture_ids: Iterable[int]) -> dict[int, datetime]:
+    """capture id → its round's stamp (UTC): the time its page was read at, against which
+    the page's relative times ("3小时前") are resolved."""
+    ids = sorted(set(capture_ids))
+    out: dict[int, datetime] = {}
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), CHUNK):
+            q = select(Capture.id, Capture.captured_at).where(
+                Capture.id.in_(ids[start:start + CHUNK]))
+            out.update((cid, as_utc(at)) for cid, at in conn.execute(q))
+    return out
+
+
 def texts(store: Store, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
     """(key, decoded text) for every stored blob among *keys*, fetched in chunks: of each
     at most its first READ_CAP bytes, read and decoded no further."""

@@ -414,7 +414,8 @@ def walks() -> dict[int, dict[str, dict[str, Seen]]]:
 
 def test_watchlist_format() -> None:
     doc = tomllib.loads(DemoSite().watchlist_toml(BASE))
-    assert doc["crawl"] == {"concurrency": 8, "delay": 0, "timeout": 3, "retries": 2}
+    assert doc["crawl"] == {"concurrency": 8, "delay": 0, "timeout": 3, "retries": 2,
+                           "timezone": "Asia/Shanghai"}
     allowed = {"name", "url", "depth", "allow", "deny", "items", "item_id", "headers", "robots",
                "retention_days"}
     names = [t["name"] for t in doc["target"]]

@@ -21,6 +21,17 @@ def test_plain_progress_lines_off_a_terminal(capsys) -> None:
     assert "round 7: fetched 5/7, failed 1" in err
 
 
+def test_the_not_found_probe_counts_as_done(capsys) -> None:
+    """A target of 15 pages queues 16 requests (its site's not-found probe too): when all
+    are in, the count reads 16/16, not 15/16."""
+    tally = RoundTally()
+    plan = SimpleNamespace(round_id=3, tally=tally, targets=[])
+    with RoundProgress(plan, enabled=True, interval=0.05):
+        tally.add("a", queued=16, captures=15, probes=1)
+        time.sleep(0.3)
+    assert "round 3: fetched 16/16, failed 0" in capsys.readouterr().err
+
+
 def test_disabled_progress_prints_nothing(capsys) -> None:
     plan = SimpleNamespace(round_id=1, tally=RoundTally(), targets=[])
     with RoundProgress(plan, enabled=False, interval=0.01):

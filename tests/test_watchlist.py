@@ -342,3 +342,23 @@ def test_parse_interval(text, seconds):
 def test_parse_interval_rejects(text):
     with pytest.raises(ValueError):
         parse_interval(text)
+
+
+@pytest.mark.parametrize(("lines", "line", "words"), [
+    ((*TARGET, 'timezone = "Mars/Olympus"'), 4, "unknown time zone 'Mars/Olympus'"),
+    ((*TARGET, 'timezone = "+25:00"'), 4, "out of range"),
+    ((*TARGET, "timezone = 8"), 4, "must be a time zone"),
+    (("[crawl]", 'timezone = "../../etc/passwd"', *TARGET), 2, "unknown time zone"),
+], ids=["unknown-name", "offset-out-of-range", "not-a-string", "path-like"])
+def test_a_bad_timezone_is_named_at_its_line(lines, line, words):
+    with pytest.raises(WatchlistError) as caught:
+        parse(*lines)
+    assert (caught.value.line, caught.value.key) == (line, "timezone")
+    assert words in str(caught.value)
+
+
+def test_targets_take_the_crawl_timezone_unless_they_name_their_own():
+    wl = parse("[crawl]", 'timezone = "Asia/Shanghai"', *TARGET,
+               "[[target]]", 'name = "b"', 'url = "http://y.test/"', 'timezone = "-05:00"')
+    assert [t.timezone for t in wl.targets] == ["Asia/Shanghai", "-05:00"]
+    assert parse(*TARGET).targets[0].timezone is None

@@ -48,7 +48,9 @@ LANDING = (
     '<li><a href="/news/index.html">The Harbour Herald (news)</a></li>'
     "</ul></body></html>\n"
 )
-CRAWL_SETTINGS = {"concurrency": 8, "delay": 0, "timeout": 3, "retries": 2}
+# the sites write their times in Beijing time, without an offset
+CRAWL_SETTINGS = {"concurrency": 8, "delay": 0, "timeout": 3, "retries": 2,
+                  "timezone": "Asia/Shanghai"}
 
 
 class Section(Protocol):

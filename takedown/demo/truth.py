@@ -100,14 +100,15 @@ def _target_lines(base_url: str, spec: TargetSpec) -> list[str]:
     return lines
 
 
-def watchlist_text(base_url: str, targets: Iterable[TargetSpec], crawl: Mapping[str, int]) -> str:
+def watchlist_text(base_url: str, targets: Iterable[TargetSpec],
+                   crawl: Mapping[str, int | str]) -> str:
     """Render a watchlist: a `[crawl]` table, then one `[[target]]` per spec."""
     lines = [
         "# Demo watchlist for the bundled demo site (takedown.demo.site.DemoSite).",
         "# Generated; the base URL is the loopback server the demo runs on.",
         "",
         "[crawl]",
-        *(f"{key} = {value}" for key, value in crawl.items()),
+        *(f"{key} = {json.dumps(value)}" for key, value in crawl.items()),
     ]
     for spec in targets:
         lines += ["", *_target_lines(base_url, spec)]
