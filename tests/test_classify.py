@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 
 import pytest
-from test_phrases import (
+from notice_truth import (
     DISCUZ,
     EXPECTED,
     FILLED,

@@ -8,16 +8,14 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import lxml.html
 import pytest
-import uvicorn
+from serving import serving
 
 from reports.viewer import CSP, create_app
 from snapshots import open_store
@@ -25,25 +23,6 @@ from snapshots.browse import takedown_list
 
 HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
            "referrer-policy": "no-referrer", "x-frame-options": "SAMEORIGIN"}
-
-
-@contextmanager
-def serving(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """*app* served by uvicorn on a free loopback port, in a thread; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            thread.join(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")

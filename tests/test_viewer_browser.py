@@ -19,9 +19,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from hostile_markup import hostile_page
+from serving import serving
 from sitesim import HTML, RouteSite, crawl, serve, watchlist
-from test_sanitize import hostile_page
-from test_viewer import serving
 
 from reports.viewer import create_app
 from snapshots import open_store
