@@ -40,7 +40,16 @@ from diffing.listing import (
     vanished_from_middle,
 )
 from diffing.phrases import Phrasebook, load_phrasebook
-from snapshots.evidence import CaptureRef, DetectionStore, Job, JobSession
+from snapshots.evidence import (
+    EVIDENCE_VERSION,
+    CaptureRef,
+    DetectionStore,
+    Evidence,
+    Job,
+    JobSession,
+    StateRef,
+    TakedownRef,
+)
 from snapshots.repo import Store, as_utc
 from snapshots.urls import normalize_url
 from snapshots.vocab import TAKEDOWN_STATES, Kind, State, is_html
@@ -189,7 +198,7 @@ class RoundDetector:
         ``error`` verdict naming the exception; its URL's state is left as it was (like a
         failed fetch) and the job goes on."""
         try:
-            with self.js.s.begin_nested():
+            with self.js.savepoint():
                 return step(*args)
         except Exception as exc:
             log.warning("capture %s (%s): %s: %s", c.id, c.url, type(exc).__name__, exc,
@@ -240,15 +249,14 @@ class RoundDetector:
         return last_ok
 
     # -- the state machine of one URL ------------------------------------------------------------
-    def _advance(self, c: CaptureRef, st, v: Verdict, page: Page | None,
+    def _advance(self, c: CaptureRef, st: StateRef | None, v: Verdict, page: Page | None,
                  last_ok: Page | None) -> None:
         memory = dict(st.memory or {}) if st is not None else {}
         fields: dict = {"last_capture_id": c.id}
         open_td = self.js.takedown(st.open_takedown_id) if st is not None else None
         if v.state == State.OK:
             if open_td is not None:
-                open_td.restored_at = self.job.at
-                self.summary.restored += 1
+                self._restore(open_td.id)
                 fields["open_takedown_id"] = None
             if st is not None and st.last_ok_capture_id and page is not None:
                 self._edits(c, st, memory, page, last_ok)
@@ -264,9 +272,9 @@ class RoundDetector:
             elif open_td is not None:
                 # a later reading may name the kind better; plain "removed" never overrides
                 if v.kind != open_td.kind and v.kind != Kind.REMOVED:
-                    open_td.kind = v.kind
-                    open_td.evidence = {**open_td.evidence, **self._why(v),
-                                        "kind_changed_at": self.job.at.isoformat()}
+                    self.js.rekind(open_td.id, v.kind, {
+                        **open_td.evidence, **self._why(v),
+                        "kind_changed_at": self.job.at.isoformat()})
             elif st is not None and st.last_ok_capture_id:
                 td = self._open(c, st.last_ok_capture_id, st.last_ok_at, v.kind or Kind.REMOVED,
                                 self._why(v))
@@ -329,7 +337,8 @@ class RoundDetector:
 
     def _open(self, c: CaptureRef, last_ok_id: int, last_seen, kind: str,
               why: dict, item: str = "", url_id: int | None = None,
-              first_id: int | None = None, detected_at: datetime | None = None):
+              first_id: int | None = None,
+              detected_at: datetime | None = None) -> TakedownRef:
         """A takedown of *c*'s URL (or of *item* on it): one record per URL and item,
         whichever targets reach it.  An open record of another reading (another target's,
         or a weaker kind: ``delisted``/``edited`` before the page went) takes this one in:
@@ -340,8 +349,9 @@ class RoundDetector:
         if td is not None:
             self._merge(td, kind, why)
             return td
-        evidence = {**why, "last_ok": self.js.capture_facts(last_ok_id),
-                    "first": self.js.capture_facts(first_id), "targets": [self.job.target]}
+        evidence: Evidence = {
+            **why, "version": EVIDENCE_VERSION, "last_ok": self.js.capture_facts(last_ok_id),
+            "first": self.js.capture_facts(first_id), "targets": [self.job.target]}
         td = self.js.add_takedown(
             target_id=self.job.target_id, url_id=url_id or c.url_id, item=item, kind=kind,
             last_seen=last_seen, detected_at=detected_at or self.job.at,
@@ -349,7 +359,12 @@ class RoundDetector:
         self.summary.add(kind)
         return td
 
-    def _merge(self, td, kind: str, why: dict) -> None:
+    def _restore(self, takedown_id: int) -> None:
+        """The takedown's content is back in this round."""
+        self.js.restore(takedown_id, self.job.at)
+        self.summary.restored += 1
+
+    def _merge(self, td: TakedownRef, kind: str, why: dict) -> None:
         evidence = dict(td.evidence or {})
         targets = list(evidence.get("targets") or [])
         if self.job.target not in targets:
@@ -360,8 +375,9 @@ class RoundDetector:
                             "detected_at": as_utc(td.detected_at).isoformat()})
             evidence = {**evidence, **why, "history": history,
                         "kind_changed_at": self.job.at.isoformat()}
-            td.kind = kind
-        td.evidence = evidence
+            self.js.rekind(td.id, kind, evidence)
+        else:
+            self.js.set_evidence(td.id, evidence)
 
     def _listing_pages(self) -> set[str]:
         """Pages that list the target's entries.  With depth ≥ 1 their entries are pages
@@ -381,14 +397,13 @@ class RoundDetector:
         return (self.norm(link.url) for link in page.links)
 
     # -- edited ----------------------------------------------------------------------------------
-    def _edits(self, c: CaptureRef, st, memory: dict, page: Page,
+    def _edits(self, c: CaptureRef, st: StateRef, memory: dict, page: Page,
                last_ok: Page | None) -> None:
         edits = EditMemory(memory)
         for td_id in edits.open_ids():
             td = self.js.takedown(td_id)
             if td is not None and td.restored_at is None and edits.back(td.evidence, page):
-                td.restored_at = self.job.at
-                self.summary.restored += 1
+                self._restore(td.id)
                 edits.close(td_id)
         if last_ok is None:     # unchanged
             edits.learn(page)
@@ -642,8 +657,7 @@ class RoundDetector:
         for td in self.js.open_takedowns(self.job.target_id, kind=Kind.DELISTED, item=False):
             c = by_id.get(td.url_id)
             if c is not None and c.url in present:
-                td.restored_at = self.job.at
-                self.summary.restored += 1
+                self._restore(td.id)
 
     # -- sub-page items ----------------------------------------------------------------------------
     def _items(self) -> dict:
@@ -707,5 +721,4 @@ class RoundDetector:
     def _items_back(self, present: set[str]) -> None:
         for td in self.js.open_takedowns(self.job.target_id, item=True):
             if td.item in present and td.kind == Kind.REMOVED:
-                td.restored_at = self.job.at
-                self.summary.restored += 1
+                self._restore(td.id)

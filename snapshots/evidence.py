@@ -4,16 +4,21 @@ detector's memory between runs.
 ``DetectionStore.job(round_id, target_id)`` opens one transaction for one (round, target):
 everything the detector writes for it lands together, with the mark that it was done, so a
 killed ``takedown detect`` leaves nothing half-done and the next run simply redoes it.
-Imports only ``snapshots``.
+
+The seam is typed: the detector reads frozen records (`CaptureRef`, `StateRef`,
+`TakedownRef`) and writes through explicit calls (`put_state`, `put_verdict`,
+`add_takedown`, `restore`, `rekind`, `set_evidence`, `mark_done`); it never holds a live
+row.  Imports only ``snapshots``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +36,121 @@ from snapshots.models import (
     Verdict,
 )
 from snapshots.repo import Store, as_utc, utcnow
+
+# -- the shapes of what detection keeps (JSON columns), shared with the reports -------------
+# "version" is written with each; a value without one was written before versions, in the
+# same shape as version 1.
+EVIDENCE_VERSION = 1
+MEMORY_VERSION = 1
+
+
+class CaptureFacts(TypedDict):
+    """One capture named as evidence (`JobSession.capture_facts`)."""
+
+    capture_id: int
+    sha256: str | None
+    captured_at: str          # ISO 8601, UTC
+    status: int | None
+    final_url: str | None
+
+
+class Evidence(TypedDict, total=False):
+    """``takedowns.evidence``: why a takedown was opened, and what it was seen as since."""
+
+    version: int
+    rule: str                 # the rule that decided (``http:404``, ``listing:…``, …)
+    targets: list[str]        # every target that reaches the URL, the first one first
+    last_ok: CaptureFacts | None    # the last capture showing the content
+    first: CaptureFacts | None      # the first capture showing it gone
+    history: list[dict]       # earlier kinds: {"kind", "rule", "detected_at"}
+    kind_changed_at: str
+    # a notice (the verdict's detail)
+    phrase: str
+    pattern: str
+    platform: str
+    source: str
+    # gone by other means
+    similarity: float
+    probe_status: int | None
+    final_url: str
+    refresh_url: str
+    # edited: the text cut, and its keys (to see it come back)
+    removed_text: list[str]
+    removed_keys: list[str]
+    # delisted
+    listing: str
+    page_still_serving: CaptureFacts
+    confirmed: CaptureFacts
+    # an item gone from the middle of its list
+    position: int
+
+
+class RoundMemory(TypedDict, total=False):
+    """``detected_rounds.memory``: what detection kept of one (round, target) for the next."""
+
+    version: int
+    listings: dict[str, Any]         # listing URL → the entries it listed
+    items: dict[str, Any]            # page URL → {"capture_id", "at", "items": [[id, key, links]]}
+    list_paths: list[str]            # block paths learned to hold lists
+    volatile_lists: list[str]
+    bumped: list[str]                # lists seen to bump (ordered by last reply)
+    rotating: list[str]              # lists seen to rotate (widgets)
+    pending_delisted: dict[str, Any]  # URL → a delisting waiting for confirmation
+
+
+class UrlMemory(TypedDict, total=False):
+    """``detect_state.memory``: what detection keeps of one URL between its captures."""
+
+    ok_sha: str                      # body of the last ok capture
+    listing: str                     # "pagination" once a later page of a list went
+    oks: int                         # ok captures read
+    keys: dict[str, int]             # block key → captures it was in
+    vpaths: dict[str, int]           # block path → times its text changed
+    edited_open: list[int]           # open ``edited`` takedowns of the URL
+
+
+@dataclass(frozen=True)
+class TakedownRef:
+    """One takedown as the detector reads it: a frozen copy (its evidence a read-only
+    view).  The detector changes a takedown only through `JobSession`'s calls
+    (`restore`, `rekind`, `set_evidence`), never by editing a row it was handed."""
+
+    id: int
+    target_id: int
+    url_id: int
+    item: str
+    kind: str
+    last_seen: datetime
+    detected_at: datetime
+    restored_at: datetime | None
+    evidence: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class StateRef:
+    """What the detector remembers of one URL (``detect_state``), read-only; written back
+    whole with `JobSession.put_state`."""
+
+    url_id: int
+    state: str
+    last_capture_id: int
+    last_ok_capture_id: int | None
+    last_ok_at: datetime | None
+    open_takedown_id: int | None
+    memory: Mapping[str, Any]
+
+
+def _takedown_ref(row: Takedown) -> TakedownRef:
+    return TakedownRef(row.id, row.target_id, row.url_id, row.item or "", row.kind,
+                       as_utc(row.last_seen), as_utc(row.detected_at),
+                       as_utc(row.restored_at) if row.restored_at is not None else None,
+                       MappingProxyType(dict(row.evidence or {})))
+
+
+def _state_ref(row: DetectState) -> StateRef:
+    return StateRef(row.url_id, row.state, row.last_capture_id, row.last_ok_capture_id,
+                    as_utc(row.last_ok_at) if row.last_ok_at is not None else None,
+                    row.open_takedown_id, MappingProxyType(dict(row.memory or {})))
 
 
 @dataclass(frozen=True)
@@ -114,7 +234,7 @@ class JobSession:
         sha = self.s.scalar(select(Capture.text_sha256).where(Capture.id == capture_id))
         return self.text(sha)
 
-    def capture_facts(self, capture_id: int | None) -> dict | None:
+    def capture_facts(self, capture_id: int | None) -> CaptureFacts | None:
         """The evidence of one capture: id, SHA-256, time, status, final URL."""
         if capture_id is None:
             return None
@@ -123,58 +243,82 @@ class JobSession:
                 "captured_at": as_utc(c.captured_at).isoformat(), "status": c.status,
                 "final_url": c.final_url}
 
-    def states(self, url_ids: list[int]) -> dict[int, DetectState]:
+    def savepoint(self) -> AbstractContextManager[Any]:
+        """A nested transaction: what one capture's reading writes is undone together
+        when that reading raises."""
+        return self.s.begin_nested()
+
+    def states(self, url_ids: list[int]) -> dict[int, StateRef]:
         if not url_ids:
             return {}
         rows = self.s.scalars(select(DetectState).where(DetectState.url_id.in_(url_ids)))
-        return {r.url_id: r for r in rows}
+        return {r.url_id: _state_ref(r) for r in rows}
 
-    def put_state(self, url_id: int, **fields: Any) -> DetectState:
+    def put_state(self, url_id: int, **fields: Any) -> None:
         row = self.s.get(DetectState, url_id)
         if row is None:
-            row = DetectState(url_id=url_id, **fields)
-            self.s.add(row)
+            self.s.add(DetectState(url_id=url_id, **fields))
         else:
             for k, v in fields.items():
                 setattr(row, k, v)
-        return row
 
     def put_verdict(self, capture_id: int, state: str, kind: str | None, rule: str,
                     detail: dict) -> None:
         self.s.merge(Verdict(capture_id=capture_id, state=state, kind=kind, rule=rule,
                              detail=detail))
 
-    def takedown(self, takedown_id: int | None) -> Takedown | None:
-        return None if takedown_id is None else self.s.get(Takedown, takedown_id)
+    def takedown(self, takedown_id: int | None) -> TakedownRef | None:
+        row = None if takedown_id is None else self.s.get(Takedown, takedown_id)
+        return None if row is None else _takedown_ref(row)
+
+    def restore(self, takedown_id: int, at: datetime) -> None:
+        """The takedown's content is back (seen at *at*): it is closed."""
+        self._edit(takedown_id, restored_at=at)
+
+    def rekind(self, takedown_id: int, kind: str, evidence: Mapping[str, Any]) -> None:
+        """Stronger evidence names the takedown's kind anew; *evidence* keeps the history."""
+        self._edit(takedown_id, kind=kind, evidence=dict(evidence))
+
+    def set_evidence(self, takedown_id: int, evidence: Mapping[str, Any]) -> None:
+        self._edit(takedown_id, evidence=dict(evidence))
+
+    def _edit(self, takedown_id: int, **fields: Any) -> None:
+        row = self.s.get(Takedown, takedown_id)
+        if row is None:
+            raise LookupError(f"no takedown {takedown_id}")
+        for k, v in fields.items():
+            setattr(row, k, v)
+        row.updated_at = utcnow()
 
     def open_takedowns(self, target_id: int, kind: str | None = None,
-                       item: bool | None = None) -> list[Takedown]:
+                       item: bool | None = None) -> list[TakedownRef]:
         q = select(Takedown).where(Takedown.target_id == target_id,
                                    Takedown.restored_at.is_(None))
         if kind is not None:
             q = q.where(Takedown.kind == kind)
         if item is not None:
             q = q.where(Takedown.item != "") if item else q.where(Takedown.item == "")
-        return list(self.s.scalars(q))
+        return [_takedown_ref(r) for r in self.s.scalars(q)]
 
     def url_of(self, url_id: int) -> str:
         return self.s.scalar(select(Url.url).where(Url.id == url_id)) or ""
 
-    def open_takedown_of(self, url: str, item: str = "") -> Takedown | None:
+    def open_takedown_of(self, url: str, item: str = "") -> TakedownRef | None:
         """The open takedown of *url* (and *item*) under any target, if there is one: a URL
         reached by several targets has one record."""
         q = (select(Takedown).join(Url, Takedown.url_id == Url.id)
              .where(Url.url == url, Takedown.item == item, Takedown.restored_at.is_(None))
              .order_by(Takedown.id).limit(1))
-        return self.s.scalars(q).first()
+        row = self.s.scalars(q).first()
+        return None if row is None else _takedown_ref(row)
 
-    def add_takedown(self, **fields: Any) -> Takedown:
+    def add_takedown(self, **fields: Any) -> TakedownRef:
         row = Takedown(updated_at=utcnow(), **fields)
         self.s.add(row)
         self.s.flush()
-        return row
+        return _takedown_ref(row)
 
-    def round_memory(self, target_id: int, before: datetime) -> dict:
+    def round_memory(self, target_id: int, before: datetime) -> RoundMemory:
         """What the detector kept of the target's last processed round before *before*."""
         q = (select(DetectedRound.memory).join(Round, Round.id == DetectedRound.round_id)
              .where(DetectedRound.target_id == target_id, Round.at < before)
@@ -189,9 +333,9 @@ class JobSession:
                     Round.at <= until))
         return [m or {} for m in self.s.scalars(q)]
 
-    def mark_done(self, round_id: int, target_id: int, memory: dict) -> None:
+    def mark_done(self, round_id: int, target_id: int, memory: RoundMemory) -> None:
         self.s.add(DetectedRound(round_id=round_id, target_id=target_id, detected_at=utcnow(),
-                                 memory=memory))
+                                 memory={**memory, "version": MEMORY_VERSION}))
 
 
 def takedown_rows(store: Store, *, kinds: tuple[str, ...] = (),
