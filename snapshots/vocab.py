@@ -99,22 +99,24 @@ def is_html(content_type: str | None, head: str | bytes | None) -> bool:
     """Whether a body is markup, to parse (links, text, blocks) and to show as a page: the
     one rule the crawler, the detector and the viewer share.
 
-    A declared type naming html or xml is (XHTML, feeds); a type that is never markup
+    An empty body is not.  A declared type naming html or xml is (XHTML, feeds); a type that is never markup
     (JSON, CSS, script, an image, a PDF) is not, whatever its bytes hold; any other type,
     or none, leaves it to the body: markup when its first 4 KiB hold a ``<``.
 
-    >>> is_html("text/html; charset=gbk", ""), is_html(None, "  <p>x"), is_html(None, b"<html>")
+    >>> is_html("text/html; charset=gbk", "<p>"), is_html(None, "  <p>x"), is_html(None, b"<a>")
     (True, True, True)
+    >>> is_html("text/html", None), is_html("text/html", "")
+    (False, False)
     >>> is_html("application/json", '{"a": "<b>"}'), is_html(None, "plain"), is_html(None, None)
     (False, False, False)
     """
+    if not head:   # nothing to parse, whatever the type says
+        return False
     if content_type:
         ctype = content_type.split(";", 1)[0].strip().lower()
         if "html" in ctype or "xml" in ctype:
             return True
         if any(word in ctype for word in _NOT_MARKUP):
             return False
-    if not head:
-        return False
     probe = head[:SNIFF_CHARS]
     return (b"<" in probe) if isinstance(probe, bytes) else ("<" in probe)
