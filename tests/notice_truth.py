@@ -13,8 +13,8 @@ import csv
 from pathlib import Path
 
 import pytest
+from conftest import REALDATA
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 NOTICE_STRINGS = REALDATA / "notice-strings" / "notices.tsv"
 DISCUZ = REALDATA / "discuz-x31-notices" / "notices.tsv"
 WECHATSCOPE = REALDATA / "wechatscope-terminus2049" / "ceninfo.csv"

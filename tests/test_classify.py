@@ -10,6 +10,7 @@ from html import escape
 from pathlib import Path
 
 import pytest
+from conftest import REALDATA
 from notice_truth import (
     DISCUZ,
     EXPECTED,
@@ -25,7 +26,6 @@ from diffing.phrases import load_phrasebook
 from snapshots.records import NewCapture
 from snapshots.repo import first_state
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 QUALITY = REALDATA / "edgi-web-monitoring-processing" / "snapshot_quality"
 AT = datetime(2021, 3, 22, tzinfo=UTC)
 PHPBB_404 = ("NO_TOPIC", "NO_FORUM", "NO_USER")   # phpBB's msg_handler answers these with 404

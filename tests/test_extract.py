@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from conftest import REALDATA
 
 from diffing.dates import find_date
 from diffing.extract import Block, Page, extract
 from diffing.volatile import fix_mojibake, mask
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 WMD = REALDATA / "web-monitoring-diff"
 URL = "http://example.org/news/a.html"
 

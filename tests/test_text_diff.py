@@ -13,9 +13,9 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from conftest import REALDATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +24,6 @@ from diffing.results import Change, DiffResult
 from diffing.text import blocks_diff, substantive_removals
 from diffing.volatile import fix_mojibake, mask
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 EDGI = REALDATA / "edgi-web-monitoring-processing" / "archives"
 VERSIONS = REALDATA / "web-monitoring-diff" / "versions"
 CHANGEDETECTION = REALDATA / "changedetection-diff-text"

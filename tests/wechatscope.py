@@ -37,11 +37,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+from conftest import REALDATA
+
 from takedown.demo.layout import esc, html_reply, not_found, text_reply
 from takedown.demo.server import Reply
 
-CENINFO = (Path(__file__).resolve().parents[2] / "shared" / "realdata"
-           / "wechatscope-terminus2049" / "ceninfo.csv")
+CENINFO = REALDATA / "wechatscope-terminus2049" / "ceninfo.csv"
 CST = timezone(timedelta(hours=8))  # censored_date is Hong Kong / Beijing time (presumably)
 WINDOW_START = datetime(2018, 11, 13, tzinfo=CST)
 WINDOW_DAYS = 3
