@@ -34,8 +34,8 @@ from reports.events import load_events_file
 from reports.keywords import KeywordList, Term
 from reports.output import write_report
 from reports.report import ReportOptions, build_report
+from snapshots import blobs as blobcodec
 from snapshots import open_store
-from snapshots import store as blobcodec
 from snapshots.models import Blob, Capture, Round, Takedown, Target, Url
 from snapshots.repo import Store
 

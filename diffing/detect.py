@@ -40,7 +40,7 @@ from diffing.listing import (
     vanished_from_middle,
 )
 from diffing.phrases import Phrasebook, load_phrasebook
-from snapshots.evidence import (
+from snapshots.detection_store import (
     EVIDENCE_VERSION,
     CaptureRef,
     DetectionStore,

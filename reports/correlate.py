@@ -24,7 +24,7 @@ from reports.content import ZONE_ASSUMED
 from reports.events import Event
 from reports.keywords import Matcher, Term
 from snapshots.defaults import default
-from snapshots.evidence import CaptureFacts, Evidence
+from snapshots.detection_store import CaptureFacts, Evidence
 
 BEFORE_DAYS, AFTER_DAYS = default("report.before_days"), default("report.after_days")
 # a local time read as UTC is off by the site's offset: -12:00 to +14:00
@@ -47,7 +47,7 @@ class TakedownRow:
     last_seen: datetime
     detected_at: datetime
     restored_at: datetime | None
-    evidence: Evidence   # as detection wrote it (snapshots.evidence declares the shape)
+    evidence: Evidence   # as detection wrote it (snapshots.detection_store declares the shape)
     last_ok: CaptureFacts | None
     first: CaptureFacts
     title: str = ""

@@ -36,9 +36,9 @@ from reports.compare import Comparison, compare_pages
 from reports.render import render
 from reports.sanitize import inert_html, inert_text
 from snapshots import browse
+from snapshots.blobs import READ_CAP
 from snapshots.browse import CaptureBody
 from snapshots.patterns import RunawayPattern
-from snapshots.store import READ_CAP
 from snapshots.vocab import is_html
 
 log = logging.getLogger(__name__)

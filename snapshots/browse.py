@@ -13,9 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from snapshots.blobs import READ_CAP
 from snapshots.models import Capture, Round, Takedown, Target, Url, Verdict
 from snapshots.repo import Store, as_utc
-from snapshots.store import READ_CAP
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ store is `StoreMissing`); ``check_store`` runs every check below and returns a
 - ``sqlite``: SQLite's own ``PRAGMA integrity_check`` (SQLite stores only).
 - ``blob``: a blob that does not decode with its codec, or whose decoded bytes are not
   ``size`` long, or whose SHA-256 is not its key (the key is the hash of the raw,
-  uncompressed content, as ``snapshots.store.pack`` computes it).  Blobs are read in key
+  uncompressed content, as ``snapshots.blobs.pack`` computes it).  Blobs are read in key
   order, ``BATCH`` at a time, each batch in a short transaction of its own: memory holds
   one batch whatever the store's size, and a crawl writing meanwhile is never blocked.
 - ``orphan``: a reference declared by the models (every foreign key: a capture's body and
@@ -53,7 +53,7 @@ from sqlalchemy import JSON, Column, Engine, Text, cast, func, inspect, select
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from snapshots import store as blobcodec
+from snapshots import blobs as blobcodec
 from snapshots.db import Base, default_url, make_engine, shown_url
 from snapshots.errors import StoreMissing, StoreURLError
 from snapshots.migrate import alembic_config

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from snapshots import store as blobcodec
+from snapshots import blobs as blobcodec
 from snapshots.db import WRITES, as_utc, session_factory
 from snapshots.errors import StoreError
 from snapshots.models import Blob, Capture, Link, Round, Target, Url, VolatileParam

@@ -14,10 +14,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from snapshots import store as blobcodec
+from snapshots import blobs as blobcodec
+from snapshots.blobs import READ_CAP
 from snapshots.models import Blob, Capture, Round, Takedown, Target, Url
 from snapshots.repo import Store, as_utc, stored_head
-from snapshots.store import READ_CAP
 
 CHUNK = 500  # keys per IN (...): well under SQLite's and PostgreSQL's parameter limits
 

@@ -99,9 +99,10 @@ def is_html(content_type: str | None, head: str | bytes | None) -> bool:
     """Whether a body is markup, to parse (links, text, blocks) and to show as a page: the
     one rule the crawler, the detector and the viewer share.
 
-    An empty body is not.  A declared type naming html or xml is (XHTML, feeds); a type that is never markup
-    (JSON, CSS, script, an image, a PDF) is not, whatever its bytes hold; any other type,
-    or none, leaves it to the body: markup when its first 4 KiB hold a ``<``.
+    An empty body is not.  A declared type naming html or xml is (XHTML, feeds); a type
+    that is never markup (JSON, CSS, script, an image, a PDF) is not, whatever its bytes
+    hold; any other type, or none, leaves it to the body: markup when its first 4 KiB hold
+    a ``<``.
 
     >>> is_html("text/html; charset=gbk", "<p>"), is_html(None, "  <p>x"), is_html(None, b"<a>")
     (True, True, True)

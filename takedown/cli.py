@@ -262,7 +262,7 @@ def export(obj: Context, fmt: str, out: str | None, kinds: tuple[str, ...],
            target_names: tuple[str, ...]) -> None:
     """One record per takedown, with its evidence (JSON Lines or CSV)."""
     from reports.export import write, write_file
-    from snapshots.evidence import takedown_rows
+    from snapshots.detection_store import takedown_rows
 
     check_kinds(kinds)
     if out is not None and not Path(out).parent.is_dir():

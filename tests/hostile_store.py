@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from reports.viewer import create_app
 from snapshots import open_store
 from snapshots.browse import capture_body
-from snapshots.evidence import DetectionStore
+from snapshots.detection_store import DetectionStore
 from snapshots.records import NewCapture
 
 AT = datetime(2024, 3, 1, tzinfo=UTC)

@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from sqlalchemy import Executable, create_engine, inspect, text, update
 
 from diffing.detect import detect
+from snapshots import blobs as blobcodec
 from snapshots import open_store
-from snapshots import store as blobcodec
 from snapshots.check import blob_batches, open_for_check
 from snapshots.models import Capture, Round
 from snapshots.records import NewCapture

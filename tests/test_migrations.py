@@ -14,8 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, func, select
 
 from diffing.detect import detect
+from snapshots import blobs as blobcodec
 from snapshots import open_store
-from snapshots import store as blobcodec
 from snapshots.db import Base, make_engine
 from snapshots.migrate import alembic_config, current, upgrade
 from snapshots.models import Capture, Takedown, Url

@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 
 from reports.viewer import create_app
 from snapshots import browse, open_store, reporting
+from snapshots.blobs import READ_CAP, pack, stored_prefix, unpack
 from snapshots.records import NewCapture
-from snapshots.store import READ_CAP, pack, stored_prefix, unpack
 
 AT = datetime(2024, 3, 1, tzinfo=UTC)
 URL = "http://127.0.0.1:9/huge"

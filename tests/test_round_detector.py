@@ -1,5 +1,5 @@
 """`diffing.detect.RoundDetector` alone, against an in-memory stand-in for the store's
-detection seam (`snapshots.evidence.JobSession`): hand-made captures in, the calls it makes
+detection seam (`snapshots.detection_store.JobSession`): hand-made captures in, the calls it makes
 out.  The seam is typed, so the stand-in is small: frozen records go in, every write is a
 call it records.  End-to-end detection over real crawls is in the other detect tests."""
 
@@ -16,7 +16,7 @@ import pytest
 
 from diffing.detect import DetectSummary, RoundDetector
 from diffing.phrases import load_phrasebook
-from snapshots.evidence import EVIDENCE_VERSION, CaptureRef, Job, StateRef, TakedownRef
+from snapshots.detection_store import EVIDENCE_VERSION, CaptureRef, Job, StateRef, TakedownRef
 
 BASE = "http://127.0.0.1:9/"
 AT = datetime(2021, 3, 15, tzinfo=UTC)

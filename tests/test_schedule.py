@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from crawler.errors import WatchlistError
 from crawler.watchlist import parse_watchlist, select_targets
 from snapshots import open_store
-from snapshots.evidence import takedown_rows
+from snapshots.detection_store import takedown_rows
 from snapshots.models import Capture, DetectedRound, Round, Target, Url
 from takedown import schedule
 from takedown.schedule import (

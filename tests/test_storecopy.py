@@ -12,7 +12,7 @@ from storecopy import DETECTION_TABLES, copy_store, row_counts
 from diffing.detect import detect
 from snapshots import open_store
 from snapshots.db import default_url, make_engine
-from snapshots.evidence import takedown_rows
+from snapshots.detection_store import takedown_rows
 from snapshots.models import Blob, Capture, Round, Takedown, Target, Url
 from snapshots.records import NewCapture
 

@@ -23,7 +23,7 @@ from typing import Any, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from snapshots import store as blobcodec
+from snapshots import blobs as blobcodec
 from snapshots.models import (
     Blob,
     Capture,
