@@ -32,8 +32,8 @@ Keys, all under a prefix (default ``takedown``; one Redis can serve several depl
     {p}:coordinator         lock held by the coordinator of the running round
 
 Claiming, pushing and counting happen in one Lua script, so a worker killed mid-page
-cannot mark a link claimed without queueing it.  Imports ``crawler.errors`` and
-``crawler.fetches``.
+cannot mark a link claimed without queueing it.  Imports ``crawler.errors``,
+``crawler.fetches`` and ``snapshots.defaults``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@
 - ``LoopbackOnlyMiddleware``: with ``TAKEDOWN_LOOPBACK_ONLY`` every non-loopback host is
   refused (tests and benchmarks must never reach the internet).
 
-Imports ``crawler.decoding``.
+Imports ``crawler.decoding`` and ``snapshots.urls``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What one round must fetch: per target, its spec and the URLs to revisit.
 
 Built by ``crawler.run`` from the watchlist and the store, read by the spider and the
-pipeline.  Imports ``crawler`` modules and ``snapshots.urls``.
+pipeline.  Imports ``crawler`` modules, ``snapshots.urls`` and (for types) ``snapshots.repo``.
 """
 
 from __future__ import annotations

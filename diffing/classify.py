@@ -5,7 +5,7 @@ Pure: the detector hands in the capture, its extracted page, the site's not-foun
 the same round (the probe) and the URL's last ok page.  The order of the rules is the
 policy: a failed fetch or an anti-bot page is never read as a takedown; a phrase counts only
 on a page that is short enough to be a notice, not on an article that quotes one.
-Imports only ``diffing``.
+Imports ``diffing`` and ``snapshots.vocab``.
 """
 
 from __future__ import annotations

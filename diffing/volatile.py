@@ -17,7 +17,7 @@ True
 >>> fix_mojibake("EspaÃ±ol")
 'Español'
 
-Pure; imports only the standard library.
+Pure; imports the standard library and ``diffing.dates`` (month and weekday names).
 """
 
 from __future__ import annotations

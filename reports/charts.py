@@ -5,8 +5,8 @@ Text stays text (``svg.fonttype = "none"``): the reader's browser draws Chinese 
 with its own fonts, and the SVG carries no glyph outlines.  Output is deterministic
 (fixed ``svg.hashsalt``, no date) and stripped of its XML prologue and RDF metadata, whose
 namespace URLs would be the only external addresses in the report.  Every string drawn is
-escaped by matplotlib's SVG writer.  Imports matplotlib, the standard library and
-``reports``.
+escaped by matplotlib's SVG writer.  Imports matplotlib, the standard library,
+``reports`` and ``snapshots.vocab``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ takedown.  Long unchanged runs are folded.  Compute here, render in templates.
 >>> [(s.op, s.text) for s in old if s.op != "equal"], [(s.op, s.text) for s in new][1]
 ([('del', 'cat')], ('ins', 'dog'))
 
-Pure; imports the standard library and diffing only.
+Pure; imports the standard library, diffing and ``snapshots.urls``.
 """
 
 from __future__ import annotations

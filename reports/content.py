@@ -7,7 +7,7 @@ offset) is unknown, so its age is too.
 Each distinct page (text key, items selector) is extracted once with ``diffing.extract``
 and searched for the terms there and then; many pages go to a process pool, since both are
 CPU-bound Python and a report of a large store reads thousands of pages.  Imports the
-standard library, ``diffing`` and ``reports.keywords``.
+standard library, ``diffing``, ``reports.keywords`` and ``snapshots.zones``.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ shows a publication time, its age at removal, bounded the same way.  No takedown
 valid input everywhere (empty tallies, a lifetime summary of None bounds), and a window
 that would leave the calendar stops at its first or last day.
 
-Pure: works on `TakedownRow`s the report builds.  Imports the standard library and
-``reports``.
+Pure: works on `TakedownRow`s the report builds.  Imports the standard library,
+``reports``, ``snapshots.defaults`` and ``snapshots.detection_store`` (the evidence's shape).
 """
 
 from __future__ import annotations

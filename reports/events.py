@@ -24,7 +24,8 @@ A scope entry that is a valid target name (``[a-z0-9_-]+``) names a target; anyt
 is a regular expression searched in the takedown's URL.  Every problem raises `EventsError`
 naming file:line:key; tomllib gives no positions, so `snapshots.tomllines.KeyLines` finds
 them in the text.
-Imports the standard library, ``reports.keywords`` and ``snapshots.tomllines``.
+Imports the standard library, ``reports.keywords`` and ``snapshots`` (errors, patterns,
+tomllines).
 """
 
 from __future__ import annotations

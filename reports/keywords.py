@@ -13,7 +13,7 @@ tokenisation (Chinese is not written with spaces), and ignores case.
 
 Bad files raise `InputFileError` (its subclass `KeywordsError`) naming file:line:key; it is a
 `snapshots.errors.TakedownError`, printed by the command line as ``error: …``.
-Imports the standard library and ``snapshots.errors``.
+Imports the standard library, ``snapshots.errors`` and ``snapshots.inputs``.
 """
 
 from __future__ import annotations

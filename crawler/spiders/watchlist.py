@@ -6,7 +6,8 @@ same-host links its pages carry that pass ``allow``/``deny``; and one not-found 
 site.  A URL is fetched once per round whatever number of targets reach it
 (``crawler.fetches``): the response, whatever its status, or the failure becomes one
 ``NewCapture`` item per target that reaches it, and each of them follows the page's links
-by its own depth, ``allow`` and ``deny``.  Imports ``crawler`` and ``snapshots.records``.
+by its own depth, ``allow`` and ``deny``.  Imports ``crawler`` and ``snapshots`` (records,
+patterns, vocab).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 `server` holds the generic `SiteServer`/`Reply`; `site` holds `DemoSite` with its ground truth
 and noise cases; the section modules (`forum`, `gov`, `wechat`, `weibo`, `news`) render pages.
-Nothing here imports crawler/, snapshots/, diffing/ or reports/.
+Nothing here imports crawler/, diffing/ or reports/; the ground truth names its kinds from
+``snapshots.vocab``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 stores it: absolute, query parameters sorted by name, session parameters removed, no
 fragment). `Noise` is one change that must *not* become a takedown. `TargetSpec` is one
 `[[target]]` of the demo watchlist, and `watchlist_text` renders them in the
-watchlist format. Imports only the stdlib.
+watchlist format. Imports the stdlib and ``snapshots.vocab`` (the kinds).
 """
 
 from __future__ import annotations

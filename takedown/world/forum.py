@@ -6,8 +6,8 @@ the opening post, the replies so far, a rotating hot-threads box and a form hash
 It plants `removed` (the platform's missing-thread notice in the page chrome, HTTP 200 on
 Discuz!, 404 on phpBB), `censored` (a moderator mask replacing the opening post, replies
 still shown), `section_closed` (every page of one board shows a closure notice or 404 while
-the forum lives; its threads keep serving) and `edited`.  Imports the stdlib and
-`takedown.world`.
+the forum lives; its threads keep serving) and `edited`.  Imports the stdlib,
+`takedown.world` and `takedown.demo.server` (replies).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ names, wrapper depth, which chrome exists, date style, language), with an A/B tw
 class names and a restyled successor for a mid-run template change.  `render_*` functions
 turn content into HTML under a skin; every text goes through `esc`.
 
-Imports the stdlib and `takedown.world.texts` only.
+Imports the stdlib and `takedown.world` (its texts) only.
 
 >>> import random
 >>> skin = draw_skin(random.Random(4), "en")

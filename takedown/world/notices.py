@@ -7,7 +7,7 @@ Only rows whose interpretation starts with exactly one takedown kind are used (n
 no "a/b" or "a / b" alternatives before its parenthesis, no listing markers), with markup
 stripped and placeholders refused.
 
-Imports only the stdlib.
+Imports the stdlib and ``snapshots.vocab`` (the kinds).
 
 >>> book = NoticeBook(FALLBACK)
 >>> import random

@@ -6,7 +6,8 @@ date, a view counter and a rotating related / most-read box.
 
 They plant `removed` (404, 410, soft 404, redirect home), `censored` (HTTP 451),
 `delisted` (an entry dropped from the middle of the list, its page still serving) and
-`edited` (paragraphs cut).  Imports the stdlib and `takedown.world`.
+`edited` (paragraphs cut).  Imports the stdlib, `takedown.world` and
+`takedown.demo.server` (replies).
 """
 
 from __future__ import annotations

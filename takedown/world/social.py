@@ -8,7 +8,7 @@ They plant `author_deleted` and `censored` (the platform's notice on its own or 
 full page chrome), `account_suspended` (every page of one account's timeline shows the
 notice; its posts either keep serving or show it too, each such URL its own takedown),
 `removed` (a post answering 404) and, on the WeChat-style site, `edited`.
-Imports the stdlib and `takedown.world`.
+Imports the stdlib, `takedown.world` and `takedown.demo.server` (replies).
 """
 
 from __future__ import annotations
