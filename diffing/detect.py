@@ -33,6 +33,7 @@ from diffing.listing import (
     matched_lists,
     overtaken,
     series_key,
+    series_pages,
     series_sequences,
     sitewide,
     template_widgets,
@@ -477,8 +478,16 @@ class RoundDetector:
         pages = [u for u in before if u in ok and u in listings]
         chained = series_sequences({u: before[u]["links"] for u in pages})
         chained_now = series_sequences({u: entries[u] for u in pages})
-        turned = {key for key, seq in chained.items()
-                  if not time_ordered(seq, chained_now.get(key, []))}
+        # a list still on the listing but read on other pages than last round: some page
+        # shows it at another place now (a site serving A/B layouts per request), so its
+        # chained entries are not the same slice of the list; neither its order nor what
+        # left it is judged this round
+        then_on = series_pages({u: before[u]["links"] for u in pages})
+        now_on = series_pages({u: entries[u] for u in pages})
+        self.reshuffled = {key for key in chained
+                           if now_on.get(key) and now_on[key] != then_on.get(key)}
+        turned = {key for key, seq in chained.items() if key not in self.reshuffled
+                  and not time_ordered(seq, chained_now.get(key, []))}
         # a list that bumps is seen across a template change too (it moved on the page)
         moved = matched_lists(chained, chained_now)
         self.bumped = set(self.memory.get("bumped", ())) | {
@@ -553,7 +562,8 @@ class RoundDetector:
         by_url = {c.url: c for c in self.caps}
         open_urls = self._open_url_ids()
         for listing, old_links in chained.items():
-            if listing in self.rotating or listing in self.bumped:
+            if listing in self.rotating or listing in self.bumped or \
+                    listing in self.reshuffled:
                 continue
             # entries only: not the listing's own pages (pagination), nor home pages
             listing_url = listing.split(" ", 1)[0]
@@ -571,6 +581,8 @@ class RoundDetector:
                 page = next(u for u in before if series_key(u)[0] == listing_url
                             and any(e[0] == url for e in before[u]["links"]))
                 listed = before[page]
+                log.debug("target %s: %s missing from the middle of %s (position %s): "
+                          "pending", self.job.target, url, listing, pos)
                 self.pending[url] = {
                     "list": listing, "first_capture_id": by_url[page].id,
                     # entries listed after it that were still there: its list, still read

@@ -189,6 +189,20 @@ def series_sequences(listings: dict[str, list[list[str]]]) -> dict[str, list[str
     return out
 
 
+def series_pages(listings: dict[str, list[list[str]]]) -> dict[str, frozenset[int]]:
+    """The page numbers each list of each listing (keyed as `series_sequences`) was read on.
+
+    >>> series_pages({"http://x/l": [["a", "ul.n"]], "http://x/l?page=2": [["b", "ol.m"]]})
+    {'http://x/l ul.n': frozenset({1}), 'http://x/l ol.m': frozenset({2})}
+    """
+    out: dict[str, set[int]] = {}
+    for page, entries in listings.items():
+        key, number = series_key(page)
+        for lkey in {lkey for _url, lkey in entries}:
+            out.setdefault(f"{key} {lkey}", set()).add(number)
+    return {key: frozenset(numbers) for key, numbers in out.items()}
+
+
 def matched_lists(before: dict[str, list[str]],
                   now: dict[str, list[str]]) -> dict[str, list[str]]:
     """Each list of *before* (keyed ``"listing-URL list-key"``, as `series_sequences`) with

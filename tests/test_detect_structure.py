@@ -329,3 +329,33 @@ def test_a_learned_session_parameter_is_not_a_redirect(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=True).stdout
     states = [r["state"] for r in json.loads(rows)]
     assert len(states) == 3 and set(states) == {"ok"}, states
+
+
+def ab_layouts(day: int) -> dict:
+    """A news section of three pages, eight entries a page, one new entry a day, served
+    in two layouts that put the list at different places (an A/B test): on day 0 the
+    first two pages come in layout B and the third in layout A, from day 1 every page in
+    layout B.  Nothing is taken down."""
+    ids = list(range(400 + day, 400 + day - 24, -1))
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    for n in range(3):
+        name = "/n/" if n == 0 else f"/n/?page={n + 1}"
+        rows = "".join(f"<dt><a href='/n/a{i}.html'>第{i}条 本市新闻的标题</a></dt><dd>"
+                       f"05-{i % 28 + 1:02d}</dd>" for i in ids[n * 8:(n + 1) * 8])
+        pager = "".join(f"<a href='/n/?page={k}'>{k}</a>" for k in (1, 2, 3))
+        if day == 0 and n == 2:
+            body = f"<div class='ct'><dl class='tl'>{rows}</dl></div><p>{pager}</p>"
+        else:
+            body = (f"<div class='main-0'><dl class='news-list'>{rows}</dl></div>"
+                    f"<p>{pager}</p>")
+        r[name] = page(body)
+    for i in range(370, 401 + day):
+        r[f"/n/a{i}.html"] = page(f"<h1>第{i}条</h1><p>{'本市新闻的正文内容。' * 5}</p>")
+    return r
+
+
+def test_a_list_that_changes_layout_on_some_pages_is_no_delisting(tmp_path: Path) -> None:
+    got = _run(tmp_path, ab_layouts, 4, "".join(
+        f'[[target]]\nname = "p{n}"\nurl = "{{base}}/n/{q}"\ndepth = 1\n\n'
+        for n, q in ((1, ""), (2, "?page=2"), (3, "?page=3"))))
+    assert got == []
