@@ -321,15 +321,20 @@ HEADER_TABLES = st.dictionaries(
               st.text(max_size=5)),
     st.one_of(st.text(max_size=10), st.sampled_from(["line\nbreak", "x\r"]), SCALARS),
     max_size=3)
+ZONES = st.one_of(
+    st.sampled_from(["Asia/Shanghai", "+08:00", "UTC", "-0530", "UTC+8", "+25:00", "Mars/Base",
+                     "../../etc/passwd", "Asia", "", "x" * 300, "Asia/\x00"]),
+    st.text(max_size=12), NUMBERS)
 TARGET_FIELDS = {
-    "name": NAMES, "url": URLS, "proxy": URLS, "depth": st.one_of(st.integers(-1, 3), NUMBERS),
+    "timezone": ZONES, "name": NAMES, "url": URLS, "proxy": URLS,
+    "depth": st.one_of(st.integers(-1, 3), NUMBERS),
     "allow": st.lists(REGEXES, max_size=3), "deny": st.lists(REGEXES, max_size=3),
     "items": CSS, "item_id": CSS, "headers": HEADER_TABLES, "robots": st.booleans(),
     "retention_days": NUMBERS, "every": INTERVALS}
 CRAWL_FIELDS = {
     "autothrottle": st.booleans(), "retention_days": NUMBERS, "concurrency": NUMBERS,
     "retries": NUMBERS, "max_size": NUMBERS, "delay": NUMBERS, "timeout": NUMBERS,
-    "every": INTERVALS, "user_agent": st.text(max_size=10)}
+    "every": INTERVALS, "user_agent": st.text(max_size=10), "timezone": ZONES}
 WATCH_STRINGS = st.one_of(URLS, REGEXES, CSS, INTERVALS, NAMES)
 WATCHLISTS = toml_documents(TomlShape(
     main="[[target]]",
