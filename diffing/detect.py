@@ -29,6 +29,7 @@ from diffing.listing import (
     DELIST_MIN_ENTRIES,
     LISTING_MIN_LINKS,
     entry_links,
+    in_widget,
     listing_pages,
     matched_lists,
     overtaken,
@@ -563,7 +564,7 @@ class RoundDetector:
         open_urls = self._open_url_ids()
         for listing, old_links in chained.items():
             if listing in self.rotating or listing in self.bumped or \
-                    listing in self.reshuffled:
+                    listing in self.reshuffled or in_widget(listing.split(" ", 1)[1]):
                 continue
             # entries only: not the listing's own pages (pagination), nor home pages
             listing_url = listing.split(" ", 1)[0]

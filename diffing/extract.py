@@ -215,7 +215,7 @@ def _time_element(times: list[tuple[etree._Element, bool]]) -> datetime | None:
 
 
 @lru_cache(maxsize=4096)
-def _is_boilerplate_name(names: str) -> bool:
+def is_boilerplate_name(names: str) -> bool:
     """Whether a class or id attribute holds a boilerplate token (see module docstring)."""
     for name in names.split():
         parts = set(_NAME_PARTS.split(_CAMEL.sub(r"\1 \2", name).lower()))
@@ -390,7 +390,7 @@ class _Walk:
         if tag in BOILERPLATE_TAGS or role in ("navigation", "complementary"):
             return el.find(".//main") is None
         section = tag in SECTION_BOILERPLATE_TAGS and not in_article
-        named = _is_boilerplate_name(el.get("class") or "") or _is_boilerplate_name(
+        named = is_boilerplate_name(el.get("class") or "") or is_boilerplate_name(
             el.get("id") or "")
         if not (section or named or tag == "form" or role in BOILERPLATE_ROLES):
             return False

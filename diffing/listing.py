@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from diffing.extract import Page
+from diffing.extract import Page, is_boilerplate_name
 
 # A link on this share of a target's pages (and on at least SITEWIDE_MIN pages) is
 # navigation, not an entry of a listing.
@@ -187,6 +187,23 @@ def series_sequences(listings: dict[str, list[list[str]]]) -> dict[str, list[str
         # made a list's `in` test quadratic)
         out[f"{key} {lkey}"] = list(dict.fromkeys(url for _n, _p, url in sorted(rows)))
     return out
+
+
+def in_widget(list_path: str) -> bool:
+    """Whether a list sits in a container the page itself names as a widget or as page
+    chrome (``aside``, ``div.sidebar``, ``div.widget-3``, ``div.hot``, ``div.related``):
+    a box of such a name shows a selection of entries, and an entry leaving it is no
+    evidence of a delisting, however orderly the box looked so far.
+
+    >>> in_widget("body>div.0>div.side-myh>div.widget-gnq>ul"), in_widget("body>div#main>ul.news")
+    (True, False)
+    """
+    for part in list_path.split(">"):
+        tag, *names = re.split(r"[.#]", part)
+        if tag == "aside" or any("widget" in n.lower() or is_boilerplate_name(n)
+                                 for n in names):
+            return True
+    return False
 
 
 def series_pages(listings: dict[str, list[list[str]]]) -> dict[str, frozenset[int]]:

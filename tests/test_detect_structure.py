@@ -359,3 +359,25 @@ def test_a_list_that_changes_layout_on_some_pages_is_no_delisting(tmp_path: Path
         f'[[target]]\nname = "p{n}"\nurl = "{{base}}/n/{q}"\ndepth = 1\n\n'
         for n, q in ((1, ""), (2, "?page=2"), (3, "?page=3"))))
     assert got == []
+
+
+def side_box(day: int) -> dict:
+    """A forum index whose main list is empty (its boards hidden to guests) and whose only
+    content is a side box of "hot topics" in time order; the middle ones leave the box on
+    day 2 while their threads serve.  With nothing else on the page, the extractor reads
+    the box as the page's content, but the box's own names say what it is: no delisting."""
+    r = {"/robots.txt": page("", headers={"Content-Type": "text/plain"})}
+    hot = [9, 8, 7, 6, 5, 4] if day < 2 else [9, 5, 4, 3, 2, 1]
+    r["/b/"] = page(
+        "<div class='main'><ul class='tl'> </ul></div>"
+        "<div class='side-x'><div class='widget-y'><h4>热门主题</h4><ul>" + "".join(
+            f"<li><a href='/b/t{i}.html'>帖子{i}的标题文字</a></li>" for i in hot)
+        + "</ul></div></div>")
+    for i in range(1, 10):
+        r[f"/b/t{i}.html"] = page(f"<h1>帖子{i}</h1><p>{'论坛帖子的正文内容。' * 5}</p>")
+    return r
+
+
+def test_a_box_named_as_a_widget_never_delists(tmp_path: Path) -> None:
+    got = _run(tmp_path, side_box, 4, '[[target]]\nname = "b"\nurl = "{base}/b/"\ndepth = 1\n')
+    assert got == []
