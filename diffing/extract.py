@@ -106,7 +106,8 @@ EMPTY_PAGE = Page("", (), (), (), (), None, None, "")
 
 
 def extract(html: str, url: str, items: str | None = None, item_id: str | None = None, *,
-            at: datetime | None = None, zone: tzinfo | None = None) -> Page:
+            item_times: bool = False, at: datetime | None = None,
+            zone: tzinfo | None = None) -> Page:
     """Blocks, links, items, refresh target and publication time of one page.
 
     ``items`` is a CSS selector of sub-page items (posts, list entries); ``item_id`` names the
@@ -114,9 +115,9 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     whose ``href`` (made absolute) or text is the id. Items without an id get ``h:`` and a
     hash of their masked text. A bad selector raises ValueError.
 
-    Publication times (the page's and each item's own) read relative times ("3小时前")
-    against the capture time *at* when it is given, and times that state no offset in the
-    site's *zone* when it is known (`diffing.dates`).
+    Publication times (the page's, and with *item_times* each item's own) read relative
+    times ("3小时前") against the capture time *at* when it is given, and times that state
+    no offset in the site's *zone* when it is known (`diffing.dates`).
     """
     parsed = _parse(html)
     if parsed is None:
@@ -147,7 +148,7 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     published = (head["published"] or _time_element(walk.times)
                  or visible_date([b.text for b in main], [b.heading for b in main], at, zone))
     return Page(title, main, boilerplate, links,
-                page_items(body, base, items, item_id, at=at, zone=zone),
+                page_items(body, base, items, item_id, dated=item_times, at=at, zone=zone),
                 head["refresh"], in_zone(published, zone), "\n".join(b.text for b in main))
 
 

@@ -63,7 +63,7 @@ def read_page(page: Page, matcher: Matcher | None = None) -> tuple[str, Content]
     key, html, url, items, item_id, at, zone_name = page
     zone = _zone(zone_name)
     try:
-        p = extract(html, url, items, item_id, at=at, zone=zone)
+        p = extract(html, url, items, item_id, item_times=True, at=at, zone=zone)
     except ValueError as exc:  # a bad items selector stored with the target
         log.warning("cannot extract %s (%s): %s", url, key[:12], exc)
         return key, Content()

@@ -471,3 +471,16 @@ def test_energy_gov_listing_items_by_css_id() -> None:
     assert [it.id for it in items] == _news_links(BEFORE)
     assert len(items) == 24
     assert all(it.links and it.text for it in items)
+
+
+def test_items_carry_their_own_time_only_when_asked() -> None:
+    """The report asks for each item's time; detection, which reads every page every
+    round, does not pay for the date search."""
+    html = ("<html><body><h1>帖子</h1><div class='post' data-pid='1'>楼主 发表于 2021-02-27 "
+            "20:00 正文</div><div class='post' data-pid='2'>回复 发表于 2021-02-28 08:15 "
+            "正文</div></body></html>")
+    plain = extract(html, "http://127.0.0.1:1/t", ".post", "data-pid")
+    dated = extract(html, "http://127.0.0.1:1/t", ".post", "data-pid", item_times=True)
+    assert [i.published for i in plain.items] == [None, None]
+    assert [i.published.isoformat() for i in dated.items] == ["2021-02-27T20:00:00",
+                                                              "2021-02-28T08:15:00"]
