@@ -59,6 +59,12 @@ class TakedownRow:
     hits: frozenset[str] | None = None  # every listed or event term its content holds
 
     @property
+    def offset_assumed(self) -> bool:
+        """Whether its publication time states no offset and nobody named the site's zone:
+        it was read as UTC."""
+        return self.published_zone == ZONE_ASSUMED
+
+    @property
     def age_bounds(self) -> tuple[timedelta, timedelta] | None:
         """(at least, at most) how long the content had been up when it went, when its
         publication time is known and not after the last sighting.  A local time whose
@@ -67,7 +73,7 @@ class TakedownRow:
         if self.published is None or self.published > self.last_seen:
             return None
         low, high = self.last_seen - self.published, self.detected_at - self.published
-        if self.published_zone == ZONE_ASSUMED:
+        if self.offset_assumed:
             low, high = max(timedelta(0), low - UNSTATED_EARLY), high + UNSTATED_LATE
         return low, high
 

@@ -38,7 +38,6 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from reports.charts import KIND_COLOURS
-from reports.content import ZONE_ASSUMED
 from reports.correlate import EventResult, TakedownRow
 from reports.export import csv_row, new_file, sibling, synced
 from reports.render import render
@@ -346,7 +345,7 @@ def _published(row: TakedownRow) -> str:
     offset (read as UTC; its age bounds widened)."""
     if row.published is None:
         return ""
-    mark = f" ({row.published_zone})" if row.published_zone == ZONE_ASSUMED else ""
+    mark = f" ({row.published_zone})" if row.offset_assumed else ""
     return row.published.isoformat() + mark
 
 

@@ -40,8 +40,7 @@ from reports.keywords import KeywordList, Matcher, Term
 from snapshots.defaults import default
 from snapshots.repo import Store
 from snapshots.reporting import (
-    capture_text_keys,
-    capture_times,
+    capture_texts,
     report_takedowns,
     store_counts,
     target_specs,
@@ -254,18 +253,18 @@ def _read_contents(store: Store, rows: list[TakedownRow], progress: StageProgres
     specs = target_specs(store)
     captures = {r.id: _content_capture(r) for r in rows}
     ids = [c for c in captures.values() if c is not None]
-    keys, times = capture_text_keys(store, ids), capture_times(store, ids)
+    read = capture_texts(store, ids)
     # one reading per text, items selector, capture time and zone: a relative time
     # ("3小时前") or a local one means another instant in another capture or zone
     wanted: dict[str, set[tuple[str | None, str | None, str, datetime | None, str | None]]] = {}
     row_key: dict[int, tuple[str, str]] = {}
     for r in rows:
-        sha = keys.get(captures[r.id]) if captures[r.id] is not None else None
+        sha, at = read.get(captures[r.id], (None, None))   # (None: no capture to read)
         if sha is None:
             continue
         spec = specs.get(r.target, {})
         items, item_id = (spec.get("items"), spec.get("item_id")) if r.item else (None, None)
-        zone, at = spec.get("timezone"), times.get(captures[r.id])
+        zone = spec.get("timezone")
         url = (r.last_ok or {}).get("final_url") or r.url
         wanted.setdefault(sha, set()).add((items, item_id, url, at, zone))
         row_key[r.id] = (sha, _page_key(sha, items, item_id, at, zone))

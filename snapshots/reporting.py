@@ -73,29 +73,24 @@ def _capture(values: tuple) -> dict | None:
             "captured_at": as_utc(at), "status": status, "final_url": final_url}
 
 
+def capture_texts(store: Store,
+                  capture_ids: Iterable[int]) -> dict[int, tuple[str | None, datetime]]:
+    """capture id → (the key of its decoded text, None for a capture without text; its
+    round's stamp in UTC, the time its page was read at, against which the page's relative
+    times such as "3小时前" are resolved)."""
+    ids = sorted(set(capture_ids))
+    out: dict[int, tuple[str | None, datetime]] = {}
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), CHUNK):
+            q = select(Capture.id, Capture.text_sha256, Capture.captured_at).where(
+                Capture.id.in_(ids[start:start + CHUNK]))
+            out.update((cid, (sha, as_utc(at))) for cid, sha, at in conn.execute(q))
+    return out
+
+
 def capture_text_keys(store: Store, capture_ids: Iterable[int]) -> dict[int, str | None]:
     """capture id → the key of its decoded text (None for a capture without text)."""
-    ids = sorted(set(capture_ids))
-    out: dict[int, str | None] = {}
-    with store.engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            q = select(Capture.id, Capture.text_sha256).where(
-                Capture.id.in_(ids[start:start + CHUNK]))
-            out.update((cid, sha) for cid, sha in conn.execute(q))
-    return out
-
-
-def capture_times(store: Store, capture_ids: Iterable[int]) -> dict[int, datetime]:
-    """capture id → its round's stamp (UTC): the time its page was read at, against which
-    the page's relative times ("3小时前") are resolved."""
-    ids = sorted(set(capture_ids))
-    out: dict[int, datetime] = {}
-    with store.engine.connect() as conn:
-        for start in range(0, len(ids), CHUNK):
-            q = select(Capture.id, Capture.captured_at).where(
-                Capture.id.in_(ids[start:start + CHUNK]))
-            out.update((cid, as_utc(at)) for cid, at in conn.execute(q))
-    return out
+    return {cid: sha for cid, (sha, _at) in capture_texts(store, capture_ids).items()}
 
 
 def texts(store: Store, keys: Iterable[str]) -> Iterator[tuple[str, str]]:

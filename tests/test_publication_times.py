@@ -53,7 +53,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     data, _base, runs = crawl_days(tmp, site, 3, TARGETS, "[crawl]\ntimeout = 20\n", DAY)
     assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
     assert _cli(data, "detect").returncode == 0
-    done = _cli(data, "report", "--out", str(tmp / "report"), "--format", "json,csv,md",
+    done = _cli(data, "report", "--out", str(tmp / "report"), "--format", "json,csv,md,html",
                 "--no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
     rep = json.loads((tmp / "report" / "report.json").read_text(encoding="utf-8"))
@@ -85,6 +85,8 @@ def test_a_time_without_an_offset_is_marked_and_its_age_only_bounded(report: dic
                                    "at_most": _hours(gone - at) + 14}
     md = (report["dir"] / "report.md").read_text(encoding="utf-8")
     assert "2021-02-20T09:00:00+00:00 (assumed UTC)" in md
+    html = (report["dir"] / "report.html").read_text(encoding="utf-8")
+    assert html.count("(offset not stated: read as UTC)") == 1   # the notice's, not the reply's
     csv = (report["dir"] / "takedowns.csv").read_text(encoding="utf-8")
     assert "published_zone" in csv.splitlines()[0] and ZONE_ASSUMED in csv
 
