@@ -77,8 +77,8 @@ class Evidence(TypedDict, total=False):
     # edited: the text cut, and its keys (to see it come back)
     removed_text: list[str]
     removed_keys: list[str]
-    # delisted
-    listing: str
+    # delisted: the listing it left ({"url", "page", "position", "pages"})
+    listing: dict[str, Any]
     page_still_serving: CaptureFacts
     confirmed: CaptureFacts
     # an item gone from the middle of its list
@@ -144,13 +144,13 @@ def _takedown_ref(row: Takedown) -> TakedownRef:
     return TakedownRef(row.id, row.target_id, row.url_id, row.item or "", row.kind,
                        as_utc(row.last_seen), as_utc(row.detected_at),
                        as_utc(row.restored_at) if row.restored_at is not None else None,
-                       MappingProxyType(dict(row.evidence or {})))
+                       MappingProxyType(row.evidence or {}))
 
 
 def _state_ref(row: DetectState) -> StateRef:
     return StateRef(row.url_id, row.state, row.last_capture_id, row.last_ok_capture_id,
                     as_utc(row.last_ok_at) if row.last_ok_at is not None else None,
-                    row.open_takedown_id, MappingProxyType(dict(row.memory or {})))
+                    row.open_takedown_id, MappingProxyType(row.memory or {}))
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,10 @@ NOT_SENT = frozenset({"robots", "refused_host", "url_too_long"})
 TRUNCATED_FLAGS = frozenset({"download_stopped", "decoded_capped", "dataloss"})
 
 
+def _content_type(response: Response) -> str:
+    return response.headers.get(b"Content-Type", b"").decode("latin-1")
+
+
 def _headers(response: Response) -> dict[str, str]:
     return {k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
             for k, v in response.headers.items()}
@@ -226,7 +230,7 @@ class WatchlistSpider(scrapy.Spider):
             target="", url=meta["watched"], depth=0, via="", fetched_at=datetime.now(UTC),
             status=response.status, final_url=response.url, redirects=_redirects(meta),
             headers=_headers(response), body=body,
-            content_type=response.headers.get(b"Content-Type", b"").decode("latin-1") or None,
+            content_type=_content_type(response) or None,
             truncated=cut or bool(TRUNCATED_FLAGS & set(response.flags)),
             error=f"{type(exc).__name__}: {exc}"[:2000], error_kind="unreadable",
             attempts=meta.get("retry_times", 0) + 1,
@@ -243,7 +247,7 @@ class WatchlistSpider(scrapy.Spider):
             fetched_at=datetime.now(UTC), status=response.status, final_url=response.url,
             redirects=_redirects(meta), headers=_headers(response), body=body, text=text,
             encoding=encoding,
-            content_type=response.headers.get(b"Content-Type", b"").decode("latin-1") or None,
+            content_type=_content_type(response) or None,
             truncated=truncated, error="body cut off before its end" if dataloss else None,
             error_kind="dataloss" if dataloss else None,
             attempts=meta.get("retry_times", 0) + 1,
@@ -259,8 +263,8 @@ class WatchlistSpider(scrapy.Spider):
         if cut:
             response = response.replace(body=body)
         text, text_cut = head_text(response.text, self.max_size)
-        ctype = response.headers.get(b"Content-Type", b"").decode("latin-1")
-        links = self._extract(response) if is_html(ctype, response.body) else []
+        markup = is_html(_content_type(response), response.body)
+        links = self._extract(response) if markup else []
         return body, text, response.encoding, links, cut or text_cut
 
     def _extract(self, response: TextResponse) -> list[tuple[str, str]]:
