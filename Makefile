@@ -5,8 +5,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEMO_DATA ?= demo-data
 DEMO_DAYS ?= 10
+# pywb (replay) and wacz (package validation) in a venv of their own: pywb pins redis<3, which
+# the crawler's scrapy-redis cannot share.  Tests that replay or validate archives find it here.
+ARCHIVE_VENV ?= .venv-archive
 
-.PHONY: install browser demo test bench lint clean fuzz
+.PHONY: install browser archive-tools demo test bench lint clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,12 +31,17 @@ browser:
 	  else echo "note: chromium or fonts-wqy-zenhei missing; browser tests will skip"; fi; \
 	fi
 
+archive-tools:
+	@test -x $(ARCHIVE_VENV)/bin/wacz -a -x $(ARCHIVE_VENV)/bin/wb-manager || \
+	  ($(PYTHON) -m venv $(ARCHIVE_VENV) && \
+	   $(ARCHIVE_VENV)/bin/pip install -q 'pywb>=2.8,<3' 'wacz>=0.5,<1')
+
 demo: $(STAMP)
 	rm -rf $(DEMO_DATA)
 	$(PY) -m takedown --data $(DEMO_DATA) demo --days $(DEMO_DAYS)
 
 # two workers: the machine's two cores (see tests/conftest.py for how tests are grouped)
-test: $(STAMP) browser
+test: $(STAMP) browser archive-tools
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=25
 
 bench: $(STAMP)
