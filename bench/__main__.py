@@ -18,6 +18,7 @@ from bench import (
     detect_growth,
     diff_speed,
     report_speed,
+    warc_import,
     workers,
     world,
 )
@@ -28,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "detect": detect_growth.run,
     "diff": diff_speed.run,
     "overlap": crawl_overlap.run,
+    "import": warc_import.run,
     "report": report_speed.run,
     "workers": workers.run,
     "world": world.run,

@@ -5,6 +5,7 @@ Exception tree::
     snapshots.errors.TakedownError   every error a user can cause
      └── TakedownCrawlError         base of every error the crawler raises on purpose
           ├── WatchlistError        the watchlist file is unreadable or invalid
+          ├── WarcImportError       an archive import that would break the store's order
           └── crawler.frontier.FrontierError   Redis unreachable, or a round already runs
 
 A fetch that fails is not an error here: it is recorded as a failed capture. These
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from snapshots.errors import LocatedError, TakedownError
 
-__all__ = ["TakedownCrawlError", "WatchlistError"]
+__all__ = ["TakedownCrawlError", "WarcImportError", "WatchlistError"]
 
 
 class TakedownCrawlError(TakedownError):
@@ -34,3 +35,8 @@ class WatchlistError(LocatedError, TakedownCrawlError):
     >>> str(WatchlistError("wl.toml", None, None, "no [[target]] tables"))
     'wl.toml: no [[target]] tables'
     """
+
+
+class WarcImportError(TakedownCrawlError):
+    """``takedown import-warc`` cannot import: no file could be read as an archive, or the
+    import would add captures behind rounds the detector already read."""

@@ -355,7 +355,7 @@ def takedown_rows(store: Store, *, kinds: tuple[str, ...] = (),
 
 def _record(t: Takedown, url: str, target: str) -> dict:
     named = (t.evidence or {}).get("targets") or [target]
-    rec = {"url": url, "kind": t.kind, "target": target,
+    rec = {"id": t.id, "url": url, "kind": t.kind, "target": target,
            "targets": [target, *(n for n in named if n != target)],
            "last_seen": as_utc(t.last_seen).isoformat(),
            "detected_at": as_utc(t.detected_at).isoformat(), "evidence": t.evidence}

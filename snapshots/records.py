@@ -16,7 +16,7 @@ class NewCapture:
     target: str
     url: str                      # normalised, as watched (before redirects)
     depth: int
-    via: str                      # seed | link | revisit | probe
+    via: str                      # seed | link | revisit | probe | import (import-warc)
     fetched_at: datetime
     status: int | None = None     # None when no response arrived
     final_url: str | None = None
