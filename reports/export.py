@@ -1,7 +1,8 @@
 """``takedown export``: one record per takedown, as JSON Lines or CSV.
 
-Record: ``url`` (as watched), ``kind``, ``target`` (the first target that reached it),
-``targets`` (every target that reaches the URL: one record however many), ``last_seen``
+Record: ``id`` (as the viewer's ``/takedowns/ID``; ``takedown evidence ID`` packs it),
+``url`` (as watched), ``kind``, ``target`` (the first target that reached it), ``targets``
+(every target that reaches the URL: one record however many), ``last_seen``
 (the last round that saw it alive), ``detected_at`` (the first round that showed the
 takedown), ``evidence``, plus ``item`` for a sub-page item and ``restored_at`` where it
 came back.
@@ -26,7 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-CSV_COLUMNS = ("url", "kind", "target", "targets", "item", "last_seen", "detected_at",
+CSV_COLUMNS = ("id", "url", "kind", "target", "targets", "item", "last_seen", "detected_at",
                "restored_at", "rule", "phrase", "evidence")
 FORMATS = ("jsonl", "csv")
 # what makes a spreadsheet read a cell as a formula (OWASP, CSV injection)
@@ -65,7 +66,7 @@ def write_csv(records: Iterable[dict], out: TextIO) -> int:
     for rec in records:
         ev = rec.get("evidence") or {}
         writer.writerow(csv_row({
-            **{k: rec.get(k, "") for k in CSV_COLUMNS[:8]},
+            **{k: rec.get(k, "") for k in CSV_COLUMNS[:9]},
             "targets": " ".join(rec.get("targets") or ()),
             "rule": ev.get("rule", ""), "phrase": ev.get("phrase", ""),
             "evidence": json.dumps(ev, ensure_ascii=False, sort_keys=True)}))

@@ -3,7 +3,8 @@
 `create_app(store, events=None, token=None)` builds the app; `reports.viewer_pages` holds
 the pages.  Routes (deep links): ``/`` targets,
 ``/targets/{name}``, ``/urls/{url_id}``, ``/takedowns`` (filters ``kind target since until
-q event page``), ``/takedowns/{takedown_id}``, ``/compare/{url_id}?a=&b=``,
+q event page``), ``/takedowns/{takedown_id}``, ``/takedowns/{takedown_id}/evidence.wacz`` (its
+evidence package, built on request: ``reports.evidence``), ``/compare/{url_id}?a=&b=``,
 ``/captures/{capture_id}/raw``.
 
 The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included:
@@ -201,6 +202,7 @@ def create_app(store: Any, events: Sequence[Any] | None = None, token: str | Non
         Route("/urls/{url_id}", view.url, methods=["GET"]),
         Route("/takedowns", view.takedowns, methods=["GET"]),
         Route("/takedowns/{takedown_id}", view.takedown, methods=["GET"]),
+        Route("/takedowns/{takedown_id}/evidence.wacz", view.evidence, methods=["GET"]),
         Route("/compare/{url_id}", view.compare, methods=["GET"]),
         Route("/captures/{capture_id}/raw", view.raw, methods=["GET"]),
     ]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from reports.compare import Comparison, compare_pages
+from reports.evidence import write_package
 from reports.render import render
 from reports.sanitize import inert_html, inert_text
 from snapshots import browse
@@ -280,6 +282,21 @@ class Pages:
         return {"title": f"Takedown #{td['id']}: {td['kind']}", "td": td,
                 "evidence": json.dumps(td["evidence"], ensure_ascii=False, indent=1),
                 "url_id": td["url_id"], **side_by_side(a, b, self._session_params(b))}
+
+    async def evidence(self, request: Request) -> Response:
+        """The takedown's evidence package (a WACZ), built on request, as an attachment."""
+        takedown_id = row_id(request, "takedown_id", "takedown")
+        data = await run_in_threadpool(self._evidence, takedown_id)
+        return Response(data, media_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="takedown-{takedown_id}.wacz"'})
+
+    def _evidence(self, takedown_id: int) -> bytes:
+        if browse.takedown_detail(self.store, takedown_id) is None:
+            raise HTTPException(404, "no such takedown")
+        with tempfile.TemporaryFile() as fh:
+            write_package(self.store, takedown_id, fh)
+            fh.seek(0)
+            return fh.read()
 
     async def compare(self, request: Request) -> Response:
         ctx = await run_in_threadpool(self._compare, request)

@@ -23,9 +23,7 @@ from typing import Any, TypedDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from snapshots import blobs as blobcodec
 from snapshots.models import (
-    Blob,
     Capture,
     DetectedRound,
     DetectState,
@@ -204,14 +202,15 @@ class DetectionStore:
     @contextmanager
     def job(self) -> Iterator[JobSession]:
         with self.store.writing() as s:
-            yield JobSession(s)
+            yield JobSession(s, self.store)
 
 
 class JobSession:
     """The detector's view of the store inside one job's transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, store: Store) -> None:
         self.s = session
+        self.store = store
 
     def captures(self, round_id: int, target_id: int) -> list[CaptureRef]:
         q = (select(Capture, Url.url, Url.role, Url.depth).join(Url, Capture.url_id == Url.id)
@@ -225,10 +224,10 @@ class JobSession:
     def text(self, sha256: str | None) -> str | None:
         if sha256 is None:
             return None
-        row = self.s.execute(select(Blob.codec, Blob.data).where(Blob.sha256 == sha256)).first()
-        if row is None:
+        try:    # through the store, which keeps deltas' keyframes decoded
+            return self.store.read_blob(self.s, sha256).decode("utf-8", "replace")
+        except KeyError:
             return None
-        return blobcodec.unpack(row.codec, row.data).decode("utf-8", "replace")
 
     def capture_text(self, capture_id: int) -> str | None:
         sha = self.s.scalar(select(Capture.text_sha256).where(Capture.id == capture_id))

@@ -4,8 +4,8 @@ One error boundary: libraries raise domain errors, all derived from
 `snapshots.errors.TakedownError`; the group catches them once (:meth:`TakedownGroup.invoke`)
 and every error a user can cause ends as one ``error: …`` line on stderr (passwords of URLs
 masked) with exit code 2, usage errors included; a traceback only under ``--debug``.  Every
-input is validated before anything is written.  Only ``crawl``, ``demo``, ``schedule`` and
-``worker`` may create a store; the commands that read one say ``no store at DIR``.
+input is validated before anything is written.  Only ``crawl``, ``demo``, ``import-warc``,
+``schedule`` and ``worker`` may create a store; the commands that read one say ``no store at DIR``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -34,6 +34,7 @@ DAY = 86400
 MAX_MINUTES = 10 * 366 * 24 * 60
 
 log = logging.getLogger("takedown")
+T = TypeVar("T")
 
 
 class Context:
@@ -280,6 +281,99 @@ def export(obj: Context, fmt: str, out: str | None, kinds: tuple[str, ...],
         raise TakedownError(f"cannot write {out}: {exc.strerror or exc}") from exc
 
 
+@cli.command("export-warc")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The WARC file to write (gzip, WARC 1.1), e.g. captures.warc.gz.")
+@click.option("--target", "target_names", multiple=True, help="Only these targets; repeatable.")
+@click.option("--since", default=None,
+              help="Only rounds stamped on or after this day (YYYY-MM-DD) or time (ISO-8601).")
+@click.option("--until", default=None,
+              help="Only rounds stamped on or before this day or time.")
+@click.pass_obj
+def export_warc(obj: Context, out: str, target_names: tuple[str, ...], since: str | None,
+                until: str | None) -> None:
+    """Every capture as a WARC record: responses, revisits, redirects, failed fetches as
+    metadata (see docs/evidence.md)."""
+    from snapshots.warc_export import Selection, export_warc, parse_bound
+
+    sel = Selection(target_names, parse_bound(since, "--since", end=False),
+                    parse_bound(until, "--until", end=True))
+    if sel.since is not None and sel.until is not None and sel.until < sel.since:
+        raise click.BadParameter(f"{until!r} is before --since {since!r}",
+                                 param_hint="'--until'")
+    path = _output_file(out)
+    store = obj.store()
+    check_targets(store, target_names)
+    counts = _write_whole(path, lambda fh: export_warc(
+        store, fh, sel, filename=path.name, about=obj.db or str(Path(obj.data).resolve())))
+    click.echo(f"export-warc: {counts.summary()}; wrote {out}")
+
+
+@cli.command()
+@click.argument("takedown_id", metavar="ID", type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The package to write, e.g. takedown-12.wacz.")
+@click.pass_obj
+def evidence(obj: Context, takedown_id: int, out: str) -> None:
+    """Pack takedown ID's captures, verdicts and hashes as a WACZ evidence package (ID as
+    in the viewer's /takedowns/ID and the export's `id`)."""
+    from reports.evidence import write_package
+
+    path = _output_file(out)
+    store = obj.store()
+    summary = _write_whole(path, lambda fh: write_package(store, takedown_id, fh))
+    click.echo(f"evidence: takedown {takedown_id}: {summary}; wrote {out}")
+
+
+@cli.command()
+@click.argument("package", type=click.Path(dir_okay=False))
+def verify(package: str) -> None:
+    """Re-check an evidence package offline: every file's SHA-256 and size, the
+    datapackage digest, every WARC record's digests, every capture hash.  Exit 0 when all
+    match, 1 naming each mismatch, 2 when it is no readable package."""
+    from reports.evidence import verify_package
+
+    result = verify_package(Path(package))
+    for line in result.checked:
+        click.echo(f"ok: {line}")
+    for line in result.problems:
+        click.echo(f"mismatch: {line}")
+    if result.problems:
+        click.echo(f"verify: {package}: {len(result.problems)} mismatches", err=True)
+        sys.exit(1)
+    click.echo(f"verify: {package}: all {len(result.checked)} checks match")
+
+
+def _output_file(out: str) -> Path:
+    """*out* as a file an output may replace (its folder exists)."""
+    path = Path(out)
+    if not path.parent.is_dir():
+        raise TakedownError(f"{path.parent} is not an existing folder: create it first")
+    _replaceable(path)
+    return path
+
+
+def _write_whole(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Run *write* on a new temporary sibling of *path*, then rename it over *path*: the
+    file is replaced whole or left as it was."""
+    from reports.export import sibling
+
+    tmp = sibling(path, "tmp")
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as fh:
+            result = write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise TakedownError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return result
+
+
 def _replaceable(path: Path) -> None:
     """*path* may be replaced by an output file: absent, or a regular file that is not a
     database (a rename over a device, a FIFO, a symlink or the store would destroy it)."""
@@ -377,6 +471,52 @@ def history(obj: Context, url: str, as_json: bool) -> None:
         raise TakedownError(f"no captures of {url}")
     print_rows([{**r, "captured_at": r["captured_at"].isoformat()} for r in rows], as_json,
                title=url)
+
+
+@cli.command("import-warc")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...",
+                type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--watchlist", "watchlist_path", default=None, type=click.Path(dir_okay=False),
+              help="Put each URL under every target whose scope it matches (else: one "
+                   "target per host).")
+@click.option("--round-every", default="1d", show_default=True,
+              callback=lambda ctx, param, value: _interval_option(ctx, param, value),
+              help="Length of a round's window (45s, 30m, 6h, 1d …).")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@click.pass_obj
+def import_warc(obj: Context, files: tuple[str, ...], watchlist_path: str | None,
+                round_every: str, as_json: bool) -> None:
+    """Build capture history from WARC/ARC files and WACZ packages (docs/import.md).
+
+    One round per --round-every window, windows aligned to the Unix epoch in UTC and
+    stamped with their start (a record's WARC-Takedown-Round header names its round
+    instead); of a URL's records in one window the latest is imported, and each capture
+    keeps its WARC-Date as its fetch time.  Revisits take their original's payload;
+    records of other types, non-GET answers and URLs of no target are skipped and
+    counted.  A URL already captured in its round is skipped, so importing a file twice
+    adds nothing.  Exit 2 when a file is no archive at all and nothing was imported.
+    """
+    from crawler.warc_import import import_archives, read_archives
+    from crawler.watchlist import load_watchlist, parse_interval
+
+    wl = load_watchlist(watchlist_path) if watchlist_path else None
+    read = read_archives([Path(f) for f in files])   # read before anything is written
+    bad = read.unreadable()
+    if len(bad) == len(files):   # no store is made for nothing
+        raise TakedownError("nothing imported: " + "; ".join(bad))
+    result = import_archives(read, obj.store(create=True), parse_interval(round_every), wl)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        for report in result.files:
+            click.echo("\n".join(report.lines()))
+    if bad and result.captures == 0 and result.duplicates == 0:
+        raise TakedownError("nothing imported: " + "; ".join(bad))
+    if as_json:
+        return
+    click.echo(f"import-warc: {result.captures} captures imported into "
+               f"{len(result.rounds)} rounds ({sum(result.rounds.values())} new), "
+               f"{len(result.targets)} targets; {result.duplicates} already in the store")
 
 
 @cli.command()
