@@ -310,7 +310,7 @@ def export_warc(obj: Context, out: str, target_names: tuple[str, ...], since: st
 
 
 @cli.command()
-@click.argument("takedown_id", metavar="ID", type=int)
+@click.argument("takedown_id", metavar="ID", type=click.IntRange(1, 2**63 - 1))
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="The package to write, e.g. takedown-12.wacz.")
 @click.pass_obj
@@ -477,8 +477,8 @@ def history(obj: Context, url: str, as_json: bool) -> None:
 @click.argument("files", nargs=-1, required=True, metavar="FILE...",
                 type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--watchlist", "watchlist_path", default=None, type=click.Path(dir_okay=False),
-              help="Put each URL under every target whose scope it matches (else: one "
-                   "target per host).")
+              help="Put each URL under every target whose scope it matches, or the "
+                   "target our own export-warc names (else: one target per host).")
 @click.option("--round-every", default="1d", show_default=True,
               callback=lambda ctx, param, value: _interval_option(ctx, param, value),
               help="Length of a round's window (45s, 30m, 6h, 1d …).")

@@ -23,6 +23,7 @@ needs a meaning here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -245,6 +246,7 @@ class World:
     redis: str = REDIS_URL or "redis://127.0.0.1:6379/0"
     db: str | None = None            # a PostgreSQL URL, per block that exports one
     early: dict[int, Spawned] = field(default_factory=dict)  # slow runs started at once
+    takedown_id: int = 0             # the censored article's takedown
 
 
 class Unfilled(Exception):
@@ -301,6 +303,10 @@ def _value(sub: str | None, prev: str, tok: str, w: World, port: int | None) -> 
         ("--redis", "URL"): w.redis, ("--prefix", "P"): w.prefix,
         ("--jitter", "S"): "1", ("--misfire-grace", "S"): "60", ("--lease", "S"): "30",
         ("--days", "N"): "2", ("--title", "TEXT"): "A title", ("--token", "T"): w.token,
+        ("--out", "FILE.warc.gz"): str(w.tmp / "export.warc.gz"),
+        ("--out", "FILE.wacz"): str(w.tmp / "evidence.wacz"),
+        ("--watchlist", "WATCHLIST"): "watchlist.toml",
+        ("--since", "DAY"): "2021-03-01", ("--until", "DAY"): "2021-03-31",
     }
     if (prev, tok) in by_option:
         return by_option[prev, tok]
@@ -311,6 +317,12 @@ def _value(sub: str | None, prev: str, tok: str, w: World, port: int | None) -> 
         return "watchlist.toml"                  # in the working directory
     if sub == "history" and tok == "URL":
         return w.url
+    if sub == "import-warc" and tok == "FILE…":
+        return str(w.tmp / "world.warc.gz")      # the world's captures, exported
+    if sub == "verify" and tok == "FILE.wacz":
+        return str(w.tmp / "world.wacz")         # the censored article's package
+    if sub == "evidence" and tok == "ID":
+        return str(w.takedown_id)
     if re.fullmatch(r"[A-Z][A-Z0-9_.-]*", tok) or "…" in tok or tok.startswith("/srv"):
         raise Unfilled(f"{prev} {tok}")
     return tok
@@ -349,6 +361,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             run = crawl(wl, data, f"2021-03-0{day}T00:00:00Z", "--no-progress")
             assert run.returncode == 0, run.stderr
         invoke_ok(["--data", str(data), "detect"], {})
+        export = invoke_ok(["--data", str(data), "export"], {}).output
+        w.takedown_id = json.loads(export.splitlines()[0])["id"]
+        invoke_ok(["--data", str(data), "export-warc", "--out", str(tmp / "world.warc.gz")], {})
+        invoke_ok(["--data", str(data), "evidence", str(w.takedown_id), "--out",
+                   str(tmp / "world.wacz")], {})
         # events.toml as in examples/, with the keyword list it names beside it
         shutil.copy(ROOT / "examples/events/military-civil-fusion.toml", cwd / "events.toml")
         shutil.copytree(ROOT / "examples/keywords", tmp / "keywords")
