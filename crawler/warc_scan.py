@@ -23,6 +23,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 __all__ = ["Entry", "Scan", "Source", "load", "method_of", "parse_stamp", "scan", "sources"]
 
 READ = 64 * 1024
+UNKNOWN = "record of no type"
+# what random bytes read as ARC records yield; a file of nothing else is no archive
+JUNK = frozenset({UNKNOWN, "not an http(s) URL", "not an HTTP response"})
 VIAS = frozenset({"seed", "link", "revisit", "probe", "import"})   # NewCapture.via
 NOT_MEMBERS = "non-chunked gzip file detected"   # warcio's words for a file gzipped whole
 _MEMBER = re.compile(r"archive/[^/]+\.(warc|arc)(\.gz)?", re.IGNORECASE)
@@ -189,14 +193,39 @@ def _scan_once(source: Source, index: int, seq: int) -> Scan:
         except (zipfile.BadZipFile, RuntimeError) as exc:   # a damaged or encrypted member
             out.unreadable = f"cannot read: {exc}"
     out.notes += [_one_line(n) for n in re.split(r"\n(?=\S)", caught.getvalue()) if n.strip()]
-    if out.records == 0 and out.unreadable is None:
+    # no record read, or "records" (random bytes can pass for ARC header lines) followed
+    # by a break with nothing usable in them: no archive
+    junk = not out.entries and not out.skipped.keys() - JUNK and (
+        UNKNOWN in out.skipped or
+        (out.broken is not None and NOT_MEMBERS not in out.broken[1]))
+    if out.unreadable is None and (out.records == 0 or junk):
         out.unreadable = ("not a WARC or ARC file: " + out.broken[1] if out.broken
                           else "empty: no records")
         out.broken = None
     return out
 
 
+def _opening(fh: IO[bytes]) -> bytes:
+    """The first bytes of the archive in *fh* (of its first gzip member, if gzipped), the
+    file left where it was."""
+    start = fh.tell()
+    head = fh.read(READ)
+    fh.seek(start)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(31).decompress(head, 64)
+        except zlib.error:
+            return b""
+    return head.lstrip(b"\r\n")[:64]
+
+
 def _scan(fh: IO[bytes], out: Scan, index: int, seq: int) -> None:
+    opening = _opening(fh)
+    if opening and not opening.startswith((b"WARC/", b"filedesc:")):
+        # a WARC opens with its version line, an ARC with its filedesc:// record: a file
+        # whose first line merely has an ARC header's shape (random bytes can) is none
+        out.unreadable = "not a WARC or ARC file: it opens with neither WARC/ nor filedesc:"
+        return
     it = ArchiveIterator(fh, arc2warc=True)
     end = offset = 0
     try:
@@ -234,7 +263,7 @@ def _take(record: ArcWarcRecord, out: Scan, index: int, offset: int, seq: int) -
     if kind == "metadata" and h.get_header("WARC-Takedown-Capture"):
         return _failure(record, out, index, offset, seq)
     if kind not in ("response", "revisit"):
-        out.skipped[f"{kind} record"] += 1
+        out.skipped[f"{kind} record" if kind else UNKNOWN] += 1
         return False
     uri = (h.get_header("WARC-Target-URI") or "").strip().strip("<>")
     http = record.http_headers

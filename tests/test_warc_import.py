@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import zipfile
@@ -344,8 +345,9 @@ def takedown(*args: str) -> subprocess.CompletedProcess:
 
 def test_files_that_are_no_archive_exit_2_and_make_no_store(tmp_path: Path) -> None:
     (tmp_path / "empty.warc").write_bytes(b"")
-    (tmp_path / "random.warc").write_bytes(os.urandom(4096))
-    (tmp_path / "garbage.warc.gz").write_bytes(gzip.compress(os.urandom(4096)))
+    # seed 20's bytes have a first line warcio takes for an ARC record header
+    (tmp_path / "random.warc").write_bytes(random.Random(20).randbytes(4096))
+    (tmp_path / "garbage.warc.gz").write_bytes(gzip.compress(random.Random(1).randbytes(4096)))
     (tmp_path / "fake.warc.gz").write_bytes(b"not gzip at all\n")
     (tmp_path / "bad.wacz").write_bytes(b"PK not a zip")
     data = tmp_path / "d"
