@@ -10,16 +10,22 @@ store is `StoreMissing`); ``check_store`` runs every check below and returns a
 - ``sqlite``: SQLite's own ``PRAGMA integrity_check`` (SQLite stores only).
 - ``blob``: a blob that does not decode with its codec, or whose decoded bytes are not
   ``size`` long, or whose SHA-256 is not its key (the key is the hash of the raw,
-  uncompressed content, as ``snapshots.blobs.pack`` computes it).  Blobs are read in key
-  order, ``BATCH`` at a time, each batch in a short transaction of its own: memory holds
-  one batch whatever the store's size, and a crawl writing meanwhile is never blocked.
+  uncompressed content, as ``snapshots.blobs.pack`` computes it), or a delta (``zdelta``)
+  whose base blob is missing.  A delta is decoded through its base, as every reader does.
+  Blobs are read in key order, ``BATCH`` at a time, each batch in a short transaction of
+  its own: memory holds one batch (and a bounded cache of bases) whatever the store's size,
+  and a crawl writing meanwhile is never blocked.
+- ``link_set``: a page's stored link list that does not decode, or whose JSON does not
+  hash to its key, or whose length is not its ``count``.  Read like blobs.
 - ``orphan``: a reference declared by the models (every foreign key: a capture's body and
-  text blobs, URL, target and round; a link's, verdict's or takedown's capture; …) that
-  points at no row.  The database enforces these on write, so one found here was written
-  with the checks off, restored from a partial copy or edited by hand.
-- ``json``: a JSON column (a target's spec, a round's stats, a capture's headers, a
-  verdict's detail, the detector's memory …) whose stored text does not parse: written
-  by hand or by another tool; the commands that read it would stop on it.
+  text blobs and link set, URL, target and round; a delta's base blob; a verdict's or
+  takedown's capture; …) that points at no row.  The database enforces these on write, so
+  one found here was written with the checks off, restored from a partial copy or edited
+  by hand.
+- ``json``: a JSON column (a target's spec, a round's stats, a verdict's detail …) whose
+  stored text does not parse, or a packed JSON column (a capture's headers, the detector's
+  memories) whose bytes do not decode to JSON: written by hand or by another tool; the
+  commands that read it would stop on it.
 - ``round``: a round left ``running`` by a dead crawl (rule below).
 - ``check_failed``: a check that could not run (a table an older schema lacks); the
   others still run, each in its own connection.
@@ -49,15 +55,29 @@ from typing import TypeVar
 import zstandard
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, Column, Engine, Text, cast, func, inspect, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Engine,
+    LargeBinary,
+    Select,
+    Text,
+    cast,
+    func,
+    inspect,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from snapshots import blobs as blobcodec
-from snapshots.db import Base, default_url, make_engine, shown_url
+from snapshots.db import Base, PackedJSON, default_url, make_engine, shown_url, unpack_json
 from snapshots.errors import StoreMissing, StoreURLError
 from snapshots.migrate import alembic_config
-from snapshots.models import Blob, Capture, Round, Takedown, Target, Url, Verdict
+from snapshots.models import Blob, Capture, LinkSet, Round, Takedown, Target, Url, Verdict
+from snapshots.repo import KEYFRAME_CACHE, KeyframeCache
 
 BATCH = 64
 STALE_AFTER = timedelta(hours=1)
@@ -183,6 +203,8 @@ def check_store(engine: Engine, stale_after: timedelta = STALE_AFTER,
     if engine.dialect.name == "sqlite":
         found += _guarded("sqlite", found, lambda: _sqlite_problems(engine)) or []
     found += _guarded("blobs", found, lambda: list(_blob_problems(engine, batch))) or []
+    found += _guarded("link sets", found,
+                      lambda: list(_link_set_problems(engine, batch))) or []
     found += _guarded("json", found, lambda: list(_json_problems(engine, batch))) or []
     for child, parent in references():
         check = _orphan_check(engine, child, parent)
@@ -251,27 +273,49 @@ def _sqlite_problems(engine: Engine) -> list[Problem]:
 
 
 def _json_problems(engine: Engine, batch: int) -> Iterator[Problem]:
-    """Rows whose JSON columns hold text that does not parse, read as text *batch* rows at
-    a time in key order (a JSON column read as JSON would raise at the first)."""
+    """Rows whose JSON columns hold text that does not parse, or whose packed JSON columns
+    (`PackedJSON`) hold bytes that do not decode to JSON, read raw *batch* rows at a time in
+    key order (a column read through its type would raise at the first)."""
     for table in Base.metadata.sorted_tables:
-        keys = list(table.primary_key.columns)
-        columns = [c for c in table.columns if isinstance(c.type, JSON)]
-        if len(keys) != 1 or not columns:
+        columns = [c for c in table.columns if isinstance(c.type, JSON | PackedJSON)]
+        if not columns:
             continue
-        key = keys[0]
-        last = None
+        keys = list(table.primary_key.columns)
+        raw = [cast(c, Text) if isinstance(c.type, JSON) else type_coerce(c, LargeBinary)
+               for c in columns]
+        q = select(*keys, *raw).order_by(*keys).limit(batch)
+        last: tuple | None = None
         while True:
-            q = select(key, *(cast(c, Text) for c in columns)).order_by(key).limit(batch)
+            page = q if last is None else q.where(tuple_(*keys) > tuple_(*last))
             with engine.connect() as conn:
-                rows = conn.execute(q if last is None else q.where(key > last)).all()
+                rows = conn.execute(page).all()
             if not rows:
                 break
             for row in rows:
-                for column, raw in zip(columns, row[1:], strict=True):
-                    if raw is not None and not _parses(raw):
-                        yield Problem("json", f"json: {table.name}.{column.name} of row "
-                                              f"{row[0]} is not JSON ({raw[:40]!r})")
-            last = rows[-1][0]
+                name = ", ".join(str(v) for v in row[:len(keys)])
+                for column, value in zip(columns, row[len(keys):], strict=True):
+                    problem = _json_problem(table.name, column, name, value)
+                    if problem is not None:
+                        yield problem
+            last = tuple(rows[-1][:len(keys)])
+
+
+def _json_problem(table: str, column: Column, row: str,
+                  value: str | bytes | None) -> Problem | None:
+    if value is None:
+        return None
+    if isinstance(column.type, PackedJSON):
+        try:
+            unpack_json(value)
+        except ValueError as exc:
+            shown = bytes(value[:20]) if not isinstance(value, str) else value[:40]
+            return Problem("json", f"json: {table}.{column.name} of row {row} does not "
+                                   f"decode ({shown!r}): {exc}")
+        return None
+    if not _parses(value):
+        return Problem("json", f"json: {table}.{column.name} of row {row} is not JSON "
+                               f"({value[:40]!r})")
+    return None
 
 
 def _parses(raw: str) -> bool:
@@ -286,20 +330,26 @@ def _parses(raw: str) -> bool:
 
 
 def blob_batches(engine: Engine, batch: int = BATCH) -> Iterator[Sequence[Row]]:
-    """Every blob as (sha256, codec, size, data) rows, *batch* at a time in key order."""
-    q = (select(Blob.sha256, Blob.codec, Blob.size, Blob.data)
-         .order_by(Blob.sha256).limit(batch))
+    """Every blob as (sha256, codec, size, base_sha256, data) rows, *batch* at a time in
+    key order."""
+    return _batches(engine, select(Blob.sha256, Blob.codec, Blob.size, Blob.base_sha256,
+                                   Blob.data), Blob.sha256, batch)
+
+
+def _batches(engine: Engine, q: Select, key: Column, batch: int) -> Iterator[Sequence[Row]]:
+    q = q.order_by(key).limit(batch)
     last = ""
     while True:
         with engine.connect() as conn:
-            rows = conn.execute(q.where(Blob.sha256 > last)).all()
+            rows = conn.execute(q.where(key > last)).all()
         if not rows:
             return
         yield rows
-        last = rows[-1].sha256
+        last = rows[-1][0]
 
 
-def blob_problem(sha: str, codec: str, size: int, data: bytes) -> Problem | None:
+def blob_problem(sha: str, codec: str, size: int, data: bytes,
+                 base: bytes | None = None) -> Problem | None:
     """What is wrong with one stored blob, or None.
 
     >>> key, codec, packed = blobcodec.pack(b"page")
@@ -312,7 +362,7 @@ def blob_problem(sha: str, codec: str, size: int, data: bytes) -> Problem | None
     """
     short = f"{sha[:12]}…"
     try:
-        raw = blobcodec.unpack(codec, bytes(data))
+        raw = blobcodec.unpack(codec, bytes(data), None, base)
     except (ValueError, zstandard.ZstdError) as exc:
         return Problem("blob", f"blob {short}: cannot be decoded ({codec}): {exc} [{sha}]")
     actual = blobcodec.sha256_hex(raw)
@@ -325,11 +375,106 @@ def blob_problem(sha: str, codec: str, size: int, data: bytes) -> Problem | None
 
 
 def _blob_problems(engine: Engine, batch: int) -> Iterator[Problem]:
+    bases = KeyframeCache(KEYFRAME_CACHE)
     for rows in blob_batches(engine, batch):
-        for sha, codec, size, data in rows:
-            problem = blob_problem(sha, codec, size, data)
+        for sha, codec, size, base_sha, data in rows:
+            base = None if base_sha is None else _base(engine, bases, base_sha,
+                                                       full=codec != blobcodec.DELTA)
+            if base_sha is not None and base is None:
+                yield Problem("blob", f"blob {sha[:12]}…: its base {base_sha[:12]}… is "
+                                      f"missing or damaged, so it cannot be decoded [{sha}]")
+                continue
+            problem = blob_problem(sha, codec, size, data, base)
             if problem is not None:
                 yield problem
+
+
+def _base(engine: Engine, cache: KeyframeCache, sha: str, full: bool = False) -> bytes | None:
+    """A delta's base decoded (None when it is missing or does not decode): a full blob, or
+    unless *full* a ``zsibling`` keyframe whose own base is full (chains of three frames at
+    most)."""
+    raw = cache.get(sha)
+    if raw is None:
+        with engine.connect() as conn:
+            row = conn.execute(select(Blob.codec, Blob.base_sha256, Blob.data)
+                               .where(Blob.sha256 == sha)).first()
+        if row is None or (row[1] is not None and (full or row[0] != blobcodec.SIBLING)):
+            return None
+        parent = None if row[1] is None else _base(engine, cache, row[1], full=True)
+        try:
+            raw = blobcodec.unpack(row[0], bytes(row[2]), None, parent)
+        except (ValueError, zstandard.ZstdError):
+            raw = None
+        if raw is not None:
+            cache.put(sha, raw)
+    return raw
+
+
+def _link_set_problems(engine: Engine, batch: int) -> Iterator[Problem]:
+    q = select(LinkSet.sha256, LinkSet.count, LinkSet.data)
+    bases = KeyframeCache(KEYFRAME_CACHE // 8)
+    for rows in _batches(engine, q, LinkSet.sha256, batch):
+        for sha, count, data in rows:
+            base_sha = _link_base_key(bytes(data))
+            base = None if base_sha is None else _link_base(engine, bases, base_sha)
+            if base_sha is not None and base is None:
+                yield Problem("link_set", f"link set {sha[:12]}…: its base {base_sha[:12]}… "
+                                          f"is missing, damaged or not full [{sha}]")
+                continue
+            problem = link_set_problem(sha, count, bytes(data), base)
+            if problem is not None:
+                yield problem
+
+
+def _link_base_key(data: bytes) -> str | None:
+    try:
+        found = blobcodec.links_base(data)
+    except ValueError:      # link_set_problem says it does not decode
+        return None
+    return None if found is None else found[0]
+
+
+def _link_base(engine: Engine, cache: KeyframeCache, sha: str) -> bytes | None:
+    """A delta link set's base, a full set, as JSON (None when missing, damaged or a
+    delta itself: a read decodes two frames at most)."""
+    raw = cache.get(sha)
+    if raw is not None:
+        return raw
+    with engine.connect() as conn:
+        data = conn.execute(select(LinkSet.data).where(LinkSet.sha256 == sha)).scalar()
+    try:
+        if data is None or blobcodec.links_base(bytes(data)) is not None:
+            return None
+        raw = blobcodec.unpack_links_json(bytes(data))
+    except (ValueError, zstandard.ZstdError):
+        return None
+    if blobcodec.sha256_hex(raw) != sha:
+        return None
+    cache.put(sha, raw)
+    return raw
+
+
+def link_set_problem(sha: str, count: int, data: bytes,
+                     base: bytes | None = None) -> Problem | None:
+    """What is wrong with one stored link set (a delta with its *base*'s JSON), or None.
+
+    >>> key, n, packed = blobcodec.pack_links([("http://x/", "x")])
+    >>> link_set_problem(key, n, packed) is None, link_set_problem(key, 2, packed).kind
+    (True, 'link_set')
+    """
+    short = f"{sha[:12]}…"
+    try:
+        links = blobcodec.unpack_links(data, base)
+    except (ValueError, TypeError, zstandard.ZstdError) as exc:
+        return Problem("link_set", f"link set {short}: cannot be decoded: {exc} [{sha}]")
+    actual = blobcodec.sha256_hex(blobcodec.links_json(links))
+    if actual != sha:
+        return Problem("link_set", f"link set {short}: hashes to {actual}, not its key "
+                                   f"[{sha}]")
+    if len(links) != count:
+        return Problem("link_set", f"link set {short}: {len(links)} links decoded, {count} "
+                                   f"recorded [{sha}]")
+    return None
 
 
 # -- references ------------------------------------------------------------------------------
@@ -343,9 +488,13 @@ def references() -> list[tuple[Column, Column]]:
 
 def _orphan_check(engine: Engine, child: Column,
                   parent: Column) -> Callable[[], list[Problem]]:
+    # a table referring to itself (a delta's base blob) needs the parent under an alias
+    target = parent.table.alias("parent").c[parent.name] if parent.table is child.table \
+        else parent
+
     def run() -> list[Problem]:
         dangling = select(child).where(child.is_not(None),
-                                       ~select(parent).where(parent == child).exists())
+                                       ~select(target).where(target == child).exists())
         with engine.connect() as conn:
             n = conn.scalar(select(func.count()).select_from(dangling.subquery()))
             if not n:

@@ -4,6 +4,10 @@ SQLite (the default, one file under the data directory, WAL mode) or any URL SQL
 understands (``postgresql+psycopg://…``).  Opening a store brings its schema to the newest
 Alembic revision.  Imports nothing of ours outside ``snapshots``.
 
+JSON that the store keeps in bulk (a capture's HTTP headers, the detector's memories) is a
+``PackedJSON`` column: compact JSON, zstd compressed against a built-in dictionary of the
+keys and values it usually holds (see `pack_json`).
+
 Test hook: ``TAKEDOWN_SQLITE_MAX_PAGES=N`` in the environment caps every SQLite connection
 of the process at N database pages (``PRAGMA max_page_count``; never below the file's
 current size), so a test makes SQLite itself answer "database or disk is full" without a
@@ -12,6 +16,7 @@ full disk.  Unset, as in normal use, it changes nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -19,7 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+import zstandard
+from sqlalchemy import DateTime, Engine, LargeBinary, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
@@ -67,6 +73,119 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value: datetime | None,
                              dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+# -- packed JSON ------------------------------------------------------------------------------
+# Raw-content zstd dictionaries: text that small values are likely to repeat (a frame may copy
+# from it as if it preceded the value), the commonest strings last (nearest, cheapest to
+# reach).  A tag byte names the dictionary a value was packed with; a dictionary is never
+# changed once released (old values must decode): a better one gets a new tag.
+_HEADERS_V1 = (
+    '"x-frame-options":"SAMEORIGIN","x-xss-protection":"1; mode=block",'
+    '"x-content-type-options":"nosniff","strict-transport-security":"max-age=31536000; '
+    'includeSubDomains","access-control-allow-origin":"*","accept-ranges":"bytes",'
+    '"connection":"keep-alive","transfer-encoding":"chunked","content-encoding":"gzip",'
+    '"vary":"Accept-Encoding","x-powered-by":"PHP/7.4","pragma":"no-cache",'
+    '"expires":"Thu, 01 Jan 1970 00:00:00 GMT","cache-control":"no-cache, no-store, '
+    'must-revalidate","cache-control":"max-age=0, private","cache-control":"public, '
+    'max-age=600","last-modified":"Mon, Tue, Wed, Thu, Fri, Sat, Sun, Jan Feb Mar Apr May '
+    'Jun Jul Aug Sep Oct Nov Dec 2024 GMT","etag":"W/\\"","set-cookie":"; path=/; HttpOnly; '
+    'Secure; SameSite=Lax","location":"https://","refresh":"0;url=","server":"nginx",'
+    '"server":"openresty","server":"Apache","server":"cloudflare","server":"Tengine",'
+    '"server":"BaseHTTP/0.6 Python/3.","content-type":"text/plain; charset=utf-8",'
+    '"content-type":"application/json","content-type":"text/html; charset=UTF-8",'
+    '"content-type":"text/html; charset=GBK","content-type":"text/html",{"content-length":"'
+    '","date":"","content-type":"text/html; charset=utf-8"}')
+_MEMORY_V1 = (
+    '{"version":1,"error":"","pending_delisted":{},"rotating":[],"bumped":[],'
+    '"volatile_lists":[],"list_paths":[],"items":{"http://":{"capture_id":,"at":"20'
+    'T00:00:00+00:00","items":[["",""]]}},"listings":{"http://":{"capture_id":,"at":"20'
+    'T06:00:00+00:00","links":[["https://",""],["http://","body>div.'
+    '>div.main>div#content>ul.list>li.item-0>a"]]}},"listing":"pagination",'
+    '"edited_open":[],"vpaths":{"body>div>div#main>div.content>ol>li.post-0":1},'
+    '{"keys":{"":1,"":2,"":3,"":1,"":1},"vpaths":{},"oks":1,"ok_sha":"')
+_TAGS = {1: _HEADERS_V1, 2: _MEMORY_V1}
+DICTIONARIES = {"headers": 1, "memory": 2}
+_FORMAT = zstandard.FORMAT_ZSTD1_MAGICLESS     # the tag byte says what follows: 4 bytes less
+_LEVEL = 9
+
+
+def _zdict(tag: int) -> zstandard.ZstdCompressionDict:
+    return zstandard.ZstdCompressionDict(_TAGS[tag].encode("utf-8"),
+                                         dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+
+
+_PACKERS = {tag: zstandard.ZstdCompressor(
+    dict_data=_zdict(tag), compression_params=zstandard.ZstdCompressionParameters.from_level(
+        _LEVEL, format=_FORMAT, write_checksum=0, write_dict_id=0, write_content_size=1))
+    for tag in _TAGS}
+_UNPACKERS = {tag: zstandard.ZstdDecompressor(dict_data=_zdict(tag), format=_FORMAT)
+              for tag in _TAGS}
+
+
+def pack_json(value: object, dictionary: str) -> bytes:
+    """*value* as stored in a ``PackedJSON`` column: its compact JSON (UTF-8), or, when
+    shorter, a tag byte naming the *dictionary* and the JSON zstd-compressed against it.
+    JSON text never starts with a byte below 0x09, so the two cannot be confused.
+
+    >>> headers = {"content-type": "text/html; charset=utf-8", "server": "nginx"}
+    >>> packed = pack_json(headers, "headers")
+    >>> packed[0], len(packed) < len(json.dumps(headers)) // 2, unpack_json(packed) == headers
+    (1, True, True)
+    >>> pack_json({}, "memory"), unpack_json(b'{"oks": 1}')
+    (b'{}', {'oks': 1})
+    """
+    raw = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    tag = DICTIONARIES[dictionary]
+    packed = bytes((tag,)) + _PACKERS[tag].compress(raw)
+    return packed if len(packed) < len(raw) else raw
+
+
+def unpack_json(stored: bytes | memoryview | str) -> object:
+    """A ``PackedJSON`` value back (see `pack_json`); ``json.JSONDecodeError`` when the
+    stored bytes are damaged, as for a damaged JSON column.
+
+    >>> try:
+    ...     unpack_json(bytes((1, 0xff, 0xff)))
+    ... except json.JSONDecodeError as exc:
+    ...     print(exc.msg.split(" (")[0])
+    a packed JSON value does not decode
+    """
+    # text: a value SQLite was handed as text (typeless columns), read as plain JSON
+    stored = stored.encode("utf-8") if isinstance(stored, str) else bytes(stored)
+    unpacker = _UNPACKERS.get(stored[0]) if stored else None
+    if unpacker is not None:
+        try:
+            stored = unpacker.decompress(stored[1:])
+        except zstandard.ZstdError as exc:
+            raise json.JSONDecodeError(f"a packed JSON value does not decode ({exc})",
+                                       "", 0) from None
+    try:
+        return json.loads(stored)
+    except UnicodeDecodeError as exc:
+        raise json.JSONDecodeError(f"a packed JSON value is not UTF-8 ({exc})", "", 0) \
+            from None
+
+
+class PackedJSON(TypeDecorator):
+    """A JSON value (dict or list) stored as `pack_json` bytes: read and written as the
+    value itself, so code using the column never sees the bytes.  Not for a column that
+    SQL must look into (a WHERE clause, an index): the database sees only bytes."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, dictionary: str) -> None:
+        super().__init__()
+        if dictionary not in DICTIONARIES:
+            raise ValueError(f"no JSON dictionary {dictionary!r}")
+        self.dictionary = dictionary
+
+    def process_bind_param(self, value: object, dialect: Dialect) -> bytes | None:
+        return None if value is None else pack_json(value, self.dictionary)
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> object:
+        return None if value is None else unpack_json(value)
 
 
 def default_url(data_dir: str | Path) -> str:

@@ -2,8 +2,11 @@
 
 Targets are watched; each ``takedown crawl`` is a Round stamped with its ``--at`` time; a
 Url is one normalised address seen for a target; a Capture is one fetch of a Url in a Round
-(the response or the failure); bodies live in content-addressed, compressed Blobs; Links
-keeps every link of a capture in page order.  Imports only ``snapshots.db``.
+(the response or the failure); bodies live in content-addressed, compressed Blobs (a version
+of a page is stored as a delta against an earlier full version of it); a LinkSet keeps the
+links of a page in page order, once per distinct list.  A capture's headers and the
+detector's memories are `PackedJSON` (compressed; SQL cannot look into them).  Imports only
+``snapshots.db``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from snapshots.db import Base, UTCDateTime
+from snapshots.db import Base, PackedJSON, UTCDateTime
 
 
 class Target(Base):
@@ -66,13 +69,28 @@ class Url(Base):
 
 
 class Blob(Base):
-    """A body, stored once per distinct content (key: SHA-256 of the raw bytes)."""
+    """A body, stored once per distinct content (key: SHA-256 of the raw bytes).
+
+    A ``zdelta`` blob is compressed against the raw bytes of its base, a full (``zstd``)
+    blob: the foreign key keeps a base from going while a delta needs it."""
 
     __tablename__ = "blobs"
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     codec: Mapped[str] = mapped_column(String(10))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    base_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), index=True)
+
+
+class LinkSet(Base):
+    """The links of a page in page order, stored once per distinct list (key: SHA-256 of
+    ``data`` decoded: the JSON list of ``[url, text]``), zstd compressed."""
+
+    __tablename__ = "link_sets"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
@@ -84,7 +102,8 @@ class Capture(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), index=True)
+    # no index of its own: the unique (round_id, url_id) serves look-ups by round
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
     url_id: Mapped[int] = mapped_column(ForeignKey("urls.id", ondelete="CASCADE"))
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -93,9 +112,10 @@ class Capture(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     final_url: Mapped[str | None] = mapped_column(Text)
     redirects: Mapped[list] = mapped_column(JSON, default=list)
-    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    headers: Mapped[dict] = mapped_column(PackedJSON("headers"), default=dict)
     body_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     text_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    links_sha256: Mapped[str | None] = mapped_column(ForeignKey("link_sets.sha256"))
     size: Mapped[int] = mapped_column(Integer, default=0)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     content_type: Mapped[str | None] = mapped_column(String(200))
@@ -107,19 +127,6 @@ class Capture(Base):
     via: Mapped[str] = mapped_column(String(20), default="seed")
 
     url: Mapped[Url] = relationship()
-
-
-class Link(Base):
-    """One link of a capture, in page order (listing diffs need positions)."""
-
-    __tablename__ = "links"
-
-    capture_id: Mapped[int] = mapped_column(
-        ForeignKey("captures.id", ondelete="CASCADE"), primary_key=True
-    )
-    position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text, default="")
 
 
 class VolatileParam(Base):
@@ -183,7 +190,7 @@ class DetectState(Base):
     last_ok_capture_id: Mapped[int | None] = mapped_column(Integer)
     last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     open_takedown_id: Mapped[int | None] = mapped_column(Integer)
-    memory: Mapped[dict] = mapped_column(JSON, default=dict)
+    memory: Mapped[dict] = mapped_column(PackedJSON("memory"), default=dict)
 
 
 class DetectedRound(Base):
@@ -196,4 +203,4 @@ class DetectedRound(Base):
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"),
                                            primary_key=True)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    memory: Mapped[dict] = mapped_column(JSON, default=dict)
+    memory: Mapped[dict] = mapped_column(PackedJSON("memory"), default=dict)

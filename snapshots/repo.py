@@ -2,18 +2,34 @@
 
 ``Store`` is the only way the other packages touch the database: the crawler records
 captures through it, the diff engine and the reports read through it.  Every capture is
-written in one transaction (its blobs, its row, its links, its URL's liveness), so a killed
-process leaves either the whole capture or none of it.  Imports only ``snapshots``.
+written in one transaction (its blobs, its row, its link set, its URL's liveness), so a
+killed process leaves either the whole capture or none of it.
+
+Bodies are stored as deltas: a new version of a URL's body (and of its decoded text) is
+compressed against the URL's current keyframe; after ``KEYFRAME_EVERY`` deltas, or when a
+delta would not be much smaller than the full version, the new version becomes the
+keyframe.  A keyframe is stored against a sibling (``zsibling``: a recent full keyframe of
+another page of the same target, which shares its template) when that is much smaller,
+else full, and then it becomes its target's newest sibling.  So a read decodes at most
+three frames: sibling (full) → keyframe → version; keyframes and siblings are kept
+decoded in a bytes-bounded LRU, so a read mostly decodes one.
+
+Link sets follow the same discipline with two frames: a new set of a URL is a delta
+against the URL's current full set (the format is in the stored bytes, see
+`snapshots.blobs.pack_links_delta`).  Imports only ``snapshots``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
+import zstandard
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -31,16 +47,22 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from snapshots import blobs as blobcodec
 from snapshots.db import WRITES, as_utc, session_factory
 from snapshots.errors import StoreError
-from snapshots.models import Blob, Capture, Link, Round, Target, Url, VolatileParam
+from snapshots.models import Blob, Capture, LinkSet, Round, Target, Url, VolatileParam
 from snapshots.records import CaptureRow, NewCapture, Stored
 from snapshots.vocab import State, status_state
 
 log = logging.getLogger(__name__)
+
+KEYFRAME_EVERY = 16             # deltas against one keyframe before a new full version
+KEYFRAME_CACHE = 32 * 1024 * 1024  # bytes of decoded keyframes a Store keeps
+LINKS_CACHE = 4 * 1024 * 1024      # bytes of decoded full link sets (bases) a Store keeps
+SIBLINGS = 2        # a new keyframe tries the target's last SIBLINGS full keyframes
+QUICK_DELTA = 32    # a delta under 1/32 of the raw size is taken without trying a full one
 
 
 def utcnow() -> datetime:
@@ -61,12 +83,22 @@ def first_state(c: NewCapture) -> State:
 class Store:
     """The snapshot store over one engine (SQLite file or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, delta: bool = True) -> None:
+        """*delta* False stores every body full (the layout before deltas; benchmarks
+        compare against it)."""
         self.engine = engine
+        self.delta = delta
         self._sessions = session_factory(engine)
         self._writes = session_factory(engine.execution_options(**{WRITES: True}))
         self._url_ids: dict[tuple[int, str], int] = {}
         self._known_blobs: set[str] = set()
+        self._known_links: set[str] = set()
+        # (url id, "body" | "text" | "links") → (its keyframe's key, deltas against it)
+        self._frames: dict[tuple[int, str], tuple[str, int]] = {}
+        # (target id, "body" | "text") → its latest full keyframes (key, url id), newest first
+        self._siblings: dict[tuple[int, str], list[tuple[str, int]]] = {}
+        self._bases = KeyframeCache(KEYFRAME_CACHE)
+        self._link_bases = KeyframeCache(LINKS_CACHE)
         self._sql = _Statements(engine.dialect.name)
 
     def session(self) -> Session:
@@ -153,8 +185,9 @@ class Store:
 
     # -- writing captures ----------------------------------------------------------------
     def preload(self, target_ids: Iterable[int]) -> None:
-        """Cache the URL ids of *target_ids* and the blob keys of the last round, so that
-        recording a capture of a known, unchanged page costs no look-up."""
+        """Cache the URL ids of *target_ids*, the blob and link-set keys of the last round
+        and its URLs' keyframes, so that recording a capture of a known, unchanged page
+        costs no look-up, and a changed one none but its keyframe's bytes."""
         ids = list(target_ids)
         with self.engine.connect() as conn:
             for tid, url, uid in conn.execute(select(Url.target_id, Url.url, Url.id)
@@ -162,9 +195,41 @@ class Store:
                 self._url_ids[(tid, url)] = uid
             last = conn.scalar(select(func.max(Round.id)).where(Round.status == "done"))
             if last is not None:
-                for body, txt in conn.execute(select(Capture.body_sha256, Capture.text_sha256)
-                                              .where(Capture.round_id == last)):
-                    self._known_blobs.update(k for k in (body, txt) if k)
+                self._preload_round(conn, last)
+
+    def _preload_round(self, conn: Connection, round_id: int) -> None:
+        body, txt = aliased(Blob), aliased(Blob)
+        q = (select(Capture.target_id, Capture.url_id, Capture.body_sha256, body.codec,
+                    body.base_sha256, Capture.text_sha256, txt.codec, txt.base_sha256,
+                    Capture.links_sha256, func.substr(LinkSet.data, 1, blobcodec.links_head(),
+                                                      type_=LargeBinary))
+             .outerjoin(body, body.sha256 == Capture.body_sha256)
+             .outerjoin(txt, txt.sha256 == Capture.text_sha256)
+             .outerjoin(LinkSet, LinkSet.sha256 == Capture.links_sha256)
+             .where(Capture.round_id == round_id).order_by(Capture.id))
+        latest: dict[tuple[int, str], list[tuple[str, int]]] = {}   # → (keyframe, url)
+        for tid, uid, *body_row, text_sha, t_codec, t_base, links_sha, head in conn.execute(q):
+            text_row = (None if text_sha == body_row[0] else text_sha, t_codec, t_base)
+            for kind, (sha, codec, base) in (("body", body_row), ("text", text_row)):
+                if sha:
+                    self._known_blobs.add(sha)
+                    key = base if codec == blobcodec.DELTA else sha
+                    self._frames[(uid, kind)] = (key, 0)
+                    latest.setdefault((tid, kind), []).append((key, uid))
+            if links_sha:
+                self._known_links.add(links_sha)
+                self._frames[(uid, "links")] = _links_frame(links_sha, bytes(head or b""))
+        keys = {k for ks in latest.values() for k, _uid in ks}
+        counts, parents = _keyframe_facts(conn, sorted(keys))
+        self._frames = {slot: (k, n if slot[1] == "links" else counts.get(k, 0))
+                        for slot, (k, n) in self._frames.items()}
+        for slot, ks in latest.items():     # the full keyframes met last are siblings
+            fulls: dict[str, int] = {}
+            for k, uid in ks:   # a zsibling keyframe's base is another URL's: which, unknown
+                full = parents.get(k)
+                fulls.pop(full or k, None)
+                fulls[full or k] = -1 if full else uid
+            self._siblings[slot] = list(fulls.items())[::-1][:SIBLINGS]
 
     def record_capture(self, round_id: int, target_id: int, at: datetime,
                        c: NewCapture) -> Stored | None:
@@ -176,14 +241,12 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 url_id, url_new = self._url_id(conn, target_id, c, at)
-                body_sha, text_sha, added = self._put_bodies(conn, c)
-                cap_id = conn.execute(self._sql.insert_capture, _capture_values(
-                    c, round_id, url_id, target_id, at, state.value, body_sha, text_sha)
-                ).inserted_primary_key[0]
-                if c.links:
-                    conn.execute(self._sql.insert_link, [
-                        {"capture_id": cap_id, "position": i, "url": u[:4000], "text": t[:500]}
-                        for i, (u, t) in enumerate(c.links)])
+                written = _Written(target_id)
+                body_sha, text_sha = self._put_bodies(conn, c, url_id, written)
+                links_sha = self._put_links(conn, c.links, url_id, written)
+                cap_id = conn.execute(self._sql.insert_capture, {**_capture_values(
+                    c, round_id, url_id, target_id, at, state.value, body_sha, text_sha),
+                    "links_sha256": links_sha}).inserted_primary_key[0]
                 if state is State.OK:
                     conn.execute(self._sql.mark_alive, {"uid": url_id, "at": at})
         except IntegrityError as exc:
@@ -195,8 +258,18 @@ class Store:
         # cached only once committed: a rolled-back insert must not leave a dangling id
         if url_new:
             self._url_ids[(target_id, c.url)] = url_id
-        self._known_blobs.update(added)
-        return Stored(cap_id, state, len(added), len(c.body or b""))
+        self._known_blobs.update(written.added)
+        self._frames.update(written.frames)
+        for sha, raw in written.keyframes:
+            self._bases.put(sha, raw)
+        for kind, sha in written.siblings:
+            kept = self._siblings.setdefault((target_id, kind), [])
+            kept[:] = [(sha, url_id), *kept][:SIBLINGS]
+        for sha, raw in written.link_bases:
+            self._link_bases.put(sha, raw)
+        if links_sha:
+            self._known_links.add(links_sha)
+        return Stored(cap_id, state, len(written.added), len(c.body or b""))
 
     def round_fetch(self, round_id: int, url: str) -> NewCapture | None:
         """The fetch of *url* (as watched) recorded in round *round_id* for any target, as
@@ -211,7 +284,7 @@ class Store:
             if found is None:
                 return None
             cap, target = found
-            links = tuple((u, t) for t, u in _links(s, cap.id))
+            links = tuple(self.read_links(s, cap.links_sha256))
             return _fetched(cap, target, url, links, self._maybe_blob)
 
     def _maybe_blob(self, sha: str | None) -> bytes | None:
@@ -257,28 +330,110 @@ class Store:
             conn.execute(update(Url.__table__).where(Url.id == found.id).values(depth=c.depth))
         return found.id, True
 
-    def _put_bodies(self, conn: Connection,
-                    c: NewCapture) -> tuple[str | None, str | None, list[str]]:
-        """Store the raw body and the decoded text; returns their keys and the new ones."""
-        added: list[str] = []
-        body_sha = None if c.body is None else self._put_blob(conn, c.body, added)
+    def _put_bodies(self, conn: Connection, c: NewCapture, url_id: int,
+                    written: _Written) -> tuple[str | None, str | None]:
+        """Store the raw body and the decoded text; returns their keys (*written* collects
+        what to cache once committed)."""
+        body_sha = None
+        if c.body is not None:
+            body_sha = self._put_blob(conn, c.body, (url_id, "body"), written)
         text_sha = None
         if c.text is not None:
             data = c.text.encode("utf-8")
             # a UTF-8 page's text is its body: one key serves both
-            text_sha = body_sha if data == c.body else self._put_blob(conn, data, added)
-        return body_sha, text_sha, added
+            text_sha = body_sha if data == c.body else self._put_blob(
+                conn, data, (url_id, "text"), written)
+        return body_sha, text_sha
 
-    def _put_blob(self, conn: Connection, data: bytes, added: list[str]) -> str:
+    def _put_blob(self, conn: Connection, data: bytes, slot: tuple[int, str],
+                  written: _Written) -> str:
         sha = blobcodec.sha256_hex(data)
-        if sha in self._known_blobs or sha in added:
+        if sha in self._known_blobs or sha in written.added:
             return sha
-        _, codec, packed = blobcodec.pack(data)
+        codec, packed, base, deltas = self._encode(conn, data, slot, written.target_id)
         inserted = conn.execute(self._sql.insert_blob, {
-            "sha256": sha, "size": len(data), "codec": codec, "data": packed}).rowcount
+            "sha256": sha, "size": len(data), "codec": codec, "data": packed,
+            "base_sha256": base}).rowcount
         if inserted:
-            added.append(sha)
+            written.added.append(sha)
+            if self.delta:
+                written.frames[slot] = (base if codec == blobcodec.DELTA else sha, deltas)
+                if codec != blobcodec.DELTA:
+                    written.keyframes.append((sha, data))
+                if base is None:
+                    written.siblings.append((slot[1], sha))
         return sha
+
+    def _encode(self, conn: Connection, data: bytes, slot: tuple[int, str],
+                target_id: int) -> tuple[str, bytes, str | None, int]:
+        """(codec, stored bytes, base key, deltas against the keyframe) for a new version of
+        *slot*: a delta against its keyframe, or a new keyframe (see `_keyframe`)."""
+        frame = self._frames.get(slot) if self.delta else None
+        delta = None
+        if frame is not None and frame[1] < KEYFRAME_EVERY - 1:
+            base = self._base_raw(conn, frame[0], missing_ok=True)
+            if base is not None:
+                delta = blobcodec.pack_delta(data, base)[2]
+                if len(delta) * QUICK_DELTA <= len(data):
+                    return blobcodec.DELTA, delta, frame[0], frame[1] + 1
+        _, codec, full = blobcodec.pack(data)
+        if delta is not None and frame is not None and len(delta) * 2 <= len(full):
+            return blobcodec.DELTA, delta, frame[0], frame[1] + 1
+        if not self.delta:
+            return codec, full, None, 0
+        return (*self._keyframe(conn, data, full, (target_id, slot[1]), slot[0]), 0)
+
+    def _keyframe(self, conn: Connection, data: bytes, full: bytes,
+                  siblings: tuple[int, str], url_id: int) -> tuple[str, bytes, str | None]:
+        """(codec, stored bytes, base key) of a new keyframe: against the smallest-encoding
+        of its target's latest full keyframes of other URLs when that is under half the
+        full version (its base is full, so a read of a version after it decodes three
+        frames at most), else full."""
+        best: tuple[str, bytes, str | None] = ("zstd", full, None)
+        for sib, of_url in self._siblings.get(siblings, ()):
+            if of_url == url_id:
+                continue
+            base = self._base_raw(conn, sib, missing_ok=True)
+            if base is None:
+                continue
+            packed = blobcodec.pack_delta(data, base)[2]
+            if len(packed) * 2 <= len(full) and len(packed) < len(best[1]):
+                best = (blobcodec.SIBLING, packed, sib)
+        return best
+
+    def _put_links(self, conn: Connection, links: Iterable[tuple[str, str]], url_id: int,
+                   written: _Written) -> str | None:
+        """Store a page's link list once (capped as the links table capped it), as a delta
+        against the URL's current full set where that is much smaller; its key."""
+        pairs = [(u[:4000], t[:500]) for u, t in links]
+        if not pairs:
+            return None
+        raw = blobcodec.links_json(pairs)
+        sha = blobcodec.sha256_hex(raw)
+        if sha in self._known_links:
+            return sha
+        packed, frame = self._encode_links(conn, raw, sha, url_id)
+        inserted = conn.execute(self._sql.insert_link_set, {
+            "sha256": sha, "count": len(pairs), "data": packed}).rowcount
+        if inserted and self.delta:
+            written.frames[(url_id, "links")] = frame
+            if frame[0] == sha:
+                written.link_bases.append((sha, raw))
+        return sha
+
+    def _encode_links(self, conn: Connection, raw: bytes, sha: str,
+                      url_id: int) -> tuple[bytes, tuple[str, int]]:
+        """(stored bytes, (its base key, nth delta)) of a new link set of *url_id*: a delta
+        against the URL's full set, or full (its own base, nth 0)."""
+        full = blobcodec.pack_links_raw(raw)
+        frame = self._frames.get((url_id, "links")) if self.delta else None
+        if frame is not None and frame[1] < KEYFRAME_EVERY - 1:
+            base = self._link_base_raw(conn, frame[0], missing_ok=True)
+            if base is not None:
+                delta = blobcodec.pack_links_delta(raw, frame[0], base, frame[1] + 1)
+                if len(delta) * 2 <= len(full):
+                    return delta, (frame[0], frame[1] + 1)
+        return full, (sha, 0)
 
     # -- learned session parameters --------------------------------------------------------
     def volatile_params(self) -> dict[str, set[str]]:
@@ -300,15 +455,15 @@ class Store:
         """(page url, previous links, links now) for every capture of *round_id* whose URL
         also has an earlier capture with links."""
         with self.session() as s:
-            now = s.execute(select(Capture.id, Capture.url_id, Url.url).join(Url)
+            now = s.execute(select(Capture.url_id, Url.url, Capture.links_sha256).join(Url)
                             .where(Capture.round_id == round_id)).all()
-            for cap_id, url_id, url in now:
-                prev = s.scalar(select(Capture.id).where(
+            for url_id, url, links_now in now:
+                prev = s.scalar(select(Capture.links_sha256).where(
                     Capture.url_id == url_id, Capture.round_id < round_id,
-                    select(Link.capture_id).where(Link.capture_id == Capture.id).exists(),
+                    Capture.links_sha256.is_not(None),
                 ).order_by(Capture.round_id.desc()).limit(1))
                 if prev is not None:
-                    yield url, _links(s, prev), _links(s, cap_id)
+                    yield url, self._text_urls(s, prev), self._text_urls(s, links_now)
 
     def renormalise_urls(self, rewrite: Callable[[str], str]) -> int:
         """Apply *rewrite* to every stored URL, merging rows that now coincide.
@@ -368,19 +523,98 @@ class Store:
 
     def blob(self, sha256: str, limit: int | None = None) -> bytes:
         """A blob's bytes; with *limit*, its first *limit* bytes, reading no more of the
-        stored row than that takes."""
-        if limit is None:
-            with self.session() as s:
-                row = s.get(Blob, sha256)
-                if row is None:
-                    raise KeyError(sha256)
-                return blobcodec.unpack(row.codec, row.data)
-        with self.session() as s:
-            found = s.execute(select(Blob.codec, stored_head(limit))
-                              .where(Blob.sha256 == sha256)).first()
+        stored row than that takes (a delta's keyframe is read whole, once, then cached).
+        KeyError when the store has no such blob (or not its keyframe)."""
+        with self.engine.connect() as conn:
+            return self.read_blob(conn, sha256, limit)
+
+    def read_blob(self, conn: Connection | Session, sha256: str,
+                  limit: int | None = None) -> bytes:
+        """`blob`, read through *conn* (a connection or a session, inside its
+        transaction)."""
+        data = Blob.data if limit is None else stored_head(limit)
+        found = conn.execute(select(Blob.codec, Blob.base_sha256, data)
+                             .where(Blob.sha256 == sha256)).first()
         if found is None:
             raise KeyError(sha256)
-        return blobcodec.unpack(found[0], found[1], limit)
+        return next(self.read_blobs(conn, [(sha256, *found)], limit))[1]
+
+    def read_blobs(self, conn: Connection | Session,
+                   rows: Iterable[tuple[str, str, str | None, bytes]],
+                   limit: int | None = None) -> Iterator[tuple[str, bytes]]:
+        """(key, bytes) of blobs read in bulk as (key, codec, base key, stored bytes).  A
+        ``zdelta``'s base is a keyframe, a ``zsibling``'s a full blob: at most three
+        frames are decoded (mostly one: keyframes stay decoded in the LRU)."""
+        for sha, codec, base, stored in rows:
+            parent = None
+            if base is not None:
+                parent = self._base_raw(conn, base, full=codec != blobcodec.DELTA)
+            yield sha, blobcodec.unpack(codec, stored, limit, parent)
+
+    def _base_raw(self, conn: Connection | Session, sha256: str, missing_ok: bool = False,
+                  full: bool = False) -> bytes | None:
+        """A keyframe's bytes, from the cache or decoded once: a full blob, or (unless
+        *full*) a ``zsibling`` one, whose own base is full.  StoreError for any other."""
+        raw = self._bases.get(sha256)
+        if raw is not None:
+            return raw
+        row = conn.execute(select(Blob.codec, Blob.base_sha256, Blob.data)
+                           .where(Blob.sha256 == sha256)).first()
+        if row is None:
+            if missing_ok:
+                return None
+            raise KeyError(sha256)
+        codec, base, data = row
+        parent = None
+        if base is not None:
+            if full or codec != blobcodec.SIBLING:
+                raise StoreError(f"blob {sha256} ({codec}) is a base of a base: chains of "
+                                 f"more than three frames are not written")
+            parent = self._base_raw(conn, base, full=True)
+        raw = blobcodec.unpack(codec, data, base=parent)
+        self._bases.put(sha256, raw)
+        return raw
+
+    def link_set(self, sha256: str) -> list[tuple[str, str]]:
+        """A stored link set as ``(url, text)`` pairs in page order.  StoreError when the
+        store has no such set (or not its base)."""
+        with self.engine.connect() as conn:
+            return self.read_links(conn, sha256)
+
+    def read_links(self, conn: Connection | Session,
+                   sha256: str | None) -> list[tuple[str, str]]:
+        """`link_set` read through *conn* ([] for None).  A delta set decodes with its base,
+        a full set: two frames at most."""
+        if sha256 is None:
+            return []
+        data = conn.execute(select(LinkSet.data).where(LinkSet.sha256 == sha256)).scalar()
+        if data is None:
+            raise StoreError(f"link set {sha256} is missing")
+        data = bytes(data)
+        found = blobcodec.links_base(data)
+        base = None if found is None else self._link_base_raw(conn, found[0])
+        return blobcodec.unpack_links(data, base)
+
+    def _text_urls(self, conn: Connection | Session, sha256: str) -> list[tuple[str, str]]:
+        return [(t, u) for u, t in self.read_links(conn, sha256)]
+
+    def _link_base_raw(self, conn: Connection | Session, sha256: str,
+                       missing_ok: bool = False) -> bytes | None:
+        """A full link set's JSON, from the cache or decoded once.  StoreError when it is
+        missing (unless *missing_ok*) or is itself a delta."""
+        raw = self._link_bases.get(sha256)
+        if raw is not None:
+            return raw
+        data = conn.execute(select(LinkSet.data).where(LinkSet.sha256 == sha256)).scalar()
+        if data is None:
+            if missing_ok:
+                return None
+            raise StoreError(f"link set {sha256}, a base, is missing")
+        if blobcodec.links_base(bytes(data)) is not None:
+            raise StoreError(f"link set {sha256}, a base, is a delta itself")
+        raw = blobcodec.unpack_links_json(bytes(data))
+        self._link_bases.put(sha256, raw)
+        return raw
 
     def count(self, model: type) -> int:
         with self.session() as s:
@@ -398,8 +632,88 @@ class Store:
                              for r in s.execute(text("PRAGMA foreign_key_check"))]
             problems += _orphans(s)
             if verify_blobs:
-                problems += _bad_blobs(s)
+                problems += self._bad_blobs(s)
+                problems += self._bad_link_sets(s)
         return problems
+
+    def _bad_blobs(self, s: Session) -> list[str]:
+        out = []
+        for sha, codec, size, base, data in s.execute(
+                select(Blob.sha256, Blob.codec, Blob.size, Blob.base_sha256, Blob.data)
+        ).yield_per(200):
+            try:
+                raw = next(self.read_blobs(s, [(sha, codec, base, data)]))[1]
+            except KeyError:
+                out.append(f"blob {sha}: its base {base} is missing")
+                continue
+            except StoreError as exc:
+                out.append(f"blob {sha}: {exc}")
+                continue
+            except (ValueError, zstandard.ZstdError):
+                raw = b""
+            if len(raw) != size or blobcodec.sha256_hex(raw) != sha:
+                out.append(f"blob {sha} does not match its hash")
+        return out
+
+    def _bad_link_sets(self, s: Session) -> list[str]:
+        out = []
+        for sha, count, data in s.execute(
+                select(LinkSet.sha256, LinkSet.count, LinkSet.data)).yield_per(200):
+            try:
+                found = blobcodec.links_base(bytes(data))
+                base = None if found is None else self._link_base_raw(s, found[0])
+                links = blobcodec.unpack_links(bytes(data), base)
+            except StoreError as exc:
+                out.append(f"link set {sha}: {exc}")
+                continue
+            except (ValueError, TypeError, zstandard.ZstdError):
+                links = None
+            if links is None or len(links) != count \
+                    or blobcodec.sha256_hex(blobcodec.links_json(links)) != sha:
+                out.append(f"link set {sha} does not match its hash")
+        return out
+
+
+class KeyframeCache:
+    """Decoded keyframes by key, least recently used first out, at most *budget* bytes
+    (a body larger than the budget is not kept).  Thread-safe."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            raw = self._items.get(key)
+            if raw is not None:
+                self._items.move_to_end(key)
+            return raw
+
+    def put(self, key: str, raw: bytes) -> None:
+        if len(raw) > self.budget:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = raw
+            self._size += len(raw)
+            while self._size > self.budget:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
+
+
+class _Written:
+    """What one capture's transaction wrote, applied to the caches once committed."""
+
+    def __init__(self, target_id: int) -> None:
+        self.target_id = target_id
+        self.added: list[str] = []
+        self.frames: dict[tuple[int, str], tuple[str, int]] = {}
+        self.keyframes: list[tuple[str, bytes]] = []
+        self.siblings: list[tuple[str, str]] = []       # (kind, key) of new full keyframes
+        self.link_bases: list[tuple[str, bytes]] = []   # (key, JSON) of new full link sets
 
 
 def stored_head(limit: int) -> ColumnElement[bytes]:
@@ -425,7 +739,8 @@ class _Statements:
         self.find_url = select(urls.c.id, urls.c.depth).where(
             urls.c.target_id == bindparam("t"), urls.c.url == bindparam("u"))
         self.insert_capture = insert(Capture.__table__)
-        self.insert_link = insert(Link.__table__)
+        self.insert_link_set = upsert(LinkSet.__table__).on_conflict_do_nothing(
+            index_elements=["sha256"]).execution_options(preserve_rowcount=True)
         self.mark_alive = update(urls).where(
             urls.c.id == bindparam("uid"),
             or_(urls.c.last_alive.is_(None), urls.c.last_alive < bindparam("at"))
@@ -461,9 +776,30 @@ def _fetched(cap: Capture, target: str, url: str, links: tuple[tuple[str, str], 
         links=links)
 
 
-def _links(s: Session, capture_id: int) -> list[tuple[str, str]]:
-    q = select(Link.text, Link.url).where(Link.capture_id == capture_id).order_by(Link.position)
-    return [(t, u) for t, u in s.execute(q)]
+def _keyframe_facts(conn: Connection,
+                    keys: list[str]) -> tuple[dict[str, int], dict[str, str | None]]:
+    """For keyframes *keys*: the deltas written against each, and each one's base (its
+    sibling, for a ``zsibling`` keyframe; None for a full one)."""
+    counts: dict[str, int] = {}
+    parents: dict[str, str | None] = {}
+    for start in range(0, len(keys), 500):
+        some = keys[start:start + 500]
+        counts.update(conn.execute(
+            select(Blob.base_sha256, func.count()).where(
+                Blob.base_sha256.in_(some), Blob.codec == blobcodec.DELTA)
+            .group_by(Blob.base_sha256)).all())
+        parents.update(conn.execute(
+            select(Blob.sha256, Blob.base_sha256).where(Blob.sha256.in_(some))).all())
+    return counts, parents
+
+
+def _links_frame(sha: str, head: bytes) -> tuple[str, int]:
+    """(base key, nth delta) of a stored link set from its first bytes."""
+    try:
+        found = blobcodec.links_base(head)
+    except ValueError:      # damaged: the next set of its URL is stored full
+        return sha, KEYFRAME_EVERY
+    return (sha, 0) if found is None else found
 
 
 def _merge_url(s: Session, row: Url, new_url: str) -> None:
@@ -499,6 +835,7 @@ def _row(c: Capture, url: str, target: str) -> CaptureRow:
 
 def _orphans(s: Session) -> list[str]:
     """Rows whose parents are missing (checked on every dialect)."""
+    base = aliased(Blob)
     checks = {
         "capture without url": select(func.count()).select_from(Capture)
         .where(~select(Url.id).where(Url.id == Capture.url_id).exists()),
@@ -507,24 +844,18 @@ def _orphans(s: Session) -> list[str]:
         "capture without body blob": select(func.count()).select_from(Capture)
         .where(Capture.body_sha256.is_not(None),
                ~select(Blob.sha256).where(Blob.sha256 == Capture.body_sha256).exists()),
-        "link without capture": select(func.count()).select_from(Link)
-        .where(~select(Capture.id).where(Capture.id == Link.capture_id).exists()),
+        "capture without link set": select(func.count()).select_from(Capture)
+        .where(Capture.links_sha256.is_not(None),
+               ~select(LinkSet.sha256).where(LinkSet.sha256 == Capture.links_sha256).exists()),
+        "delta without base blob": select(func.count()).select_from(Blob)
+        .where(Blob.base_sha256.is_not(None),
+               ~select(base.sha256).where(base.sha256 == Blob.base_sha256).exists()),
     }
     out = []
     for what, q in checks.items():
         n = s.scalar(q)
         if n:
             out.append(f"{n} {what}")
-    return out
-
-
-def _bad_blobs(s: Session) -> list[str]:
-    out = []
-    for sha, codec, size, data in s.execute(
-            select(Blob.sha256, Blob.codec, Blob.size, Blob.data)).yield_per(200):
-        raw = blobcodec.unpack(codec, data)
-        if len(raw) != size or blobcodec.sha256_hex(raw) != sha:
-            out.append(f"blob {sha} does not match its hash")
     return out
 
 

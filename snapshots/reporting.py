@@ -14,7 +14,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
-from snapshots import blobs as blobcodec
 from snapshots.blobs import READ_CAP
 from snapshots.models import Blob, Capture, Round, Takedown, Target, Url
 from snapshots.repo import Store, as_utc, stored_head
@@ -99,10 +98,10 @@ def texts(store: Store, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
     wanted = sorted({k for k in keys if k})
     with store.engine.connect() as conn:
         for start in range(0, len(wanted), CHUNK):
-            q = select(Blob.sha256, Blob.codec, stored_head(READ_CAP)).where(
+            q = select(Blob.sha256, Blob.codec, Blob.base_sha256, stored_head(READ_CAP)).where(
                 Blob.sha256.in_(wanted[start:start + CHUNK]))
-            for sha, codec, head in conn.execute(q):
-                yield sha, blobcodec.unpack(codec, head, READ_CAP).decode("utf-8", "replace")
+            for sha, raw in store.read_blobs(conn, conn.execute(q).all(), READ_CAP):
+                yield sha, raw.decode("utf-8", "replace")
 
 
 def target_specs(store: Store) -> dict[str, dict]:

@@ -82,12 +82,33 @@ def _copy_table(read: Connection, write: Connection, table: Table,
     query = select(table).order_by(*order)
     where = None if ids is None else _only(table, ids)
     rows = read.execute(query if where is None else query.where(where)).mappings()
+    selfref = [fk for fk in table.foreign_keys if fk.column.table is table]
+    if selfref:
+        return _copy_in_reference_order(write, table, rows, selfref[0], stamps)
     total = 0
     while batch := rows.fetchmany(BATCH):
         records = [_with_utc(dict(r), stamps) for r in batch]
         write.execute(table.insert(), records)
         total += len(records)
     return total
+
+
+def _copy_in_reference_order(write: Connection, table: Table, rows,  # type: ignore[no-untyped-def]
+                             fk, stamps: list[str]) -> int:
+    """Rows of a table referring to itself (a delta blob to its base, which may be a delta
+    itself), each after the row it refers to: a foreign key is checked row by row."""
+    ref, key = fk.parent.name, fk.column.name
+    waiting = [_with_utc(dict(r), stamps) for r in rows]
+    done: set = set()
+    while waiting:
+        ready = [r for r in waiting if r[ref] is None or r[ref] in done]
+        if not ready:
+            raise ValueError(f"{table.name}: rows refer to rows the source lacks")
+        for start in range(0, len(ready), BATCH):
+            write.execute(table.insert(), ready[start:start + BATCH])
+        done |= {r[key] for r in ready}
+        waiting = [r for r in waiting if r[key] not in done]
+    return len(done)
 
 
 def _with_utc(row: dict, stamps: list[str]) -> dict:

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from sitesim import RouteSite, crawl, page, serve, watchlist
-from sqlalchemy import create_engine, func, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from snapshots import open_store
 from snapshots.db import sqlite_file
-from snapshots.models import Capture, Link, Url
+from snapshots.models import Capture, LinkSet, Url
 
 PAGES = 240
 LINKS_PER_LISTING = 40
@@ -48,10 +48,9 @@ def check_consistent(db_url: str) -> None:
         assert store.integrity_problems() == []
         with store.session() as s:
             for cap_id, n_links in (
-                s.query(Capture.id, func.count(Link.position))
-                .join(Url, Capture.url_id == Url.id).outerjoin(Link)
+                s.query(Capture.id, LinkSet.count)
+                .join(Url, Capture.url_id == Url.id).outerjoin(LinkSet)
                 .filter(Url.url.like("%/list/%"), Capture.state == "ok")
-                .group_by(Capture.id)
             ):
                 assert n_links == LINKS_PER_LISTING, f"capture {cap_id} has {n_links} links"
     finally:

@@ -5,20 +5,21 @@ nothing.  No downgrade is ever needed or run."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, MetaData, func, select
+from sqlalchemy import Engine, LargeBinary, MetaData, func, select, type_coerce
 
 from diffing.detect import detect
 from snapshots import blobs as blobcodec
 from snapshots import open_store
 from snapshots.db import Base, make_engine
 from snapshots.migrate import alembic_config, current, upgrade
-from snapshots.models import Capture, Takedown, Url
+from snapshots.models import Capture, DetectedRound, DetectState, LinkSet, Takedown, Url
 from snapshots.records import NewCapture
 
 DAY0 = datetime(2021, 3, 15, tzinfo=UTC)
@@ -64,10 +65,23 @@ def old_store(url: str, revision: str) -> Engine:
                       final_url=PAGE, redirects=[], headers={"content-type": HTML},
                       body_sha256=sha, text_sha256=sha, size=len(body), truncated=False,
                       content_type=HTML, encoding="utf-8", attempts=1, via="seed")
-            put("links", capture_id=cid, position=0, url="http://127.0.0.1:9/", text="首页")
+            _put_link(conn, t, put, cid, ("http://127.0.0.1:9/", "首页"))
         put("volatile_params", host="127.0.0.1:9", name="sid", learned_at=DAY0,
             evidence={"seen": 3})
     return engine
+
+
+def _put_link(conn, tables, put, capture_id: int, link: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """The capture's one link: a ``links`` row before 0003, a link set since."""
+    if "links" in tables:
+        put("links", capture_id=capture_id, position=0, url=link[0], text=link[1])
+        return
+    sha, count, packed = blobcodec.pack_links([link])
+    if conn.scalar(select(func.count()).select_from(tables["link_sets"])
+                   .where(tables["link_sets"].c.sha256 == sha)) == 0:
+        put("link_sets", sha256=sha, count=count, data=packed)
+    conn.execute(tables["captures"].update().where(tables["captures"].c.id == capture_id)
+                 .values(links_sha256=sha))
 
 
 def _writer(conn, tables):  # type: ignore[no-untyped-def]
@@ -153,5 +167,74 @@ def test_migrations_build_exactly_the_models_schema(db_url: str) -> None:
         with store.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == []
+    finally:
+        store.close()
+
+
+def test_links_rows_become_one_link_set_per_distinct_list(db_url: str) -> None:
+    """0003 turns every capture's ``links`` rows into a link set (page order kept, equal
+    lists shared) and the readers (refetch, link pairs, integrity) read them back."""
+    engine = old_store(db_url, "0002")
+    extra = [("http://127.0.0.1:9/b", "第二"), ("http://127.0.0.1:9/a", "")]
+    with engine.begin() as conn:
+        for pos, (url, text) in enumerate(extra, start=1):
+            conn.exec_driver_sql("INSERT INTO links (capture_id, position, url, text) "
+                                 f"VALUES (1, {pos}, '{url}', '{text}')")
+    engine.dispose()
+    store = open_store(db_url=db_url)
+    try:
+        first = (("http://127.0.0.1:9/", "首页"), *extra)
+        assert store.round_fetch(1, PAGE).links == first
+        assert store.round_fetch(2, PAGE).links == (("http://127.0.0.1:9/", "首页"),)
+        assert list(store.link_pairs(2)) == [
+            (PAGE, [(t, u) for u, t in first], [("首页", "http://127.0.0.1:9/")])]
+        assert store.count(LinkSet) == 2
+        assert store.integrity_problems() == []
+        with store.engine.connect() as conn:
+            assert "links" not in conn.dialect.get_table_names(conn)
+    finally:
+        store.close()
+
+
+MEMORY = {"listings": {PAGE: {"capture_id": 1, "at": DAY0.isoformat(),
+                              "links": [[f"http://127.0.0.1:9/{i}", "body>ul>li"]
+                                        for i in range(30)]}},
+          "items": {}, "list_paths": ["body>ul"], "bumped": [], "rotating": [],
+          "version": 1}
+URL_MEMORY = {"keys": {f"{i:016x}": i % 3 + 1 for i in range(20)}, "vpaths": {}, "oks": 2,
+              "ok_sha": "ab" * 32, "listing": "pagination"}
+
+
+def test_0004_packs_headers_and_memories_and_reads_the_same_dicts(db_url: str) -> None:
+    """A store at 0003 holding headers and both detector memories (as JSON) is upgraded:
+    the columns hold packed bytes (a tag byte, smaller than the JSON) that read back as the
+    same dicts."""
+    engine = old_store(db_url, "0003")
+    with engine.begin() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        t = meta.tables
+        conn.execute(t["detected_rounds"].insert(), [
+            {"round_id": 1, "target_id": 1, "detected_at": DAY0, "memory": MEMORY},
+            {"round_id": 2, "target_id": 1, "detected_at": DAY0, "memory": {}}])
+        conn.execute(t["detect_state"].insert(), {
+            "url_id": 1, "last_capture_id": 2, "state": "gone", "memory": URL_MEMORY})
+        before = dict(conn.execute(select(t["captures"].c.id, t["captures"].c.headers)).all())
+    engine.dispose()
+    store = open_store(db_url=db_url)
+    try:
+        with store.session() as s:
+            assert dict(s.execute(select(Capture.id, Capture.headers)).all()) == before
+            assert s.get(DetectedRound, (1, 1)).memory == MEMORY
+            assert s.get(DetectedRound, (2, 1)).memory == {}
+            assert s.get(DetectState, 1).memory == URL_MEMORY
+        with store.engine.connect() as conn:
+            raw = conn.execute(select(type_coerce(DetectedRound.memory, LargeBinary))
+                               .order_by(DetectedRound.round_id)).scalars().all()
+            headers = conn.scalar(select(type_coerce(Capture.headers, LargeBinary)).limit(1))
+        assert raw[0][0] == 2 and len(raw[0]) < len(json.dumps(MEMORY)) // 5
+        assert bytes(raw[1]) == b"{}"        # packing would not make it smaller
+        assert headers[0] == 1
+        assert detect(store).jobs == 0       # both rounds were detected already
     finally:
         store.close()

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from snapshots.models import Blob, Capture, Link, Url
+from snapshots import blobs as blobcodec
+from snapshots.models import Blob, Capture, LinkSet, Url
 from snapshots.records import NewCapture
 
 AT = datetime(2021, 3, 15, tzinfo=UTC)
@@ -58,9 +59,9 @@ def test_capture_fields_and_links_in_order(store) -> None:
         row = s.get(Capture, stored.capture_id)
         assert row.status == 301 and row.redirects == [[301, "http://127.0.0.1/a"]]
         assert row.headers == {"content-type": "text/html"}
-        got = [(lk.position, lk.url) for lk in s.query(Link).order_by(Link.position)]
-    assert got == [(0, "http://127.0.0.1/p3"), (1, "http://127.0.0.1/p1"),
-                   (2, "http://127.0.0.1/p2")]
+        links_set = s.get(LinkSet, row.links_sha256)
+    assert links_set.count == 3
+    assert blobcodec.unpack_links(links_set.data) == list(links)
 
 
 def test_body_stored_by_an_earlier_process_is_not_new(store, db_url: str) -> None:
