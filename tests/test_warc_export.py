@@ -62,13 +62,19 @@ def takedown(data: Path, *args: str, check: bool = True) -> subprocess.Completed
     return run
 
 
-@pytest.fixture(scope="module")
-def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    tmp = tmp_path_factory.mktemp("warc")
+def crawl_site(tmp: Path) -> tuple[Path, str]:
+    """The site's three days crawled and detected into *tmp*: (data folder, base URL)."""
     data, base, runs = crawl_days(tmp, site, 3, TARGETS, CRAWL, DAY)
     bad = [r for r in runs if r.returncode != 0]
     assert not bad, [(r.returncode, r.stdout[-800:], r.stderr[-1500:]) for r in bad]
     takedown(data, "detect")
+    return data, base
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    tmp = tmp_path_factory.mktemp("warc")
+    data, base = crawl_site(tmp)
     out = tmp / "all.warc.gz"
     run = takedown(data, "export-warc", "--out", str(out))
     db = sqlite3.connect(data / "takedown.sqlite")

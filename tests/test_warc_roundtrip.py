@@ -13,6 +13,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
+
+from reports.viewer import create_app
+from snapshots import open_store
 
 
 def takedown(data: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -49,6 +53,18 @@ def test_demo_round_trip_gives_the_same_takedowns(demo_store: dict, exported: Pa
     rounds = json.loads(takedown(data, "rounds", "--json").stdout)
     demo_rounds = json.loads(takedown(demo_store["data"], "rounds", "--json").stdout)
     assert [r["at"] for r in rounds] == [r["at"] for r in demo_rounds]
+    # the viewer and the report read imported history as they read crawled rounds
+    store = open_store(data)
+    try:
+        with TestClient(create_app(store), base_url="http://127.0.0.1") as client:
+            assert client.get("/").status_code == 200
+            for rec in records[:5]:
+                page = client.get(f"/takedowns/{rec['id']}")
+                assert page.status_code == 200 and rec["kind"] in page.text
+    finally:
+        store.close()
+    report = takedown(data, "report", "--out", str(tmp_path / "report"), "--format", "json")
+    assert f"report: {len(records)} takedowns" in report.stdout
     # importing the same file again adds nothing
     before = takedown(data, "history", records[0]["url"], "--json").stdout
     takedown(data, "import-warc", str(exported), "--watchlist", str(watchlist))
