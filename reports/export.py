@@ -11,7 +11,7 @@ Rules every file the tool writes follows (``reports.output`` uses these helpers 
 
 - A CSV cell is never a formula: a string that starts with ``=``, ``+``, ``-``, ``@``, a
   tab or a carriage return gets a leading ``'`` (`csv_cell`; numbers stay numbers).
-- A file is written to a temporary sibling and renamed over its name (`write_file`), so
+- A file is written to a temporary sibling and renamed over its name (`write_whole`), so
   a reader sees the old file or the new one whole, never a truncated one.
 
 Imports the standard library.
@@ -23,13 +23,14 @@ import csv
 import json
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO, TypeVar
 
 CSV_COLUMNS = ("id", "url", "kind", "target", "targets", "item", "last_seen", "detected_at",
                "restored_at", "rule", "phrase", "evidence")
 FORMATS = ("jsonl", "csv")
+T = TypeVar("T")
 # what makes a spreadsheet read a cell as a formula (OWASP, CSV injection)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -86,30 +87,36 @@ def sibling(path: Path, tag: str) -> Path:
 
 
 def write_file(records: Iterable[dict], path: Path, fmt: str) -> int:
-    """Write the export to *path* whole: into a temporary sibling, then renamed over it;
-    on any failure the sibling goes and *path* is as it was.  OSError if the folder is
-    missing or not writable."""
+    """Write the export to *path* whole (`write_whole`).  OSError if the folder is missing
+    or not writable."""
+    return write_whole(path, lambda fh: write(records, fh, fmt))
+
+
+def write_whole(path: Path, write_to: Callable[[IO], T], *, binary: bool = False) -> T:
+    """Run *write_to* on a new temporary sibling of *path* (UTF-8 text, or bytes when
+    *binary*), then rename it over *path*: on any failure the sibling goes and *path* is as
+    it was.  OSError if the folder is missing or not writable."""
     tmp = sibling(path, "tmp")
-    fh = new_file(tmp)  # OSError here: the folder is missing or not writable, nothing made
+    fh = new_file(tmp, binary)  # OSError here: the folder is missing or not writable
     try:
         with fh:
-            n = write(records, fh, fmt)
+            result = write_to(fh)
             synced(fh)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return n
+    return result
 
 
-def new_file(path: Path) -> TextIO:
+def new_file(path: Path, binary: bool = False) -> IO:
     """A file that did not exist (``O_EXCL``: never someone else's), opened for UTF-8
-    text, with the mode ``open`` would give it (0o666 less the umask)."""
+    text (or bytes), with the mode ``open`` would give it (0o666 less the umask)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    return open(fd, "w", encoding="utf-8", newline="")
+    return open(fd, "wb") if binary else open(fd, "w", encoding="utf-8", newline="")
 
 
-def synced(fh: TextIO) -> None:
+def synced(fh: IO) -> None:
     """On disk before it is renamed in: after a crash the name holds all or the old."""
     fh.flush()
     os.fsync(fh.fileno())

@@ -354,24 +354,14 @@ def _output_file(out: str) -> Path:
 
 
 def _write_whole(path: Path, write: Callable[[BinaryIO], T]) -> T:
-    """Run *write* on a new temporary sibling of *path*, then rename it over *path*: the
-    file is replaced whole or left as it was."""
-    from reports.export import sibling
+    """Run *write* on a new temporary sibling of *path* (bytes), then rename it over
+    *path* (`reports.export.write_whole`): the file is replaced whole or left as it was."""
+    from reports.export import write_whole
 
-    tmp = sibling(path, "tmp")
     try:
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as fh:
-            result = write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        return write_whole(path, write, binary=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise TakedownError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return result
 
 
 def _replaceable(path: Path) -> None:
