@@ -590,7 +590,11 @@ class Store:
         data = conn.execute(select(LinkSet.data).where(LinkSet.sha256 == sha256)).scalar()
         if data is None:
             raise StoreError(f"link set {sha256} is missing")
-        data = bytes(data)
+        return self._decode_links(conn, bytes(data))
+
+    def _decode_links(self, conn: Connection | Session,
+                      data: bytes) -> list[tuple[str, str]]:
+        """A stored link set's pairs: a delta decodes with its (full) base."""
         found = blobcodec.links_base(data)
         base = None if found is None else self._link_base_raw(conn, found[0])
         return blobcodec.unpack_links(data, base)
@@ -660,9 +664,7 @@ class Store:
         for sha, count, data in s.execute(
                 select(LinkSet.sha256, LinkSet.count, LinkSet.data)).yield_per(200):
             try:
-                found = blobcodec.links_base(bytes(data))
-                base = None if found is None else self._link_base_raw(s, found[0])
-                links = blobcodec.unpack_links(bytes(data), base)
+                links = self._decode_links(s, bytes(data))
             except StoreError as exc:
                 out.append(f"link set {sha}: {exc}")
                 continue
