@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from warcio.archiveiterator import ArchiveIterator
 
 from snapshots import browse
+from snapshots.blobs import sha256_hex
 from snapshots.errors import TakedownError
 from snapshots.warc_export import (
     Selection,
@@ -148,7 +149,7 @@ def write_package(store: Any, takedown_id: int, out: BinaryIO) -> str:
             package = _json(_datapackage(record, resources))
             zf.writestr(_info("datapackage.json"), package)
             zf.writestr(_info("datapackage-digest.json"), _json(
-                {"path": "datapackage.json", "hash": "sha256:" + _sha(package)}))
+                {"path": "datapackage.json", "hash": "sha256:" + sha256_hex(package)}))
     return f"{len(facts)} captures ({counts.summary()}), {len(resources)} files"
 
 
@@ -165,10 +166,6 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _info(path: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(path, datetime.now(UTC).timetuple()[:6])
     info.compress_type = zipfile.ZIP_STORED
@@ -182,7 +179,7 @@ def _resource(path: str, digest: str, size: int) -> dict:
 
 def _put(zf: zipfile.ZipFile, path: str, data: bytes) -> dict:
     zf.writestr(_info(path), data)
-    return _resource(path, _sha(data), len(data))
+    return _resource(path, sha256_hex(data), len(data))
 
 
 def _put_stream(zf: zipfile.ZipFile, path: str, src: IO[bytes]) -> dict:
@@ -284,7 +281,7 @@ def _read(zf: zipfile.ZipFile, name: str, limit: int = 64 << 20) -> bytes:
 def _check_digest(zf: zipfile.ZipFile, result: Verification) -> None:
     try:
         digest = json.loads(_read(zf, "datapackage-digest.json"))["hash"]
-        actual = "sha256:" + _sha(_read(zf, "datapackage.json"))
+        actual = "sha256:" + sha256_hex(_read(zf, "datapackage.json"))
     except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
         result.problems.append(f"datapackage-digest.json unreadable ({exc})")
         return
@@ -399,7 +396,7 @@ def _check_capture(zf: zipfile.ZipFile, fact: dict, payloads: dict[int, str],
     cid, body = fact.get("capture_id"), fact.get("body_sha256")
     if fact.get("status") is not None:
         got = payloads.get(cid)
-        want = body or hashlib.sha256(b"").hexdigest()
+        want = body or sha256_hex(b"")
         if got != want:
             result.problems.append(f"capture {cid}: body SHA-256 {want} in {RECORD_PATH}, "
                                    f"{got or 'no payload'} in the WARC")
@@ -408,7 +405,7 @@ def _check_capture(zf: zipfile.ZipFile, fact: dict, payloads: dict[int, str],
     text = fact.get("text_sha256")
     if text is not None:
         try:
-            got = _sha(_read(zf, f"takedown/text-{cid}.txt", MAX_ENTRY))
+            got = sha256_hex(_read(zf, f"takedown/text-{cid}.txt", MAX_ENTRY))
         except (KeyError, ValueError, zipfile.BadZipFile) as exc:
             result.problems.append(f"capture {cid}: its text is unreadable ({exc})")
             return
