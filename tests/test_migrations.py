@@ -17,7 +17,7 @@ from sqlalchemy import Engine, LargeBinary, MetaData, func, select, type_coerce
 from diffing.detect import detect
 from snapshots import blobs as blobcodec
 from snapshots import open_store
-from snapshots.db import Base, make_engine
+from snapshots.db import Base, make_engine, pack_json
 from snapshots.migrate import alembic_config, current, upgrade
 from snapshots.models import Capture, DetectedRound, DetectState, LinkSet, Takedown, Url
 from snapshots.records import NewCapture
@@ -87,9 +87,18 @@ def _put_link(conn, tables, put, capture_id: int, link: tuple[str, str]) -> None
 def _writer(conn, tables):  # type: ignore[no-untyped-def]
     def put(table_name: str, /, **row: object) -> object:
         table = tables[table_name]
-        res = conn.execute(table.insert(), {k: v for k, v in row.items() if k in table.columns})
+        res = conn.execute(table.insert(), {k: _as_stored(table.columns[k], v)
+                                            for k, v in row.items() if k in table.columns})
         return res.inserted_primary_key[0]
     return put
+
+
+def _as_stored(column, value: object) -> object:  # type: ignore[no-untyped-def]
+    """A JSON value as its column holds it: packed where the revision made the column
+    binary (``headers`` since 0004), as is where it is still JSON."""
+    if isinstance(value, dict) and isinstance(column.type, LargeBinary):
+        return pack_json(value, "headers")
+    return value
 
 
 @pytest.mark.parametrize("revision", OLDER)
