@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from snapshots.db import Base, PackedJSON, UTCDateTime
+from snapshots.db import Base, Digest, PackedJSON, UTCDateTime
 
 
 class Target(Base):
@@ -76,7 +76,7 @@ class Blob(Base):
 
     __tablename__ = "blobs"
 
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(Digest(), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     codec: Mapped[str] = mapped_column(String(10))
     data: Mapped[bytes] = mapped_column(LargeBinary)
@@ -89,7 +89,7 @@ class LinkSet(Base):
 
     __tablename__ = "link_sets"
 
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(Digest(), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -71,6 +71,20 @@ def run_check(db_url: str, *args: str) -> tuple[int, list[str], str]:
     return result.exit_code, result.stdout.splitlines(), result.stderr
 
 
+def _key_bytes(value: object) -> object:
+    """A key as the store holds it (``snapshots.db.Digest``): 64 hex digits → 32 bytes."""
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value):
+        return bytes.fromhex(value)
+    return value
+
+
+def _key_hex(value: object) -> object:
+    """A stored key back as hex, as the store's readers see it; other values as they are."""
+    if isinstance(value, (bytes, memoryview)) and len(value) == 32:
+        return bytes(value).hex()
+    return value
+
+
 def sql(db_url: str, statement: str | Executable, **params: object) -> list:
     """Run *statement* with the foreign keys off (a plain SQLite connection has them off;
     PostgreSQL's replica role skips their triggers); returns its rows, if any."""
@@ -80,8 +94,12 @@ def sql(db_url: str, statement: str | Executable, **params: object) -> list:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SET LOCAL session_replication_role = replica"))
             query = text(statement) if isinstance(statement, str) else statement
-            result = conn.execute(query, params)
-            return result.all() if result.returns_rows else []
+            result = conn.execute(query, {k: _key_bytes(v) for k, v in params.items()})
+            if not result.returns_rows:
+                return []
+            keys = [name.endswith("sha256") for name in result.keys()]
+            return [tuple(_key_hex(v) if key else v for key, v in zip(keys, row, strict=True))
+                    for row in result.all()]
     finally:
         engine.dispose()
 
