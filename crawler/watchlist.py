@@ -16,8 +16,9 @@ Further ``[[target]]`` keys: ``items`` (CSS selector of the sub-page items of a 
 ``30m``, ``6h``, ``1d``), ``proxy`` (http(s) proxy URL) and ``timezone`` (the zone of times
 its pages write without an offset: ``Asia/Shanghai``, ``+08:00``; default ``[crawl]``'s).
 An optional top-level ``[crawl]`` table holds the fields of :class:`CrawlSpec` (its
-``every`` is the interval of targets that name none). :func:`select_targets` keeps the
-targets a round is asked for.
+``every`` is the interval of targets that name none), and an optional ``[notify]`` table
+where ``takedown detect`` sends what it finds (:mod:`crawler.notify_table`).
+:func:`select_targets` keeps the targets a round is asked for.
 
 Everything is validated when the file is read, ranges included (``retention_days`` at most
 36500, ``every`` at most 3650d: no date computed from them may leave the calendar). Each
@@ -39,7 +40,9 @@ from urllib.parse import urlsplit
 from cssselect import SelectorError
 from parsel.csstranslator import css2xpath
 
+from crawler import notify_table
 from crawler.errors import WatchlistError
+from crawler.notify_table import NotifySpec
 from snapshots.defaults import default
 from snapshots.errors import without_passwords
 from snapshots.inputs import UnreadableInput, read_input_file
@@ -152,6 +155,7 @@ class Watchlist:
     path: str
     crawl: CrawlSpec
     targets: tuple[TargetSpec, ...]
+    notify: NotifySpec | None = None   # the [notify] table, when there is one
 
 
 def parse_interval(text: str) -> timedelta:
@@ -209,7 +213,7 @@ def select_targets(watchlist: Watchlist, names: Iterable[str]) -> Watchlist:
             message = f"unknown target {name!r} (targets: {', '.join(known)})"
             raise WatchlistError(watchlist.path, None, "target", message)
     kept = tuple(t for t in watchlist.targets if t.name in wanted)
-    return Watchlist(watchlist.path, watchlist.crawl, kept)
+    return replace(watchlist, targets=kept)
 
 
 def load_watchlist(path: str | Path) -> Watchlist:
@@ -239,11 +243,12 @@ def parse_watchlist(text: str, path: str = "<string>") -> Watchlist:
     """
     data = load_toml(text, path, WatchlistError)
     ctx = TomlChecker(path, KeyLines(text), WatchlistError)
-    ctx.reject_unknown(data, {"crawl": None, "target": None}, (), "at top level")
+    ctx.reject_unknown(data, {"crawl": None, "target": None, "notify": None}, (), "at top level")
     crawl = _crawl_spec(data.get("crawl", {}), ctx)
     targets = tuple(t if t.timezone or not crawl.timezone else replace(t, timezone=crawl.timezone)
                     for t in _target_specs(data.get("target"), ctx))
-    return Watchlist(path, crawl, targets)
+    notify = None if "notify" not in data else _notify_spec(data["notify"], targets, ctx)
+    return Watchlist(path, crawl, targets, notify)
 
 
 # -- building the specs ------------------------------------------------------------------
@@ -254,6 +259,21 @@ def _crawl_spec(raw: Any, ctx: TomlChecker) -> CrawlSpec:
         raise ctx.error((), "crawl", "'crawl' must be a table: [crawl]")
     ctx.reject_unknown(raw, _CRAWL_CHECKS, ("crawl",), "in [crawl]")
     return CrawlSpec(**ctx.check_all(raw, _CRAWL_CHECKS, ("crawl",), "[crawl]"))
+
+
+def _notify_spec(raw: Any, targets: tuple[TargetSpec, ...], ctx: TomlChecker) -> NotifySpec:
+    if not isinstance(raw, dict):
+        raise ctx.error((), "notify", "'notify' must be a table: [notify]")
+    ctx.reject_unknown(raw, _NOTIFY_CHECKS, ("notify",), "in [notify]")
+    if "urls" not in raw:
+        raise ctx.error(("notify",), "urls", "missing key 'urls' in [notify]")
+    values = ctx.check_all(raw, _NOTIFY_CHECKS, ("notify",), "[notify]")
+    known = [t.name for t in targets]
+    for name in values.get("targets", ()):
+        if name not in known:
+            raise ctx.error(("notify",), "targets", f"key 'targets' in [notify] names unknown "
+                            f"target {name!r} (targets: {', '.join(known)})")
+    return NotifySpec(**values)
 
 
 def _target_specs(raw: Any, ctx: TomlChecker) -> tuple[TargetSpec, ...]:
@@ -464,4 +484,12 @@ _TARGET_CHECKS: dict[str, Check] = {
     "every": _interval,
     "proxy": _proxy,
     "timezone": _timezone,
+}
+
+_NOTIFY_CHECKS: dict[str, Check] = {
+    "urls": notify_table.apprise_urls,
+    "kinds": notify_table.kinds,
+    "targets": notify_table.names,
+    "digest": _interval,
+    "viewer_url": _http_url,
 }

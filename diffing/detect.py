@@ -53,6 +53,7 @@ from snapshots.detection_store import (
     TakedownRef,
 )
 from snapshots.repo import Store, as_utc
+from snapshots.search import index_pending
 from snapshots.urls import normalize_url
 from snapshots.vocab import TAKEDOWN_STATES, Kind, State, is_html
 
@@ -99,6 +100,9 @@ def detect(store: Store, phrases: Phrasebook | None = None,
         summary.jobs += 1
         if progress:
             progress(n, len(jobs))
+    # last, so that the search finds the new takedowns too (`snapshots.search`)
+    with store.writing() as s:
+        index_pending(store, s.connection())
     return summary
 
 

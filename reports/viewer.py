@@ -5,7 +5,10 @@ the pages.  Routes (deep links): ``/`` targets,
 ``/targets/{name}``, ``/urls/{url_id}``, ``/takedowns`` (filters ``kind target since until
 q event page``), ``/takedowns/{takedown_id}``, ``/takedowns/{takedown_id}/evidence.wacz`` (its
 evidence package, built on request: ``reports.evidence``), ``/compare/{url_id}?a=&b=``,
-``/captures/{capture_id}/raw``.
+``/captures/{capture_id}/raw``; for programs (``reports.api``, docs/api.md): ``/api/takedowns``
+(the list's filters, ``limit``, ``page``), ``/api/takedowns/{takedown_id}``,
+``/api/urls/{url_id}/captures``, ``/api/events`` and ``/feed.atom`` (the list's filters),
+whose errors are JSON on ``/api/``.
 
 The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included:
 
@@ -16,7 +19,9 @@ The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included
   once: that sets an HttpOnly SameSite=Strict cookie and redirects to the URL without it
   (the token leaves the address bar and history).  The redirect is a path on the viewer's
   own origin: leading slashes and backslashes collapse to one slash, since
-  ``//evil.example/`` as a Location is another site;
+  ``//evil.example/`` as a Location is another site.  On the API and the feed
+  (`direct_token`) ``?token=`` is taken on every request, without the redirect: feed
+  readers and scripts can neither send a header nor keep a cookie;
 * a token is at least 16 characters of printable ASCII without whitespace, quotes,
   commas, semicolons or backslashes (`check_token`): anything shorter is guessable, and
   the others cannot travel unchanged in a cookie or an ``Authorization`` header;
@@ -50,11 +55,18 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reports import viewer_pages as pages
+from reports.api import Api
 from reports.render import render
 from snapshots.urls import is_loopback
 
@@ -105,6 +117,15 @@ def login_location(path: str, query: list[tuple[str, str]]) -> str:
     """
     rest = urlencode([(k, v) for k, v in query if k != "token"])
     return quote("/" + path.lstrip("/\\")) + ("?" + rest if rest else "")
+
+
+def direct_token(path: str) -> bool:
+    """Whether ``?token=`` is taken as is on *path* (the API and the feed), not redirected.
+
+    >>> direct_token("/api/takedowns"), direct_token("/feed.atom"), direct_token("/apix")
+    (True, True, False)
+    """
+    return path == "/feed.atom" or path.startswith("/api/")
 
 
 def _host_name(host_header: str) -> str:
@@ -170,6 +191,8 @@ class ViewerGuard:
                           keep_blank_values=True)
         given = [v for k, v in query if k == "token"]
         if given and self._ok(given[-1]):
+            if direct_token(scope["path"]):
+                return None
             response = RedirectResponse(login_location(scope["path"], query), 303)
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict")
             return response
@@ -184,6 +207,8 @@ class ViewerGuard:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": exc.detail}, exc.status_code)
     body = render("viewer/error.html", title=f"{exc.status_code}", message=exc.detail,
                   **pages.helpers())
     return HTMLResponse(body, exc.status_code)
@@ -196,6 +221,7 @@ def create_app(store: Any, events: Sequence[Any] | None = None, token: str | Non
     (ValueError if `check_token` refuses it); *hosts* are Host names accepted besides
     loopback when there is no token."""
     view = pages.Pages(store, list(events or ()))
+    api = Api(view)
     routes = [
         Route("/", view.index, methods=["GET"]),
         Route("/targets/{name}", view.target, methods=["GET"]),
@@ -205,6 +231,11 @@ def create_app(store: Any, events: Sequence[Any] | None = None, token: str | Non
         Route("/takedowns/{takedown_id}/evidence.wacz", view.evidence, methods=["GET"]),
         Route("/compare/{url_id}", view.compare, methods=["GET"]),
         Route("/captures/{capture_id}/raw", view.raw, methods=["GET"]),
+        Route("/api/takedowns", api.takedowns, methods=["GET"]),
+        Route("/api/takedowns/{takedown_id}", api.takedown, methods=["GET"]),
+        Route("/api/urls/{url_id}/captures", api.captures, methods=["GET"]),
+        Route("/api/events", api.events, methods=["GET"]),
+        Route("/feed.atom", api.feed, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     return ViewerGuard(app, token, hosts)

@@ -37,7 +37,7 @@ from reports.compare import Comparison, compare_pages
 from reports.evidence import write_package
 from reports.render import render
 from reports.sanitize import inert_html, inert_text
-from snapshots import browse
+from snapshots import browse, search
 from snapshots.blobs import READ_CAP
 from snapshots.browse import CaptureBody
 from snapshots.patterns import RunawayPattern
@@ -199,10 +199,23 @@ def side_by_side(a: CaptureBody | None, b: CaptureBody | None,
             "frame_a": _frame(a, old_marks), "frame_b": _frame(b, new_marks)}
 
 
-def _matches(row: dict, q: str) -> bool:
-    hay = " ".join((row["url"], row["item"], row["target"], row["kind"],
-                    json.dumps(row["evidence"], ensure_ascii=False))).lower()
-    return all(word in hay for word in q.lower().split())
+def _matches(store: Any, rows: list[dict], q: str) -> list[dict]:
+    """The takedowns whose removed text holds *q* (the full-text index: their last seen
+    page, their removed blocks; each row given a ``snippet``), or whose URL, item, target,
+    kind or evidence holds every word of it."""
+    found = search.takedown_snippets(store, q, [r["id"] for r in rows])
+    words = q.lower().split()
+    return [{**r, "snippet": found.get(r["id"])} for r in rows
+            if r["id"] in found or _holds(_haystack(r), words)]
+
+
+def _holds(hay: str, words: list[str]) -> bool:
+    return all(w in hay for w in words)
+
+
+def _haystack(row: dict) -> str:
+    return " ".join((row["url"], row["item"], row["target"], row["kind"],
+                     json.dumps(row["evidence"], ensure_ascii=False))).lower()
 
 
 class Pages:
@@ -237,6 +250,22 @@ class Pages:
 
     def _takedowns(self, request: Request) -> dict[str, Any]:
         params = request.query_params
+        rows, event = self.filtered_takedowns(request)
+        number = max(1, _int_param(request, "page") or 1)
+        kinds, targets = browse.kinds_and_targets(self.store)
+        return {"rows": rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], "total": len(rows),
+                "page_number": number, "pages": max(1, -(-len(rows) // PAGE_SIZE)),
+                "kinds": kinds, "targets": targets, "events": self.events, "event": event,
+                "f": {k: params.get(k, "") for k in ("kind", "target", "since", "until", "q",
+                                                     "event")},
+                "query": [(k, v) for k, v in params.multi_items() if k != "page"]}
+
+    def filtered_takedowns(self, request: Request) -> tuple[list[dict], Any]:
+        """The takedowns the list's filters select (``kind target since until q event``),
+        newest first, and the chosen event or None; a bad filter is a 400.  The HTML list,
+        the JSON API and the Atom feed (``reports.api``) all select through here, so they
+        agree on every filter and refuse the same input."""
+        params = request.query_params
         kind, target = _text_param(request, "kind"), _text_param(request, "target")
         since, until = _date_param(request, "since"), _date_param(request, "until")
         if since is not None and until is not None and until < since:
@@ -249,15 +278,8 @@ class Pages:
             rows = _in_event(rows, event)
         q = params.get("q", "").strip()
         if q:
-            rows = [r for r in rows if _matches(r, q)]
-        number = max(1, _int_param(request, "page") or 1)
-        kinds, targets = browse.kinds_and_targets(self.store)
-        return {"rows": rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], "total": len(rows),
-                "page_number": number, "pages": max(1, -(-len(rows) // PAGE_SIZE)),
-                "kinds": kinds, "targets": targets, "events": self.events, "event": event,
-                "f": {k: params.get(k, "") for k in ("kind", "target", "since", "until", "q",
-                                                     "event")},
-                "query": [(k, v) for k, v in params.multi_items() if k != "page"]}
+            rows = _matches(self.store, rows, q)
+        return rows, event
 
     def _event(self, event_id: str) -> Any:
         if not event_id:

@@ -204,3 +204,82 @@ class DetectedRound(Base):
                                            primary_key=True)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
     memory: Mapped[dict] = mapped_column(PackedJSON("memory"), default=dict)
+
+
+# -- the search index (`snapshots.search`) -----------------------------------------------
+
+# documents → captures: the search joins each matching text to the captures that hold it
+Index("ix_captures_text_sha256", Capture.text_sha256)
+
+
+class SearchText(Base):
+    """One distinct text in the search index: a capture's page text as plain visible text
+    (keyed by the capture's text blob, so the rounds of an unchanged page share one
+    document), or a takedown's removed text (keyed by its own SHA-256).  The text indexes
+    themselves (SQLite FTS5 tables, a PostgreSQL trigram index) are made by migration 0005
+    and are not models."""
+
+    __tablename__ = "search_texts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(Digest(), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class SearchTakedown(Base):
+    """A text a takedown took away: its last seen page's, the page still serving a delisted
+    entry, its removed blocks; what ``takedown search --removed`` searches."""
+
+    __tablename__ = "search_takedowns"
+
+    takedown_id: Mapped[int] = mapped_column(ForeignKey("takedowns.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    sha256: Mapped[str] = mapped_column(Digest(), primary_key=True, index=True)
+
+
+class SearchMark(Base):
+    """How far the index has read: ``captures`` → the last capture id whose text it holds."""
+
+    __tablename__ = "search_marks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer)
+
+
+class NotifyDestination(Base):
+    """A notification URL that `takedown detect` has delivered to (or will): its key is the
+    URL's SHA-256, never the URL, which may hold a token or password."""
+
+    __tablename__ = "notify_destinations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # takedowns updated since (less an overlap) are scanned for events; wall clock
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # round stamp of the last digest delivered; None: no digest yet
+    digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotifyEvent(Base):
+    """One message owed to one destination about one takedown: ``opened``, ``restored`` or
+    ``kind:<kind>`` (a stronger kind named it anew).  ``pending`` until delivered (``sent``);
+    ``known`` events were in the store when the destination was first used, never sent."""
+
+    __tablename__ = "notify_outbox"
+    __table_args__ = (UniqueConstraint("destination_id", "takedown_id", "event"),
+                      Index("ix_notify_outbox_destination_status", "destination_id", "status"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    destination_id: Mapped[int] = mapped_column(
+        ForeignKey("notify_destinations.id", ondelete="CASCADE"))
+    takedown_id: Mapped[int] = mapped_column(ForeignKey("takedowns.id", ondelete="CASCADE"),
+                                             index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())   # the event's round stamp
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

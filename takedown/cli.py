@@ -230,25 +230,81 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
         sys.exit(130)
 
 
+def _notify_urls(ctx: click.Context, param: click.Parameter,
+                 value: tuple[str, ...]) -> tuple[str, ...]:
+    from takedown.notifying import check_urls  # Apprise loads only when a URL is given
+
+    return check_urls(ctx, param, value) if value else value
+
+
+def _notify_option(func: Callable) -> Callable:
+    return click.option(
+        "--notify", "notify_urls", multiple=True, metavar="URL", envvar="TAKEDOWN_NOTIFY",
+        callback=_notify_urls, help="Send new takedowns and restorations to this Apprise URL "
+        "(mailto://, tgram://, ntfy://, json:// …); repeatable; env TAKEDOWN_NOTIFY.")(func)
+
+
+def _watchlist_option(func: Callable) -> Callable:
+    return click.option("--watchlist", "watchlist_path", default=None,
+                        type=click.Path(dir_okay=False),
+                        help="Also notify as this watchlist's [notify] table says.")(func)
+
+
 @cli.command()
 @click.option("--phrases", "phrase_files", multiple=True, type=click.Path(dir_okay=False),
               help="Extra notice phrases (TSV like diffing/phrases.tsv); repeatable.")
+@_notify_option
+@_watchlist_option
 @click.pass_obj
-def detect(obj: Context, phrase_files: tuple[str, ...]) -> None:
+def detect(obj: Context, phrase_files: tuple[str, ...], notify_urls: tuple[str, ...],
+           watchlist_path: str | None) -> None:
     """Run the diff engine over every capture not yet processed (idempotent)."""
     from diffing.detect import detect as run_detect
     from diffing.phrases import load_phrasebook
+    from takedown.notifying import notify_options, notifying
 
     phrases = load_phrasebook(phrase_files)
-    summary = run_detect(obj.store(), phrases)
-    opened = ", ".join(f"{k} {n}" for k, n in sorted(summary.opened.items())) or "none"
-    click.echo(f"detect: {summary.jobs} round-target jobs, {summary.captures} captures; "
-               f"new takedowns: {opened}; restored: {summary.restored}")
-    if summary.errors:
-        click.echo(f"detect: {summary.errors} captures could not be read (verdict 'error'; "
-                   "see `takedown history URL`)", err=True)
-    for failed in summary.failed_jobs:
-        click.echo(f"detect: skipped {failed}", err=True)
+    notify = notify_options(watchlist_path, notify_urls)
+    store = obj.store()
+    with notifying(store, notify):
+        summary = run_detect(store, phrases)
+        opened = ", ".join(f"{k} {n}" for k, n in sorted(summary.opened.items())) or "none"
+        click.echo(f"detect: {summary.jobs} round-target jobs, {summary.captures} captures; "
+                   f"new takedowns: {opened}; restored: {summary.restored}")
+        if summary.errors:
+            click.echo(f"detect: {summary.errors} captures could not be read (verdict "
+                       "'error'; see `takedown history URL`)", err=True)
+        for failed in summary.failed_jobs:
+            click.echo(f"detect: skipped {failed}", err=True)
+
+
+@cli.command()
+@click.option("--test", is_flag=True, help="Send a test message to each URL.")
+@_notify_option
+@_watchlist_option
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@click.pass_obj
+def notify(obj: Context, test: bool, notify_urls: tuple[str, ...],
+           watchlist_path: str | None, as_json: bool) -> None:
+    """Show what each notification URL was sent and what waits; --test sends a test message."""
+    from reports.notify import send_test, shown
+    from snapshots.outbox import Outbox, destination_key
+    from takedown.notifying import notify_options
+    from takedown.summary import print_rows
+
+    opts = notify_options(watchlist_path, notify_urls)
+    urls = opts.urls if opts else ()
+    if test:
+        if not urls:
+            raise click.UsageError("no notification URL to test: give --notify URL or "
+                                   "--watchlist with a [notify] table")
+        send_test(urls)
+        click.echo(f"notify: test message delivered to {len(urls)} URLs")
+        return
+    outbox = Outbox(obj.store())
+    print_rows([{"url": shown(u), **{s: 0 for s in ("pending", "sent", "known")},
+                 **outbox.counts(destination_key(u))} for u in urls], as_json,
+               title="notification URLs")
 
 
 @cli.command()
@@ -461,6 +517,43 @@ def history(obj: Context, url: str, as_json: bool) -> None:
         raise TakedownError(f"no captures of {url}")
     print_rows([{**r, "captured_at": r["captured_at"].isoformat()} for r in rows], as_json,
                title=url)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--removed", is_flag=True,
+              help="Search the text takedowns removed (their last seen page, their removed "
+                   "blocks) and list takedowns, not captures.")
+@click.option("--target", "target_names", multiple=False, default=None,
+              help="Only this target's captures or takedowns.")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+              help="At most this many hits, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document for scripts.")
+@click.pass_obj
+def search(obj: Context, query: str, removed: bool, target_names: str | None, limit: int,
+           as_json: bool) -> None:
+    """Full-text search of what was captured: captures (one per URL and text) whose page
+    text holds QUERY, ignoring case; Chinese needs no spaces.  The index is filled by
+    `detect`."""
+    from snapshots.search import search_captures, search_takedowns
+
+    if not query.strip():
+        raise TakedownError("empty search query")
+    store = obj.store()
+    check_targets(store, (target_names,) if target_names else ())
+    find = search_takedowns if removed else search_captures
+    hits = find(store, query, target_names, limit)
+    if as_json:
+        click.echo(json.dumps({"query": query, "removed": removed,
+                               "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+        return
+    for h in hits:
+        row = h.to_json()
+        when = row.get("detected_at") or row["captured_at"]
+        what = f"{row['kind']} " if removed else ""
+        click.echo(f"{when}  {h.target}  {what}{h.url}  {h.path}\n    {h.snippet}")
+    click.echo(f"{len(hits)} {'takedowns' if removed else 'captures'}"
+               f"{' (the limit)' if len(hits) == limit else ''}")
 
 
 @cli.command("import-warc")
@@ -688,12 +781,13 @@ def _interval_option(ctx: click.Context, param: click.Parameter, value: str | No
               help="Skip a run later than this many seconds (default: run it, once).")
 @click.option("--phrases", "phrase_files", multiple=True, type=click.Path(dir_okay=False),
               help="Extra notice phrases for detection; repeatable.")
+@_notify_option
 @click.option("--list", "list_only", is_flag=True, help="Show the stored jobs and next runs.")
 @click.option("--json", "as_json", is_flag=True, help="With --list: JSON for scripts.")
 @click.pass_obj
 def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
-             misfire_grace: int | None, phrase_files: tuple[str, ...], list_only: bool,
-             as_json: bool) -> None:
+             misfire_grace: int | None, phrase_files: tuple[str, ...],
+             notify_urls: tuple[str, ...], list_only: bool, as_json: bool) -> None:
     """Run capture rounds of WATCHLIST's targets on their intervals, until SIGTERM/SIGINT."""
     from crawler.watchlist import load_watchlist
     from diffing.phrases import load_phrasebook
@@ -707,7 +801,7 @@ def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
     obj.store(create=not list_only).close()  # the store, before the scheduler locks it
     opts = ScheduleOptions(str(Path(watchlist).resolve()), str(Path(obj.data).resolve()),
                            obj.db, every, jitter, misfire_grace,
-                           tuple(str(Path(p).resolve()) for p in phrase_files))
+                           tuple(str(Path(p).resolve()) for p in phrase_files), notify_urls)
     if list_only:
         print_rows(list_jobs(opts), as_json, title="scheduled jobs")
         return

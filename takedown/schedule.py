@@ -86,6 +86,7 @@ class ScheduleOptions:
     jitter: int = 0                 # seconds a run may start early or late at random
     misfire_grace: int | None = None  # a run later than this is skipped; None: always run
     phrases: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()    # Apprise URLs, besides the watchlist's [notify] table
 
     @property
     def db_url(self) -> str:
@@ -201,6 +202,8 @@ class _Runtime:
     """State shared by the main thread, the signal handler and the job threads."""
 
     store: Store
+    # --notify URLs: handed to each detect in its environment, never kept in the job store
+    notify: tuple[str, ...] = ()
     stopping: threading.Event = field(default_factory=threading.Event)
     signals: int = 0                      # written by the signal handler only
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -299,7 +302,7 @@ def run_scheduler(opts: ScheduleOptions) -> None:
     plans = plan_jobs(load_watchlist(opts.watchlist), opts.every)
     _show_info()
     with scheduler_lock(opts.db_url):
-        rt = _RUNTIME = _Runtime(open_store(opts.data, opts.db))
+        rt = _RUNTIME = _Runtime(open_store(opts.data, opts.db), opts.notify)
         jobstore = make_jobstore(opts.db_url)
         scheduler = BackgroundScheduler(
             jobstores={"default": jobstore}, timezone=UTC,
@@ -368,7 +371,8 @@ def _restore(jobstore: SQLAlchemyJobStore, due: dict[str, datetime | None],
 
 def run_round_job(job_id: str, watchlist: str, targets: list[str], data: str,
                   db: str | None, phrases: list[str]) -> None:
-    """The scheduled job: ``takedown crawl WATCHLIST --target …`` then ``takedown detect``;
+    """The scheduled job: ``takedown crawl WATCHLIST --target …`` then ``takedown detect
+    --watchlist WATCHLIST`` (which sends as its ``[notify]`` table and ``--notify`` say);
     the executor's single worker runs one at a time."""
     rt = _RUNTIME
     if rt is None:
@@ -380,7 +384,8 @@ def run_round_job(job_id: str, watchlist: str, targets: list[str], data: str,
         if not _crawl(rt, job_id, [*base, "crawl", watchlist, "--no-progress"], targets):
             rt.deferred.add(job_id)
             return
-        _detect(rt, job_id, [*base, "detect", *(a for p in phrases for a in ("--phrases", p))])
+        _detect(rt, job_id, [*base, "detect", "--watchlist", watchlist,
+                             *(a for p in phrases for a in ("--phrases", p))])
     finally:
         with rt.lock:
             rt.active -= 1
@@ -406,7 +411,8 @@ def _detect(rt: _Runtime, job_id: str, cmd: list[str]) -> None:
     # Started even when stopping, and spared the first signal: the round just captured
     # must be detected.
     start = time.monotonic()
-    proc = rt.spawn(cmd, graceful=False, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ, TAKEDOWN_NOTIFY=" ".join(rt.notify))
+    proc = rt.spawn(cmd, graceful=False, stdout=subprocess.PIPE, text=True, env=env)
     assert proc is not None  # only crawls are refused when stopping
     try:
         out, _ = proc.communicate()

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 BATCH = 500
 
 
-DETECTION_TABLES = frozenset({"verdicts", "takedowns", "detect_state", "detected_rounds"})
+# (the search index is detect's too: it fills the index last)
+DETECTION_TABLES = frozenset({"verdicts", "takedowns", "detect_state", "detected_rounds",
+                              "search_texts", "search_takedowns", "search_marks"})
 
 
 def copy_store(src_url: str, dst_url: str, skip: frozenset[str] = frozenset(),

@@ -6,6 +6,7 @@ check`` to name."""
 from __future__ import annotations
 
 from sqlalchemy import create_engine, func, select, text
+from test_migrations import ARTICLE, DAY0, PAGE, old_store
 
 from diffing.detect import detect
 from snapshots import blobs as blobcodec
@@ -13,7 +14,6 @@ from snapshots import open_store
 from snapshots.check import check_store
 from snapshots.models import Blob, Capture, LinkSet
 from snapshots.records import NewCapture
-from test_migrations import ARTICLE, DAY0, PAGE, old_store
 
 
 def _raw(db_url: str, statement: str) -> list[tuple]:
