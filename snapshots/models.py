@@ -223,7 +223,10 @@ class SearchText(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(Digest(), unique=True)
-    body: Mapped[str] = mapped_column(Text)
+    # the plain text, where the store holds it nowhere else: a takedown's removed blocks,
+    # and every text on PostgreSQL (whose trigram index is over this column); NULL for a
+    # page's text on SQLite, which is read again from the text blob ``sha256`` names
+    body: Mapped[str | None] = mapped_column(Text)
 
 
 class SearchTakedown(Base):

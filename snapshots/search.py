@@ -10,11 +10,16 @@ its keywords (``reports.report._fill``), so a term the report finds, the search 
 Matching is by substring, ignoring case, as the report's keywords match: no word
 segmentation, which Chinese has no spaces for.
 
-* SQLite: an FTS5 ``trigram`` index of the documents (``search_fts``, external content)
-  answers terms of three characters or more.  Trigrams cannot answer two (``军民``), so a
-  second, contentless FTS5 table (``search_bigrams``, ``detail=none``) holds each
-  document's distinct bigrams, case-folded and written as hex tokens (``519bx6c11``) that
-  its ``ascii`` tokenizer keeps whole.  One character: a scan.
+* SQLite: a contentless FTS5 ``trigram`` index of the documents (``search_fts``) answers
+  terms of three characters or more.  Trigrams cannot answer two (``军民``) or one, so a
+  second contentless FTS5 table (``search_bigrams``, ``detail=none``) holds each
+  document's distinct bigrams and characters, case-folded and written as hex tokens
+  (``519bx6c11``, ``u519b``) that its ``ascii`` tokenizer keeps whole.  Both indexes are
+  contentless, and a page's text is not kept in ``search_texts`` either: the store already
+  holds it, compressed, as the capture's text blob, and a copy would outweigh the store
+  (the plain text of ten rounds of five sites is larger than their gzip WARC).  Snippets
+  are cut from the blob, for the hits only.  A takedown's removed blocks have no blob:
+  their text is kept.
 * PostgreSQL: a ``pg_trgm`` GIN index on ``search_texts.body`` answers ``ILIKE``; under
   three characters the planner falls back to reading every document.
 
@@ -114,26 +119,32 @@ def plain_text(page: str) -> str:
 
 
 def _bigrams(body: str) -> str:
-    """*body*'s distinct case-folded bigrams as hex tokens, for the SQLite bigram table.
+    """*body*'s distinct case-folded bigrams and characters as hex tokens, for the SQLite
+    bigram table.
 
     >>> _bigrams("军民军民")
-    '519bx6c11 6c11x519b'
+    '519bx6c11 6c11x519b u519b u6c11'
     """
     folded = body.casefold()
-    return " ".join(sorted({_gram(a + b) for a, b in zip(folded, folded[1:], strict=False)
-                            if not (a.isspace() or b.isspace())}))
+    pairs = {_gram(a + b) for a, b in zip(folded, folded[1:], strict=False)
+             if not (a.isspace() or b.isspace())}
+    return " ".join(sorted(pairs | {_char(c) for c in set(folded) if not c.isspace()}))
 
 
 def _gram(pair: str) -> str:
     return f"{ord(pair[0]):x}x{ord(pair[1]):x}"
 
 
+def _char(c: str) -> str:
+    return f"u{ord(c):x}"
+
+
 def create_index(conn: Connection) -> None:
     """The text index of `SearchText` bodies on *conn*'s backend (migration 0005)."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(
-            "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_texts', "
-            "content_rowid='id', tokenize='trigram')")
+            "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='', "
+            "tokenize='trigram', columnsize=0)")
         conn.exec_driver_sql("CREATE VIRTUAL TABLE search_bigrams USING fts5(grams, "
                              "content='', tokenize='ascii', detail='none')")
         return
@@ -221,19 +232,25 @@ def _indexed(conn: Connection, shas: Iterable[str]) -> set[str]:
         sorted(shas)))))
 
 
-def add_texts(conn: Connection, docs: list[tuple[str, str]]) -> None:
+def add_texts(conn: Connection, docs: list[tuple[str, str]], *, pages: bool = True) -> None:
     """Insert documents (key, plain text) not in the index yet and, on SQLite, their FTS
-    rows (`index_pending` finds which are new; the search benchmark writes through here)."""
+    rows (`index_pending` finds which are new; the search benchmark writes through here).
+    *pages*: the keys are text blobs, whose plain text SQLite does not keep (the module
+    docstring); removed blocks (``pages=False``) keep theirs everywhere."""
     if not docs:
         return
-    ids = conn.execute(insert(SearchText).returning(SearchText.id, SearchText.body),
-                       [{"sha256": sha, "body": body} for sha, body in docs]).all()
-    if conn.dialect.name != "sqlite":
+    sqlite = conn.dialect.name == "sqlite"
+    keep = not (sqlite and pages)
+    ids = conn.execute(insert(SearchText).returning(SearchText.id),
+                       [{"sha256": sha, "body": body if keep else None}
+                        for sha, body in docs]).scalars().all()
+    if not sqlite:
         return
     conn.exec_driver_sql("INSERT INTO search_fts(rowid, body) VALUES (?, ?)",
-                         [(i, body) for i, body in ids])
+                         [(i, body) for i, (_sha, body) in zip(ids, docs, strict=True)])
     conn.exec_driver_sql("INSERT INTO search_bigrams(rowid, grams) VALUES (?, ?)",
-                         [(i, _bigrams(body)) for i, body in ids])
+                         [(i, _bigrams(body)) for i, (_sha, body) in zip(ids, docs,
+                                                                          strict=True)])
 
 
 def _map_takedowns(read: Reader, conn: Connection) -> int:
@@ -252,7 +269,8 @@ def _map_takedowns(read: Reader, conn: Connection) -> int:
         _add_pages(read, conn, {k for k in keys.values() if k})
         removed = {tid: _removed(ev or {}) for tid, _last, ev in rows}
         docs = {_key(t): t for t in removed.values() if t}
-        add_texts(conn, [(k, t) for k, t in docs.items() if k not in _indexed(conn, docs)])
+        add_texts(conn, [(k, t) for k, t in docs.items() if k not in _indexed(conn, docs)],
+                  pages=False)
         links = set()
         for tid, cs in captures.items():
             links.update((tid, keys[c]) for c in cs if keys.get(c))
@@ -375,16 +393,17 @@ def matching_texts(conn: Connection, term: str) -> Select[Any]:
     if conn.dialect.name != "sqlite":
         return select(SearchText.id).where(SearchText.body.ilike(f"%{_like(term)}%",
                                                                  escape="\\"))
-    if len(term) >= 3:
+    if len(term) >= 3:      # a phrase of trigrams: the term's own, adjacent, in order
         fts = text("SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :q").bindparams(
             q='"' + term.replace('"', '""') + '"').columns(id=SearchText.id.type)
         return select(fts.subquery().c.id)
-    if len(term) == 2 and not term.isspace():
-        grams = text("SELECT rowid AS id FROM search_bigrams WHERE search_bigrams MATCH :q"
-                     ).bindparams(q=f'"{_gram(term.casefold())}"').columns(id=SearchText.id.type)
-        return select(grams.subquery().c.id)
-    return select(SearchText.id).where(SearchText.body.like(f"%{_like(term)}%",
-                                                            escape="\\"))
+    folded = term.casefold()
+    if len(folded) >= 3:        # a letter folding to several (``ß`` → ``ss``)
+        return matching_texts(conn, folded)
+    token = _gram(folded) if len(folded) == 2 else _char(folded)
+    grams = text("SELECT rowid AS id FROM search_bigrams WHERE search_bigrams MATCH :q"
+                 ).bindparams(q=f'"{token}"').columns(id=SearchText.id.type)
+    return select(grams.subquery().c.id)
 
 
 def _like(term: str) -> str:
@@ -408,7 +427,7 @@ def search_captures(store: Store, term: str, target: str | None = None,
             found = _grouped(conn, list(conn.scalars(matching)), tid, limit)
         else:
             found = _newest_first(conn, matching, tid, limit)
-        bodies = _bodies(conn, {doc for _c, _n, doc in found})
+        bodies = _bodies(store, conn, {doc for _c, _n, doc in found})
         about = {cid: (url, name, at) for cid, url, name, at in conn.execute(
             select(Capture.id, Url.url, Target.name, Capture.captured_at)
             .join(Url, Url.id == Capture.url_id).join(Target, Target.id == Capture.target_id)
@@ -478,7 +497,7 @@ def search_takedowns(store: Store, term: str, target: str | None = None,
         q = q.where(Target.name == target)
     with store.engine.connect() as conn:
         found = conn.execute(q.where(SearchText.id.in_(matching_texts(conn, term)))).all()
-        bodies = _bodies(conn, {row[-1] for row in found})
+        bodies = _bodies(store, conn, {row[-1] for row in found})
     return [TakedownHit(tid, url, item, name, kind, as_utc(at), last_ok,
                         snippet(bodies[d], term))
             for tid, url, item, name, kind, at, last_ok, d in found]
@@ -498,10 +517,18 @@ def takedown_snippets(store: Store, term: str, takedown_ids: Iterable[int]) -> d
                     SearchText.id.in_(matching_texts(conn, term)))
              .group_by(SearchTakedown.takedown_id))
         found = conn.execute(q).all()
-        bodies = _bodies(conn, {d for _t, d in found})
+        bodies = _bodies(store, conn, {d for _t, d in found})
     return {tid: snippet(bodies[d], term) for tid, d in found}
 
 
-def _bodies(conn: Connection, ids: set[int]) -> dict[int, str]:
-    return dict(conn.execute(select(SearchText.id, SearchText.body).where(
-        SearchText.id.in_(sorted(ids)))).all()) if ids else {}
+def _bodies(store: Store, conn: Connection, ids: set[int]) -> dict[int, str]:
+    """document id → its plain text: kept, or read again from its text blob (a page's, on
+    SQLite); a blob gone since (or never stored) gives an empty text, so no snippet."""
+    rows = conn.execute(select(SearchText.id, SearchText.sha256, SearchText.body).where(
+        SearchText.id.in_(sorted(ids)))).all() if ids else []
+    bodies = {i: body for i, _sha, body in rows if body is not None}
+    missing = {sha: i for i, sha, body in rows if body is None}
+    if missing:
+        for sha, raw in _read_blobs(store, conn, set(missing)):
+            bodies[missing[sha]] = plain_text(raw.decode("utf-8", "replace"))
+    return {i: bodies.get(i, "") for i, _sha, _body in rows}

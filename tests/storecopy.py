@@ -17,15 +17,17 @@ from sqlalchemy import Connection, DateTime, Engine, Table, func, inspect, selec
 import snapshots.models  # noqa: F401 - registers the tables on Base.metadata
 from snapshots import open_store
 from snapshots.db import Base, make_engine
+from snapshots.search import index_pending
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
 
 
-# (the search index is detect's too: it fills the index last)
-DETECTION_TABLES = frozenset({"verdicts", "takedowns", "detect_state", "detected_rounds",
-                              "search_texts", "search_takedowns", "search_marks"})
+DETECTION_TABLES = frozenset({"verdicts", "takedowns", "detect_state", "detected_rounds"})
+# The search index is never copied: its form differs by backend (SQLite keeps no page text,
+# PostgreSQL indexes it), so the copy's own is filled from what was copied, as detect would.
+SEARCH_TABLES = frozenset({"search_texts", "search_takedowns", "search_marks"})
 
 
 def copy_store(src_url: str, dst_url: str, skip: frozenset[str] = frozenset(),
@@ -42,10 +44,16 @@ def copy_store(src_url: str, dst_url: str, skip: frozenset[str] = frozenset(),
         with src.connect() as read, dst.begin() as write:
             ids = _target_ids(read, targets)
             for table in Base.metadata.sorted_tables:  # FK order: parents first
-                if table.name in present and table.name not in skip:
+                if table.name in present and table.name not in skip | SEARCH_TABLES:
                     counts[table.name] = _copy_table(read, write, table, ids)
             if write.dialect.name == "postgresql":
                 reset_sequences(write)
+        store = open_store(db_url=dst_url)
+        try:
+            with store.writing() as s:
+                index_pending(store, s.connection())
+        finally:
+            store.close()
         log.info("copied %s rows from %s", sum(counts.values()), src.url.database)
         return counts
     finally:

@@ -37,7 +37,7 @@ def upgrade() -> None:
         'search_texts',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('sha256', Digest(), nullable=False),
-        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('body', sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_search_texts')),
         sa.UniqueConstraint('sha256', name=op.f('uq_search_texts_sha256')),
     )
