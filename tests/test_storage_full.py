@@ -184,7 +184,7 @@ def tmpfs(where: Path, size: str) -> Iterator[Path]:
 
 def test_a_disk_that_fills_up_fails_the_round_and_one_freed_completes(tmp_path: Path) -> None:
     wl, server = the_site(tmp_path)
-    with tmpfs(tmp_path / "disk", "400k") as disk:
+    with tmpfs(tmp_path / "disk", "480k") as disk:   # the empty store: ~210k
         data = disk / "data"
         try:
             assert_failed_loudly(crawl(data, wl, 0))

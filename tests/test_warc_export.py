@@ -78,8 +78,10 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp / "all.warc.gz"
     run = takedown(data, "export-warc", "--out", str(out))
     db = sqlite3.connect(data / "takedown.sqlite")
-    rows = db.execute("select c.id, c.status, c.fetched_at, c.captured_at, c.body_sha256, "
-                      "c.final_url, u.url, c.redirects, c.error_kind, t.name from captures c "
+    # (a key is stored as its 32 bytes: snapshots.db.Digest)
+    rows = db.execute("select c.id, c.status, c.fetched_at, c.captured_at, "
+                      "lower(hex(c.body_sha256)), c.final_url, u.url, c.redirects, "
+                      "c.error_kind, t.name from captures c "
                       "join urls u on u.id = c.url_id join targets t on t.id = c.target_id")
     keys = ("id", "status", "fetched_at", "captured_at", "sha", "final_url", "url",
             "redirects", "error_kind", "target")
