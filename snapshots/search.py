@@ -325,7 +325,8 @@ class Snippet:
 @dataclass(frozen=True)
 class CaptureHit:
     """The newest capture of a URL holding one matching text (``captures``: how many of
-    the URL's captures hold it)."""
+    the URL's captures hold it; ``takedowns``: the ids of the URL's takedowns, so a term
+    leads from what was captured to what went missing)."""
 
     capture_id: int
     url: str
@@ -333,6 +334,7 @@ class CaptureHit:
     captured_at: datetime
     captures: int
     snippet: Snippet
+    takedowns: tuple[int, ...] = ()
 
     @property
     def path(self) -> str:
@@ -428,12 +430,18 @@ def search_captures(store: Store, term: str, target: str | None = None,
         else:
             found = _newest_first(conn, matching, tid, limit)
         bodies = _bodies(store, conn, {doc for _c, _n, doc in found})
-        about = {cid: (url, name, at) for cid, url, name, at in conn.execute(
-            select(Capture.id, Url.url, Target.name, Capture.captured_at)
+        about = {cid: (url, name, at, uid) for cid, url, name, at, uid in conn.execute(
+            select(Capture.id, Url.url, Target.name, Capture.captured_at, Capture.url_id)
             .join(Url, Url.id == Capture.url_id).join(Target, Target.id == Capture.target_id)
             .where(Capture.id.in_([c for c, _n, _d in found])))}
+        gone: dict[int, list[int]] = {}
+        for uid, tid in conn.execute(select(Takedown.url_id, Takedown.id).where(
+                Takedown.url_id.in_(sorted({a[3] for a in about.values()})))
+                .order_by(Takedown.id)):
+            gone.setdefault(uid, []).append(tid)
     return [CaptureHit(cid, about[cid][0], about[cid][1], as_utc(about[cid][2]), n,
-                       snippet(bodies[doc], term)) for cid, n, doc in found]
+                       snippet(bodies[doc], term), tuple(gone.get(about[cid][3], ())))
+            for cid, n, doc in found]
 
 
 def _grouped(conn: Connection, docs: list[int], target_id: int | None,

@@ -551,7 +551,8 @@ def search(obj: Context, query: str, removed: bool, target_names: str | None, li
         row = h.to_json()
         when = row.get("detected_at") or row["captured_at"]
         what = f"{row['kind']} " if removed else ""
-        click.echo(f"{when}  {h.target}  {what}{h.url}  {h.path}\n    {h.snippet}")
+        gone = "".join(f"  /takedowns/{t}" for t in row.get("takedowns", ()))
+        click.echo(f"{when}  {h.target}  {what}{h.url}  {h.path}{gone}\n    {h.snippet}")
     click.echo(f"{len(hits)} {'takedowns' if removed else 'captures'}"
                f"{' (the limit)' if len(hits) == limit else ''}")
 

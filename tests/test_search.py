@@ -198,7 +198,8 @@ def test_cli_json_and_errors(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_search_finds_every_takedown_the_report_tags(demo_db_url: str, tmp_path: Path) -> None:
     """The acceptance test: on the demo, ``takedown search --removed TERM`` finds every
-    takedown ``takedown report --keywords`` tags with TERM."""
+    takedown ``takedown report --keywords`` tags with TERM, and ``takedown search TERM``
+    leads to each of them (a hit's URL's takedowns)."""
     terms = ["军民融合", "武器装备", "军民"]
     keywords = tmp_path / "terms.txt"
     keywords.write_text("\n".join(terms) + "\n", encoding="utf-8")
@@ -213,4 +214,8 @@ def test_search_finds_every_takedown_the_report_tags(demo_db_url: str, tmp_path:
                          "--limit", "100000")
         ids = {h["takedown_id"] for h in json.loads(found.stdout)["hits"]}
         assert tagged and tagged <= ids, term
+        # without --removed: the captures holding the term, each with its URL's takedowns
+        found = takedown("--db", demo_db_url, "search", term, "--json", "--limit", "100000")
+        led_to = {t for h in json.loads(found.stdout)["hits"] for t in h["takedowns"]}
+        assert tagged <= led_to, (term, tagged - led_to)
     assert len({r["id"] for r in rows if "军民融合" in r["terms"]}) >= 10
