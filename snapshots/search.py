@@ -126,7 +126,9 @@ def _bigrams(body: str) -> str:
     '519bx6c11 6c11x519b u519b u6c11'
     """
     folded = body.casefold()
-    pairs = {_gram(a + b) for a, b in zip(folded, folded[1:], strict=False)
+    # distinct first, formatted after: a page repeats most of its pairs (this is the
+    # indexing's hot loop)
+    pairs = {f"{ord(a):x}x{ord(b):x}" for a, b in set(zip(folded, folded[1:], strict=False))
              if not (a.isspace() or b.isspace())}
     return " ".join(sorted(pairs | {_char(c) for c in set(folded) if not c.isspace()}))
 
