@@ -18,6 +18,7 @@ Exception tree::
      ├── diffing.phrases.PhrasebookError     a phrase file
      ├── reports.keywords.InputFileError     events and keyword files
      ├── reports.output.OutputError          a report folder
+     ├── reports.notify.NotifyError          a notification that could not be sent
      └── takedown.schedule.ScheduleError     another scheduler holds the store
 
 Imports only the standard library.
