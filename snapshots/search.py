@@ -120,17 +120,33 @@ def plain_text(page: str) -> str:
 
 def _bigrams(body: str) -> str:
     """*body*'s distinct case-folded bigrams and characters as hex tokens, for the SQLite
-    bigram table.
+    bigram table (in no particular order: the table keeps no positions).
 
-    >>> _bigrams("军民军民")
-    '519bx6c11 6c11x519b u519b u6c11'
+    >>> sorted(_bigrams("军民军民 a").split())
+    ['519bx6c11', '6c11x519b', 'u519b', 'u61', 'u6c11']
     """
-    folded = body.casefold()
-    # distinct first, formatted after: a page repeats most of its pairs (this is the
-    # indexing's hot loop)
-    pairs = {f"{ord(a):x}x{ord(b):x}" for a, b in set(zip(folded, folded[1:], strict=False))
-             if not (a.isspace() or b.isspace())}
-    return " ".join(sorted(pairs | {_char(c) for c in set(folded) if not c.isspace()}))
+    # the indexing's hot loop: pairs made distinct before they become tokens, and the
+    # tokens of pairs and characters met before (a language's are few) looked up
+    pairs: set[str] = set()
+    words = body.casefold().split()
+    for word in words:
+        pairs.update(map(str.__add__, word, word[1:]))
+    chars = set("".join(words))
+    if len(_TOKENS) > _TOKENS_KEPT:
+        _TOKENS.clear()
+    return " ".join([_TOKENS.get(x) or _token(x) for x in pairs] +
+                    [_TOKENS.get(c) or _token(c) for c in chars])
+
+
+_TOKENS: dict[str, str] = {}
+_TOKENS_KEPT = 1 << 20
+
+
+def _token(chars: str) -> str:
+    """The token of a pair (``519bx6c11``) or of one character (``u519b``), remembered."""
+    made = _gram(chars) if len(chars) == 2 else _char(chars)
+    _TOKENS[chars] = made
+    return made
 
 
 def _gram(pair: str) -> str:
