@@ -35,7 +35,8 @@ latin-1/cp1252 is repaired (`fix_mojibake`). Rules, in the order they apply:
 >>> [b.text for b in page.blocks], page.boilerplate
 (['此内容因违规无法查看'], ())
 
-Pure; imports lxml, the standard library and diffing (`diffing.items` for item selectors).
+Pure; imports lxml, the standard library, diffing (`diffing.items` for item selectors) and
+`snapshots.vocab` (the tags dropped and the tags that end a block, shared with the search index).
 """
 
 from __future__ import annotations
@@ -53,16 +54,10 @@ from diffing.dom import absolute, text_of
 from diffing.items import page_items
 from diffing.results import Block, Item, Page, PageLink
 from diffing.volatile import fix_mojibake, mask_name
+from snapshots.vocab import BLOCK_TAGS, DROP_TAGS
 
 __all__ = ["Block", "Item", "Page", "PageLink", "extract"]
 
-DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "select", "datalist",
-             "iframe", "object", "embed", "canvas", "audio", "video")
-BLOCK_TAGS = frozenset(
-    "address article aside blockquote body caption center dd details dialog dir div dl dt "
-    "fieldset figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 header hgroup hr html "
-    "legend li main menu nav noframes ol p pre section summary table tbody td tfoot th thead "
-    "tr ul".split())
 VOID_UNKNOWN = ("embed", "source", "track", "wbr", "keygen")
 HIDDEN_PATH = "(hidden)"  # PageLink.path of links inside hidden elements
 _SPECIAL_INLINE = frozenset(("a", "area", "time", "br", "hr"))  # see `_Walk._enter`

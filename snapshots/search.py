@@ -62,6 +62,7 @@ from snapshots.models import (
     Url,
 )
 from snapshots.repo import Store, as_utc, stored_head
+from snapshots.vocab import BLOCK_TAGS, DROP_TAGS
 
 __all__ = ["CaptureHit", "Snippet", "TakedownHit", "add_texts", "create_index", "index_pending",
            "plain_text", "search_captures", "search_takedowns", "snippet", "takedown_snippets"]
@@ -73,15 +74,11 @@ FTS_TABLES = ("search_fts", "search_bigrams")   # SQLite's index tables (not mod
 JOIN_TEXTS = 2000     # more matching texts than this: captures are read newest first
 SCAN_CHUNK = 2000     # captures read at a time, newest first
 
-_DROP = ("script", "style", "noscript", "template", "svg", "math", "select", "datalist",
-         "iframe", "object", "embed", "canvas", "audio", "video")
-# elements whose edges end a run of text (as `diffing.extract` cuts blocks): the words of
-# two paragraphs are not one word, while ``军民<b>融合</b>`` is one
-_BLOCKS = frozenset(
-    "address article aside blockquote body br caption center dd details dialog dir div dl dt "
-    "fieldset figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 head header hgroup hr "
-    "html legend li main menu nav noframes ol p pre section summary table tbody td tfoot th "
-    "thead title tr ul".split())
+_DROP = DROP_TAGS
+# elements whose edges end a run of text (`diffing.extract`'s blocks, and the line breaks and
+# head of a whole page): the words of two paragraphs are not one word, while
+# ``军民<b>融合</b>`` is one
+_BLOCKS = BLOCK_TAGS | {"br", "head", "title"}
 _PARSER = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True,
                            huge_tree=True)
 

@@ -121,3 +121,15 @@ def is_html(content_type: str | None, head: str | bytes | None) -> bool:
             return False
     probe = head[:SNIFF_CHARS]
     return (b"<" in probe) if isinstance(probe, bytes) else ("<" in probe)
+
+
+# HTML every reader of a page agrees on: elements whose content is never page text (dropped
+# whole by `diffing.extract` and the search index), and elements whose edges end a block of
+# text (a paragraph's words are not the next one's)
+DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "select", "datalist",
+             "iframe", "object", "embed", "canvas", "audio", "video")
+BLOCK_TAGS = frozenset(
+    "address article aside blockquote body caption center dd details dialog dir div dl dt "
+    "fieldset figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 header hgroup hr html "
+    "legend li main menu nav noframes ol p pre section summary table tbody td tfoot th thead "
+    "tr ul".split())
