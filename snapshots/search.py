@@ -284,7 +284,8 @@ def _map_takedowns(read: Reader, conn: Connection) -> int:
         _add_pages(read, conn, {k for k in keys.values() if k})
         removed = {tid: _removed(ev or {}) for tid, _last, ev in rows}
         docs = {_key(t): t for t in removed.values() if t}
-        add_texts(conn, [(k, t) for k, t in docs.items() if k not in _indexed(conn, docs)],
+        known = _indexed(conn, docs)
+        add_texts(conn, [(k, t) for k, t in docs.items() if k not in known],
                   pages=False)
         links = set()
         for tid, cs in captures.items():
@@ -439,9 +440,9 @@ def search_captures(store: Store, term: str, target: str | None = None,
         if target is not None and tid is None:
             return []
         matching = matching_texts(conn, term)
-        many = conn.scalar(select(func.count()).select_from(matching.subquery()))
-        if (many or 0) <= JOIN_TEXTS:
-            found = _grouped(conn, list(conn.scalars(matching)), tid, limit)
+        few = list(conn.scalars(matching.limit(JOIN_TEXTS + 1)))
+        if len(few) <= JOIN_TEXTS:
+            found = _grouped(conn, few, tid, limit)
         else:
             found = _newest_first(conn, matching, tid, limit)
         bodies = _bodies(store, conn, {doc for _c, _n, doc in found})
@@ -450,10 +451,10 @@ def search_captures(store: Store, term: str, target: str | None = None,
             .join(Url, Url.id == Capture.url_id).join(Target, Target.id == Capture.target_id)
             .where(Capture.id.in_([c for c, _n, _d in found])))}
         gone: dict[int, list[int]] = {}
-        for uid, tid in conn.execute(select(Takedown.url_id, Takedown.id).where(
+        for uid, td in conn.execute(select(Takedown.url_id, Takedown.id).where(
                 Takedown.url_id.in_(sorted({a[3] for a in about.values()})))
                 .order_by(Takedown.id)):
-            gone.setdefault(uid, []).append(tid)
+            gone.setdefault(uid, []).append(td)
     return [CaptureHit(cid, about[cid][0], about[cid][1], as_utc(about[cid][2]), n,
                        snippet(bodies[doc], term), tuple(gone.get(about[cid][3], ())))
             for cid, n, doc in found]
