@@ -40,13 +40,13 @@ ATOM = "application/atom+xml; charset=utf-8"
 
 def export_records(store: Any, rows: list[dict]) -> list[dict]:
     """The export's records of the list rows *rows*, in their order.  They come from the
-    export's own query (`takedown_rows`), narrowed to the rows' kinds; a row whose kind
-    the detector changed in between is left out rather than shown in another shape."""
+    export's own query (`takedown_rows`), for these rows' ids only; a row whose kind the
+    detector changed in between is left out rather than shown in another shape."""
     if not rows:
         return []
-    kinds = tuple(sorted({r["kind"] for r in rows}))
-    by_id = {rec["id"]: rec for rec in takedown_rows(store, kinds=kinds)}
-    return [by_id[r["id"]] for r in rows if r["id"] in by_id]
+    by_id = {rec["id"]: rec for rec in takedown_rows(store, ids=(r["id"] for r in rows))}
+    return [by_id[r["id"]] for r in rows
+            if r["id"] in by_id and by_id[r["id"]]["kind"] == r["kind"]]
 
 
 def _count(request: Request, name: str, default: int, high: int) -> int:

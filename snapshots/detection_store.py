@@ -13,7 +13,7 @@ row.  Imports only ``snapshots``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -338,13 +338,16 @@ class JobSession:
 
 
 def takedown_rows(store: Store, *, kinds: tuple[str, ...] = (),
-                  targets: tuple[str, ...] = ()) -> list[dict]:
-    """Every takedown as a plain record (the export's source), oldest first."""
+                  targets: tuple[str, ...] = (), ids: Iterable[int] | None = None) -> list[dict]:
+    """Every takedown as a plain record (the export's source), oldest first; with *ids*,
+    only those takedowns."""
     q = (select(Takedown, Url.url, Target.name).join(Url, Takedown.url_id == Url.id)
          .join(Target, Takedown.target_id == Target.id)
          .order_by(Takedown.detected_at, Url.url, Takedown.item))
     if kinds:
         q = q.where(Takedown.kind.in_(kinds))
+    if ids is not None:
+        q = q.where(Takedown.id.in_(sorted(set(ids))))
     with store.session() as s:
         rows = [_record(t, url, target) for t, url, target in s.execute(q)]
     if targets:     # a record names every target that reaches its URL
