@@ -11,29 +11,27 @@ dicts, newest first) into an Atom document: one entry per takedown, at most `FEE
   (lxml) escapes it, and `xml_text` first drops the characters XML 1.0 cannot hold at all
   (most C0 controls, lone surrogates, U+FFFE/U+FFFF), which lxml would refuse.
 
-Imports the standard library and feedgen.
+Imports the standard library, feedgen and `reports.sanitize` (what XML cannot hold).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
 
+from reports.sanitize import NOT_XML
+
 FEED_CAP = 200   # entries in one feed: a reader polls it, it is no archive (see the API)
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
 def xml_text(value: object) -> str:
     """*value* as text XML 1.0 can hold: the characters it forbids are dropped.
 
     >>> xml_text("a\\x00b\\x1b[31mc\\ufffe\\td")
     'ab[31mc\\td'
     """
-    return _NOT_XML.sub("", str(value))
+    return NOT_XML.sub("", str(value))
 
 
 def entry_id(row: dict) -> str:

@@ -142,14 +142,15 @@ def _base(root: lxml.html.HtmlElement, url: str) -> str:
     return url
 
 
-# what lxml refuses in an attribute (XML 1.0 forbids it), though the HTML parser kept it
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# the characters XML 1.0 cannot hold, which lxml refuses (in an attribute, though the HTML
+# parser kept them; in a feed): C0 controls but tab, LF and CR, surrogates, U+FFFE, U+FFFF
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _set(el: etree._Element, name: str, value: str) -> None:
     """``el.set`` of a value made from the page: a control character a hostile page put in
     a link (``href="/x\x01y"``) is shown as U+FFFD instead of failing the whole view."""
-    el.set(name, _NOT_XML.sub("\ufffd", value))
+    el.set(name, NOT_XML.sub("\ufffd", value))
 
 
 def _prepare(root: lxml.html.HtmlElement, url: str, removed_links: Collection[str],
