@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, literal, select, update
 
 from snapshots.db import UTCDateTime, as_utc
-from snapshots.models import NotifyDestination, NotifyEvent, Round, Takedown, Target, Url
+from snapshots.models import NotifyDestination, NotifyEvent, Takedown, Target, Url
 from snapshots.repo import utcnow
 
 if TYPE_CHECKING:
@@ -147,9 +147,8 @@ class Outbox:
 
     def clock(self) -> datetime | None:
         """The store's time: the newest round's stamp (digests follow it, not the wall)."""
-        with self.store.session() as s:
-            at = s.scalar(select(func.max(Round.at)))
-        return None if at is None else as_utc(at)
+        latest = self.store.latest_round()
+        return None if latest is None else latest[1]
 
     def sent(self, key: str, ids: list[int], digest_at: datetime | None = None) -> None:
         """The events *ids* went out (as a digest at round stamp *digest_at*, if given)."""

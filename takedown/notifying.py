@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
     from snapshots.repo import Store
 
-ENV = "TAKEDOWN_NOTIFY"
-
-
 def check_urls(_ctx: click.Context, _param: click.Parameter,
                value: tuple[str, ...]) -> tuple[str, ...]:
     """The ``--notify`` callback: each URL is one Apprise knows."""
