@@ -201,12 +201,22 @@ def side_by_side(a: CaptureBody | None, b: CaptureBody | None,
 
 def _matches(store: Any, rows: list[dict], q: str) -> list[dict]:
     """The takedowns whose removed text holds *q* (the full-text index: their last seen
-    page, their removed blocks; each row given a ``snippet``), or whose URL, item, target,
-    kind or evidence holds every word of it."""
-    found = search.takedown_snippets(store, q, [r["id"] for r in rows])
+    page, their removed blocks; such a row is given the matching document as
+    ``match_doc``), or whose URL, item, target, kind or evidence holds every word of it."""
+    found = search.takedown_texts(store, q, [r["id"] for r in rows])
     words = q.lower().split()
-    return [{**r, "snippet": found.get(r["id"])} for r in rows
+    return [{**r, "match_doc": found.get(r["id"])} for r in rows
             if r["id"] in found or _holds(_haystack(r), words)]
+
+
+def _with_snippets(store: Any, rows: list[dict], q: str) -> list[dict]:
+    """*rows* (one page of the list), each matched by its text given the ``snippet`` of
+    *q* in it: cut for the rows shown only, each a read of the text."""
+    docs = {r["id"]: r["match_doc"] for r in rows if r.get("match_doc") is not None}
+    if not docs:
+        return rows
+    cut = search.snippets(store, q, docs)
+    return [{**r, "snippet": cut.get(r["id"])} for r in rows]
 
 
 def _holds(hay: str, words: list[str]) -> bool:
@@ -253,7 +263,9 @@ class Pages:
         rows, event = self.filtered_takedowns(request)
         number = max(1, _int_param(request, "page") or 1)
         kinds, targets = browse.kinds_and_targets(self.store)
-        return {"rows": rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], "total": len(rows),
+        shown = _with_snippets(self.store, rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE],
+                               params.get("q", "").strip())
+        return {"rows": shown, "total": len(rows),
                 "page_number": number, "pages": max(1, -(-len(rows) // PAGE_SIZE)),
                 "kinds": kinds, "targets": targets, "events": self.events, "event": event,
                 "f": {k: params.get(k, "") for k in ("kind", "target", "since", "until", "q",

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
@@ -65,7 +65,8 @@ from snapshots.repo import Store, as_utc, stored_head
 from snapshots.vocab import BLOCK_TAGS, DROP_TAGS
 
 __all__ = ["CaptureHit", "Snippet", "TakedownHit", "add_texts", "create_index", "index_pending",
-           "plain_text", "search_captures", "search_takedowns", "snippet", "takedown_snippets"]
+           "plain_text", "search_captures", "search_takedowns", "snippet", "snippets",
+           "takedown_texts"]
 
 MAX_CHARS = 200_000   # characters of a page's text indexed (the report reads 20,000)
 CHUNK = 500           # captures (or takedowns) read per step of the indexing
@@ -527,9 +528,9 @@ def search_takedowns(store: Store, term: str, target: str | None = None,
             for tid, url, item, name, kind, at, last_ok, d in found]
 
 
-def takedown_snippets(store: Store, term: str, takedown_ids: Iterable[int]) -> dict[int, Snippet]:
-    """takedown id → a snippet of its removed text holding *term*, for those among
-    *takedown_ids* that have one (the viewer's ``q``)."""
+def takedown_texts(store: Store, term: str, takedown_ids: Iterable[int]) -> dict[int, int]:
+    """takedown id → a document of its removed text holding *term*, for those among
+    *takedown_ids* that have one (the viewer's ``q``; `snippets` cuts their snippets)."""
     ids = sorted(set(takedown_ids))
     term = term.strip()
     if not ids or not term:
@@ -540,9 +541,15 @@ def takedown_snippets(store: Store, term: str, takedown_ids: Iterable[int]) -> d
              .where(SearchTakedown.takedown_id.in_(ids),
                     SearchText.id.in_(matching_texts(conn, term)))
              .group_by(SearchTakedown.takedown_id))
-        found = conn.execute(q).all()
-        bodies = _bodies(store, conn, {d for _t, d in found})
-    return {tid: snippet(bodies[d], term) for tid, d in found}
+        return dict(conn.execute(q).all())  # type: ignore[arg-type]
+
+
+def snippets(store: Store, term: str, docs: Mapping[int, int]) -> dict[int, Snippet]:
+    """key → the snippet of *term* in its document, for *docs* (key → document id, as
+    `takedown_texts` gives): the texts are read for these only."""
+    with store.engine.connect() as conn:
+        bodies = _bodies(store, conn, set(docs.values()))
+    return {key: snippet(bodies[d], term) for key, d in docs.items()}
 
 
 def _bodies(store: Store, conn: Connection, ids: set[int]) -> dict[int, str]:
