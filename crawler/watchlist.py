@@ -15,6 +15,12 @@ Further ``[[target]]`` keys: ``items`` (CSS selector of the sub-page items of a 
 ``retention_days`` (override of ``[crawl]``), ``every`` (schedule interval: ``45s``,
 ``30m``, ``6h``, ``1d``), ``proxy`` (http(s) proxy URL) and ``timezone`` (the zone of times
 its pages write without an offset: ``Asia/Shanghai``, ``+08:00``; default ``[crawl]``'s).
+Pages that need a browser: ``render = "browser"`` (Chromium renders each page; default
+``"plain"``), with ``wait_for`` (CSS selector to wait for) and ``screenshot`` (a full-page PNG
+per capture); ``cookies`` (path of a Netscape cookies.txt, relative to the watchlist's folder,
+sent with the target's requests; :mod:`crawler.cookies`). Adaptive recheck: ``min_every`` and
+``max_every`` bound how often one URL is fetched, ``budget`` caps the target's requests a day
+(docs/recheck.md).
 An optional top-level ``[crawl]`` table holds the fields of :class:`CrawlSpec` (its
 ``every`` is the interval of targets that name none), and an optional ``[notify]`` table
 where ``takedown detect`` sends what it finds (:mod:`crawler.notify_table`).
@@ -113,6 +119,13 @@ class TargetSpec:
     every: str | None = None
     proxy: str | None = None
     timezone: str | None = None   # of times its pages write without an offset; [crawl]'s
+    render: str = "plain"          # "plain": Scrapy's download; "browser": Chromium renders it
+    wait_for: str | None = None    # browser: CSS selector to wait for, else the network settling
+    screenshot: bool = False       # browser: a full-page PNG per capture
+    cookies: str | None = None     # path of a Netscape cookies.txt sent with its requests
+    min_every: str | None = None   # adaptive recheck: a URL is never fetched more often
+    max_every: str | None = None   # adaptive recheck: nor less often
+    budget: int | None = None      # adaptive recheck: requests a day at most
 
     def allows(self, url: str) -> bool:
         """Whether a link found while crawling this target may be followed.
@@ -305,7 +318,45 @@ def _target_spec(index: int, table: dict[str, Any], ctx: TomlChecker) -> TargetS
     values = ctx.check_all(table, _TARGET_CHECKS, where, label)
     if "item_id" in values and "items" not in values:
         raise ctx.error(where, "item_id", f"key 'item_id' in {label} needs 'items' too")
+    _check_browser_keys(where, label, values, ctx)
+    _check_recheck_keys(where, label, values, ctx)
+    if "cookies" in values:
+        values["cookies"] = _cookies_path(values["cookies"], where, label, ctx)
     return TargetSpec(**values)
+
+
+def _check_browser_keys(where: tuple, label: str, values: dict[str, Any],
+                        ctx: TomlChecker) -> None:
+    """``wait_for`` and ``screenshot`` need ``render = "browser"``."""
+    if values.get("render", "plain") == "browser":
+        return
+    for key in ("wait_for", "screenshot"):
+        if key in values and values[key] is not False:
+            raise ctx.error(where, key, f"key {key!r} in {label} needs render = \"browser\"")
+
+
+def _check_recheck_keys(where: tuple, label: str, values: dict[str, Any],
+                        ctx: TomlChecker) -> None:
+    """``min_every`` may not exceed ``max_every``."""
+    low, high = values.get("min_every"), values.get("max_every")
+    if low is not None and high is not None and parse_interval(low) > parse_interval(high):
+        raise ctx.error(where, "min_every", f"key 'min_every' in {label} is longer than "
+                        f"max_every ({low} > {high})")
+
+
+def _cookies_path(value: str, where: tuple, label: str, ctx: TomlChecker) -> str:
+    """The cookies file's path, relative to the watchlist's folder, checked readable and in
+    the Netscape cookies.txt format (its values are read at each crawl, never stored)."""
+    from crawler.cookies import CookieFileError, read_cookie_file
+
+    path = Path(value).expanduser()
+    if not path.is_absolute() and ctx.path not in ("<string>", "-"):
+        path = Path(ctx.path).resolve().parent / path
+    try:
+        read_cookie_file(path)
+    except CookieFileError as exc:
+        raise ctx.error(where, "cookies", f"key 'cookies' in {label}: {exc}") from None
+    return str(path)
 
 
 # -- value checks: return the value to store, or raise Invalid ----------------------------
@@ -451,6 +502,12 @@ def _timezone(value: Any) -> str:
     return value.strip()
 
 
+def _render(value: Any) -> str:
+    if value not in ("plain", "browser"):
+        raise Invalid(f"must be \"plain\" or \"browser\", got {_shown(value)}")
+    return value
+
+
 def _proxy(value: Any) -> str:
     if not _is_http_url(value):
         raise Invalid(f"must be an http(s) proxy URL, got {_shown(value)}")
@@ -484,6 +541,13 @@ _TARGET_CHECKS: dict[str, Check] = {
     "every": _interval,
     "proxy": _proxy,
     "timezone": _timezone,
+    "render": _render,
+    "wait_for": _css,
+    "screenshot": _boolean,
+    "cookies": _text,
+    "min_every": _interval,
+    "max_every": _interval,
+    "budget": _integer(1, 10_000_000),
 }
 
 _NOTIFY_CHECKS: dict[str, Check] = {

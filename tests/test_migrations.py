@@ -77,6 +77,7 @@ def _put_link(conn, tables, put, capture_id: int, link: tuple[str, str]) -> None
         put("links", capture_id=capture_id, position=0, url=link[0], text=link[1])
         return
     sha, count, packed = blobcodec.pack_links([link])
+    sha = _as_stored(tables["link_sets"].c.sha256, sha)
     if conn.scalar(select(func.count()).select_from(tables["link_sets"])
                    .where(tables["link_sets"].c.sha256 == sha)) == 0:
         put("link_sets", sha256=sha, count=count, data=packed)
@@ -94,10 +95,13 @@ def _writer(conn, tables):  # type: ignore[no-untyped-def]
 
 
 def _as_stored(column, value: object) -> object:  # type: ignore[no-untyped-def]
-    """A JSON value as its column holds it: packed where the revision made the column
-    binary (``headers`` since 0004), as is where it is still JSON."""
+    """A value as its column holds it: a JSON value packed where the revision made the
+    column binary (``headers`` since 0004), a digest as its bytes where the key columns are
+    binary (since 0007), as is elsewhere."""
     if isinstance(value, dict) and isinstance(column.type, LargeBinary):
         return pack_json(value, "headers")
+    if isinstance(value, str) and isinstance(column.type, LargeBinary) and len(value) == 64:
+        return bytes.fromhex(value)   # a digest, binary since 0007
     return value
 
 

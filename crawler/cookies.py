@@ -1,0 +1,116 @@
+"""A target's ``cookies = "FILE"``: a Netscape cookies.txt, read at each crawl.
+
+The format browsers' export extensions, curl (``-c``) and wget (``--save-cookies``) write:
+one cookie a line, seven fields separated by tabs::
+
+    # Netscape HTTP Cookie File
+    .example.org	TRUE	/	FALSE	1767225600	session	abc123
+
+domain, whether subdomains match, path, secure only, expiry (Unix seconds, 0 for a session
+cookie), name, value. Lines starting with ``#`` are comments, except curl's ``#HttpOnly_``
+prefix of the domain. Cookie values are secrets: they are sent with the target's requests
+and never stored in a capture, an export, a report or a log line, and no error message
+here quotes one. Imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Cookie", "CookieFileError", "parse_cookie_text", "read_cookie_file"]
+
+MAX_COOKIE_FILE = 1 << 20   # bytes: a cookies file is small; a larger one is a wrong path
+HTTPONLY = "#HttpOnly_"
+
+
+class CookieFileError(ValueError):
+    """A cookies file that cannot be read or is not in the Netscape format."""
+
+
+@dataclass(frozen=True)
+class Cookie:
+    domain: str
+    include_subdomains: bool
+    path: str
+    secure: bool
+    expires: int        # Unix seconds; 0: a session cookie
+    name: str
+    value: str
+    http_only: bool = False
+
+    def __repr__(self) -> str:   # never a value in a log line or a traceback
+        return f"Cookie({self.domain!r}, {self.path!r}, {self.name!r}, value=<hidden>)"
+
+    def as_playwright(self) -> dict:
+        """This cookie as Playwright's ``BrowserContext.add_cookies`` takes it."""
+        out = {"name": self.name, "value": self.value, "domain": self.domain,
+               "path": self.path, "secure": self.secure, "httpOnly": self.http_only}
+        if self.expires > 0:
+            out["expires"] = self.expires
+        return out
+
+
+def read_cookie_file(path: str | Path) -> tuple[Cookie, ...]:
+    """The cookies of the file at *path*; `CookieFileError` saying why it cannot be used."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_COOKIE_FILE + 1)
+    except OSError as exc:
+        raise CookieFileError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    if len(data) > MAX_COOKIE_FILE:
+        raise CookieFileError(f"{str(path)!r} is over {MAX_COOKIE_FILE} bytes: not a cookies file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CookieFileError(f"{str(path)!r} is not UTF-8 text") from None
+    return parse_cookie_text(text, str(path))
+
+
+def parse_cookie_text(text: str, name: str = "<string>") -> tuple[Cookie, ...]:
+    r"""The cookies of Netscape cookies.txt *text*.
+
+    >>> c, = parse_cookie_text("# Netscape HTTP Cookie File\n"
+    ...                        "#HttpOnly_.x.test\tTRUE\t/\tFALSE\t0\tsid\ts3cret\n")
+    >>> c.domain, c.name, c.http_only, c
+    ('.x.test', 'sid', True, Cookie('.x.test', '/', 'sid', value=<hidden>))
+    >>> parse_cookie_text("x.test TRUE / FALSE 0 sid s3cret\n", "c.txt")
+    Traceback (most recent call last):
+    ...
+    crawler.cookies.CookieFileError: c.txt:1: not a cookies.txt line: 1 tab-separated fields, 7 expected
+    """
+    cookies = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip("\r")
+        http_only = line.startswith(HTTPONLY)
+        if http_only:
+            line = line[len(HTTPONLY):]
+        elif not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) == 6:        # a cookie without a value
+            fields.append("")
+        if len(fields) != 7:
+            raise CookieFileError(f"{name}:{number}: not a cookies.txt line: {len(fields)} "
+                                  "tab-separated fields, 7 expected")
+        domain, sub, path, secure, expires, cookie_name, value = fields
+        where = f"{name}:{number}"
+        if not domain.strip() or any(c.isspace() for c in domain):
+            raise CookieFileError(f"{where}: no domain")
+        if not cookie_name or any(c in cookie_name for c in ";= \t") \
+                or any(c in value for c in ";\r\n"):
+            raise CookieFileError(f"{where}: a cookie name or value that cannot be sent")
+        flags = []
+        for label, flag in (("subdomains", sub), ("secure", secure)):
+            if flag.upper() not in ("TRUE", "FALSE"):
+                raise CookieFileError(f"{where}: the {label} field is {flag!r}, not TRUE or FALSE")
+            flags.append(flag.upper() == "TRUE")
+        try:
+            stamp = int(expires or 0)
+        except ValueError:
+            raise CookieFileError(f"{where}: the expiry {expires!r} is not Unix seconds") from None
+        cookies.append(Cookie(domain, flags[0], path or "/", flags[1], max(stamp, 0),
+                              cookie_name, value, http_only))
+    if not cookies:
+        raise CookieFileError(f"{name} holds no cookie")
+    return tuple(cookies)
