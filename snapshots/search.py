@@ -10,16 +10,20 @@ its keywords (``reports.report._fill``), so a term the report finds, the search 
 Matching is by substring, ignoring case, as the report's keywords match: no word
 segmentation, which Chinese has no spaces for.
 
-* SQLite: a contentless FTS5 ``trigram`` index of the documents (``search_fts``) answers
-  terms of three characters or more.  Trigrams cannot answer two (``军民``) or one, so a
-  second contentless FTS5 table (``search_bigrams``, ``detail=none``) holds each
-  document's distinct bigrams and characters, case-folded and written as hex tokens
-  (``519bx6c11``, ``u519b``) that its ``ascii`` tokenizer keeps whole.  Both indexes are
-  contentless, and a page's text is not kept in ``search_texts`` either: the store already
-  holds it, compressed, as the capture's text blob, and a copy would outweigh the store
-  (the plain text of ten rounds of five sites is larger than their gzip WARC).  Snippets
-  are cut from the blob, for the hits only.  A takedown's removed blocks have no blob:
-  their text is kept.
+* SQLite indexes *lines*, not documents: a page's versions share nearly all their lines
+  (a counter or a clock changes one), so the plain text of ten rounds is many times the
+  text of its distinct lines.  Each distinct line (a block of the page, `plain_text`) is
+  indexed once (``search_lines``: a 12-byte key of its text → its id), and
+  ``search_postings`` (line, document) says which documents hold it.  A contentless FTS5
+  ``trigram`` index of the lines (``search_fts``) answers terms of three characters or
+  more.  Trigrams cannot answer two (``军民``) or one, so a second contentless FTS5 table
+  (``search_bigrams``, ``detail=none``) holds each line's distinct bigrams and characters,
+  case-folded and written as hex tokens (``519bx6c11``, ``u519b``) that its ``ascii``
+  tokenizer keeps whole.  A term never spans two blocks, so a document holds a term when
+  one of its lines does.  Both indexes are contentless, and a page's text is not kept in
+  ``search_texts`` either: the store already holds it, compressed, as the capture's text
+  blob.  Snippets are cut from the blob, for the hits only.  A takedown's removed blocks
+  have no blob: their text is kept.
 * PostgreSQL: a ``pg_trgm`` GIN index on ``search_texts.body`` answers ``ILIKE``; under
   three characters the planner falls back to reading every document.
 
@@ -41,10 +45,13 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import (
     Connection,
+    Integer,
     Select,
+    column,
     func,
     insert,
     select,
+    table,
     text,
     update,
 )
@@ -71,7 +78,10 @@ __all__ = ["CaptureHit", "Snippet", "TakedownHit", "add_texts", "create_index", 
 MAX_CHARS = 200_000   # characters of a page's text indexed (the report reads 20,000)
 CHUNK = 500           # captures (or takedowns) read per step of the indexing
 TRIGRAM_INDEX = "ix_search_texts_body_trgm"
-FTS_TABLES = ("search_fts", "search_bigrams")   # SQLite's index tables (not models)
+# SQLite's index tables (not models): the FTS5 tables (and their shadow tables), the lines
+FTS_TABLES = ("search_fts", "search_bigrams", "search_lines", "search_postings")
+LINE_KEY = 12         # bytes of a line's SHA-256 that key it (a collision: 2**-96 a pair)
+LINES_MARK = "lines"  # the `SearchMark` holding the last line id given
 JOIN_TEXTS = 2000     # more matching texts than this: captures are read newest first
 SCAN_CHUNK = 2000     # captures read at a time, newest first
 
@@ -163,6 +173,10 @@ def create_index(conn: Connection) -> None:
             "tokenize='trigram', columnsize=0)")
         conn.exec_driver_sql("CREATE VIRTUAL TABLE search_bigrams USING fts5(grams, "
                              "content='', tokenize='ascii', detail='none')")
+        conn.exec_driver_sql("CREATE TABLE search_lines (key BLOB NOT NULL PRIMARY KEY, "
+                             "id INTEGER NOT NULL) WITHOUT ROWID")
+        conn.exec_driver_sql("CREATE TABLE search_postings (line INTEGER NOT NULL, "
+                             "doc INTEGER NOT NULL, PRIMARY KEY (line, doc)) WITHOUT ROWID")
         return
     schema = _trigram_schema(conn)
     conn.exec_driver_sql(f'CREATE INDEX {TRIGRAM_INDEX} ON search_texts USING gin '
@@ -260,13 +274,50 @@ def add_texts(conn: Connection, docs: list[tuple[str, str]], *, pages: bool = Tr
     ids = conn.execute(insert(SearchText).returning(SearchText.id),
                        [{"sha256": sha, "body": body if keep else None}
                         for sha, body in docs]).scalars().all()
-    if not sqlite:
-        return
-    conn.exec_driver_sql("INSERT INTO search_fts(rowid, body) VALUES (?, ?)",
-                         [(i, body) for i, (_sha, body) in zip(ids, docs, strict=True)])
-    conn.exec_driver_sql("INSERT INTO search_bigrams(rowid, grams) VALUES (?, ?)",
-                         [(i, _bigrams(body)) for i, (_sha, body) in zip(ids, docs,
-                                                                          strict=True)])
+    if sqlite:
+        _add_lines(conn, [(i, body) for i, (_sha, body) in zip(ids, docs, strict=True)])
+
+
+def _add_lines(conn: Connection, docs: list[tuple[int, str]]) -> None:
+    """SQLite: index the lines of *docs* (document id, text) not indexed yet, and post
+    every document under each of its lines."""
+    lines: dict[bytes, str] = {}
+    postings: set[tuple[bytes, int]] = set()
+    for doc, body in docs:
+        for line in body.split("\n"):
+            if line.strip():
+                key = hashlib.sha256(line.encode("utf-8", "surrogatepass")).digest()[:LINE_KEY]
+                lines.setdefault(key, line)
+                postings.add((key, doc))
+    ids = _line_ids(conn, list(lines))
+    new = [key for key in lines if key not in ids]
+    if new:
+        last = conn.scalar(select(SearchMark.last_id).where(SearchMark.name == LINES_MARK))
+        ids.update((key, (last or 0) + n) for n, key in enumerate(new, 1))
+        if last is None:
+            conn.execute(insert(SearchMark).values(name=LINES_MARK, last_id=ids[new[-1]]))
+        else:
+            conn.execute(update(SearchMark).where(SearchMark.name == LINES_MARK)
+                         .values(last_id=ids[new[-1]]))
+        conn.exec_driver_sql("INSERT INTO search_lines(key, id) VALUES (?, ?)",
+                             [(key, ids[key]) for key in new])
+        conn.exec_driver_sql("INSERT INTO search_fts(rowid, body) VALUES (?, ?)",
+                             [(ids[key], lines[key]) for key in new])
+        conn.exec_driver_sql("INSERT INTO search_bigrams(rowid, grams) VALUES (?, ?)",
+                             [(ids[key], _bigrams(lines[key])) for key in new])
+    conn.exec_driver_sql("INSERT OR IGNORE INTO search_postings(line, doc) VALUES (?, ?)",
+                         sorted((ids[key], doc) for key, doc in postings))
+
+
+def _line_ids(conn: Connection, keys: list[bytes]) -> dict[bytes, int]:
+    """key → id of the lines among *keys* indexed already."""
+    found: dict[bytes, int] = {}
+    for start in range(0, len(keys), CHUNK):
+        part = keys[start:start + CHUNK]
+        marks = ", ".join("?" * len(part))
+        found.update(conn.exec_driver_sql(
+            f"SELECT key, id FROM search_lines WHERE key IN ({marks})", tuple(part)).all())
+    return found
 
 
 def _map_takedowns(read: Reader, conn: Connection) -> int:
@@ -412,16 +463,25 @@ def matching_texts(conn: Connection, term: str) -> Select[Any]:
     if conn.dialect.name != "sqlite":
         return select(SearchText.id).where(SearchText.body.ilike(f"%{_like(term)}%",
                                                                  escape="\\"))
+    lines = _matching_lines(term)
+    return select(_POSTINGS.c.doc).where(_POSTINGS.c.line.in_(lines)).distinct()
+
+
+_POSTINGS = table("search_postings", column("line", Integer), column("doc", Integer))
+
+
+def _matching_lines(term: str) -> Select[Any]:
+    """SQLite: the ids of the lines holding *term*."""
     if len(term) >= 3:      # a phrase of trigrams: the term's own, adjacent, in order
         fts = text("SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :q").bindparams(
-            q='"' + term.replace('"', '""') + '"').columns(id=SearchText.id.type)
+            q='"' + term.replace('"', '""') + '"').columns(id=Integer())
         return select(fts.subquery().c.id)
     folded = term.casefold()
     if len(folded) >= 3:        # a letter folding to several (``ß`` → ``ss``)
-        return matching_texts(conn, folded)
+        return _matching_lines(folded)
     token = _gram(folded) if len(folded) == 2 else _char(folded)
     grams = text("SELECT rowid AS id FROM search_bigrams WHERE search_bigrams MATCH :q"
-                 ).bindparams(q=f'"{token}"').columns(id=SearchText.id.type)
+                 ).bindparams(q=f'"{token}"').columns(id=Integer())
     return select(grams.subquery().c.id)
 
 

@@ -149,6 +149,50 @@ def test_migration_backfills_an_older_store(db_url: str) -> None:
         store.close()
 
 
+def test_sqlite_indexes_each_distinct_line_once(store: Store) -> None:
+    """Versions of a page that differ in one line (a counter) add that line, not the page:
+    the lines are indexed once and each version is posted under them."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the line index is SQLite's; PostgreSQL indexes its kept texts")
+    for day in range(4):
+        crawl(store, day, {"economy.html": (200, ECONOMY.replace(
+            "</article>", f"<p>阅读 {1000 + day} 次</p></article>"))})
+    detect(store)
+    with store.engine.connect() as conn:
+        lines = conn.exec_driver_sql("SELECT count(*) FROM search_lines").scalar()
+        postings = conn.exec_driver_sql("SELECT count(*) FROM search_postings").scalar()
+    # 经济报告 / 首页 / 本市军民融合产业发展迅速。 / The People's ARMY grew. / 阅读 N 次 ×4
+    assert (store.count(SearchText), lines, postings) == (4, 8, 4 * 5)
+    assert hits(store, "军民融合") == [("economy.html", 1)] * 4
+    assert [h.captured_at.day for h in search_captures(store, "阅读 1002")] == [17]
+    assert hits(store, "阅读 1009") == []
+
+
+def test_migration_rebuilds_a_whole_text_index_as_lines(tmp_path: Path) -> None:
+    """A SQLite store indexed by whole texts (before 0010) is indexed again by lines on
+    upgrade, finding what it found."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old_store(url, "0009").dispose()
+    from sqlalchemy import create_engine
+    engine = create_engine(url)
+    with engine.begin() as conn:   # the index as 0005 made it before lines
+        for name in ("search_fts", "search_bigrams", "search_lines", "search_postings"):
+            conn.exec_driver_sql(f"DROP TABLE {name}")
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE search_fts USING fts5(body, content='', "
+                             "tokenize='trigram', columnsize=0)")
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE search_bigrams USING fts5(grams, "
+                             "content='', tokenize='ascii', detail='none')")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0009'")
+    engine.dispose()
+    store = open_store(db_url=url)
+    try:
+        assert store.count(SearchText) == 2
+        assert [h.capture_id for h in search_captures(store, "正常的文章")] == [1]
+        assert [h.capture_id for h in search_captures(store, "正文")] == [1]
+    finally:
+        store.close()
+
+
 def test_viewer_q_finds_removed_text_with_marked_snippets(store: Store) -> None:
     hostile = page("恶意", "<p>军民融合 &lt;script&gt;alert(1)&lt;/script&gt;</p>")
     crawl(store, 0, {"economy.html": (200, ECONOMY), "hostile.html": (200, hostile)})
