@@ -172,7 +172,7 @@ def create_index(conn: Connection) -> None:
             "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='', "
             "tokenize='trigram', columnsize=0)")
         conn.exec_driver_sql("CREATE VIRTUAL TABLE search_bigrams USING fts5(grams, "
-                             "content='', tokenize='ascii', detail='none')")
+                             "content='', tokenize='ascii', detail='none', columnsize=0)")
         conn.exec_driver_sql("CREATE TABLE search_lines (key BLOB NOT NULL PRIMARY KEY, "
                              "id INTEGER NOT NULL) WITHOUT ROWID")
         conn.exec_driver_sql("CREATE TABLE search_postings (line INTEGER NOT NULL, "
