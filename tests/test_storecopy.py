@@ -32,7 +32,9 @@ def test_postgres_copy_matches_sqlite_row_for_row(demo_pg_url: str, demo_store: 
     try:
         counts = row_counts(sqlite)
         assert counts["captures"] > 100 and counts["takedowns"] > 0
-        assert row_counts(pg) == counts
+        # SQLite's search index also marks the last line id it gave (snapshots.search)
+        assert counts.pop("search_marks") == 2
+        assert row_counts(pg) == counts | {"search_marks": 1}
         a, b = open_store(db_url=str(sqlite.url)), open_store(db_url=demo_pg_url)
         with a.session() as sa, b.session() as sb:
             blob = sa.query(Blob).order_by(Blob.sha256).first()
