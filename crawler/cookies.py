@@ -15,10 +15,13 @@ here quotes one. Imports nothing of ours.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["Cookie", "CookieFileError", "parse_cookie_text", "read_cookie_file"]
+__all__ = ["Cookie", "CookieFileError", "cookie_header", "parse_cookie_text",
+           "read_cookie_file"]
 
 MAX_COOKIE_FILE = 1 << 20   # bytes: a cookies file is small; a larger one is a wrong path
 HTTPONLY = "#HttpOnly_"
@@ -42,6 +45,31 @@ class Cookie:
     def __repr__(self) -> str:   # never a value in a log line or a traceback
         return f"Cookie({self.domain!r}, {self.path!r}, {self.name!r}, value=<hidden>)"
 
+    def matches(self, url: str, now: float) -> bool:
+        """Whether a browser would send this cookie with a request of *url* at *now*.
+
+        >>> c = Cookie(".x.test", True, "/a", True, 0, "sid", "v")
+        >>> c.matches("https://w.x.test/a/b", 0), c.matches("http://x.test/a", 0)
+        (True, False)
+        >>> c.matches("https://x.test/ab", 0), Cookie("x.test", False, "/", False, 9,
+        ...     "n", "v").matches("http://w.x.test/", 0)
+        (False, False)
+        """
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        domain = self.domain.lower().lstrip(".")
+        if self.secure and parts.scheme != "https":
+            return False
+        if 0 < self.expires <= now:
+            return False
+        subdomain = (self.include_subdomains or self.domain.startswith(".")) \
+            and host.endswith("." + domain)
+        if host != domain and not subdomain:
+            return False
+        path = parts.path or "/"
+        prefix = self.path.rstrip("/")
+        return path == self.path or path.startswith(prefix + "/") or self.path == "/"
+
     def as_playwright(self) -> dict:
         """This cookie as Playwright's ``BrowserContext.add_cookies`` takes it."""
         out = {"name": self.name, "value": self.value, "domain": self.domain,
@@ -51,9 +79,26 @@ class Cookie:
         return out
 
 
+def cookie_header(cookies: tuple[Cookie, ...], url: str, now: float | None = None) -> str | None:
+    r"""The ``Cookie`` header of a request of *url*: the cookies matching its host, path and
+    scheme that have not expired, longest path first; None when none matches.
+
+    >>> jar = parse_cookie_text("x.test\tFALSE\t/\tFALSE\t0\ta\t1\n"
+    ...                         "x.test\tFALSE\t/p\tFALSE\t0\tb\t2\n")
+    >>> cookie_header(jar, "http://x.test/p/1"), cookie_header(jar, "http://y.test/")
+    ('b=2; a=1', None)
+    """
+    now = time.time() if now is None else now
+    found = sorted((c for c in cookies if c.matches(url, now)), key=lambda c: -len(c.path))
+    return "; ".join(f"{c.name}={c.value}" for c in found) or None
+
+
 def read_cookie_file(path: str | Path) -> tuple[Cookie, ...]:
     """The cookies of the file at *path*; `CookieFileError` saying why it cannot be used."""
     try:
+        if not Path(path).is_file():   # a folder, a FIFO or a device would block or mislead
+            what = "is not a regular file" if Path(path).exists() else "does not exist"
+            raise CookieFileError(f"{str(path)!r} {what}")
         with open(path, "rb") as handle:
             data = handle.read(MAX_COOKIE_FILE + 1)
     except OSError as exc:
@@ -74,10 +119,10 @@ def parse_cookie_text(text: str, name: str = "<string>") -> tuple[Cookie, ...]:
     ...                        "#HttpOnly_.x.test\tTRUE\t/\tFALSE\t0\tsid\ts3cret\n")
     >>> c.domain, c.name, c.http_only, c
     ('.x.test', 'sid', True, Cookie('.x.test', '/', 'sid', value=<hidden>))
-    >>> parse_cookie_text("x.test TRUE / FALSE 0 sid s3cret\n", "c.txt")
+    >>> parse_cookie_text("x.test TRUE / FALSE 0 sid s3cret\n", "c.txt")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    crawler.cookies.CookieFileError: c.txt:1: not a cookies.txt line: 1 tab-separated fields, 7 expected
+    crawler.cookies.CookieFileError: c.txt:1: not a cookies.txt line: 1 tab-separated fields...
     """
     cookies = []
     for number, raw in enumerate(text.splitlines(), 1):

@@ -49,7 +49,8 @@ class Claim:
 
 def fetch_profile(spec: TargetSpec) -> str:
     """How *spec* asks for its pages: "" for the plain way, else a short digest of its
-    headers, proxy and robots.txt opt-out (targets with another profile fetch apart).
+    headers, proxy, robots.txt opt-out, cookies file and browser rendering (targets with
+    another profile fetch apart).
 
     >>> from crawler.watchlist import TargetSpec
     >>> fetch_profile(TargetSpec("a", "http://x.test/"))
@@ -57,9 +58,14 @@ def fetch_profile(spec: TargetSpec) -> str:
     >>> len(fetch_profile(TargetSpec("b", "http://x.test/", robots=False)))
     8
     """
-    if not spec.headers and not spec.proxy and spec.robots:
+    browser = ([spec.render, spec.wait_for, spec.screenshot] if spec.render != "plain"
+               else [])
+    if not spec.headers and not spec.proxy and spec.robots and not spec.cookies \
+            and not browser:
         return ""
-    raw = json.dumps([sorted(spec.headers), spec.proxy, spec.robots])
+    # the cookies file's path, never its values: another file, another profile
+    extra = [spec.cookies, *browser] if spec.cookies or browser else []
+    raw = json.dumps([sorted(spec.headers), spec.proxy, spec.robots, *extra])
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:8]
 
 

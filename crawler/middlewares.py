@@ -15,8 +15,15 @@
   middleware of the same setting would drop it without a trace.
 - ``LoopbackOnlyMiddleware``: with ``TAKEDOWN_LOOPBACK_ONLY`` every non-loopback host is
   refused (tests and benchmarks must never reach the internet).
+- ``CookieFileMiddleware``: a target's ``cookies`` file (its cookies, read at the start of
+  the round, in ``meta["takedown_cookies"]``) becomes the ``Cookie`` header of each of its
+  requests, redirects included, for the cookies that match the URL; request headers are
+  never stored.
+- ``BrowserErrorMiddleware``: a browser fetch's Playwright network error, once retries are
+  spent, fails as the Twisted error of its kind (``crawler.browser``), so it is recorded
+  with the failure kinds of a plain fetch.
 
-Imports ``crawler.decoding`` and ``snapshots.urls``.
+Imports ``crawler.browser``, ``crawler.cookies``, ``crawler.decoding`` and ``snapshots.urls``.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
 from scrapy.http import TextResponse
 from scrapy.responsetypes import responsetypes
 
+from crawler.browser import browser_error, failure_exception
+from crawler.cookies import cookie_header
 from crawler.decoding import ACCEPTED, decoded_head
 from snapshots.urls import is_loopback
 
@@ -99,8 +108,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
         return retry
 
     async def process_exception(self, request: Request, exception: Exception):
-        if request.meta.get("dont_retry", False) or not isinstance(
-                exception, self.exceptions_to_retry):
+        if request.meta.get("dont_retry", False) or not (isinstance(
+                exception, self.exceptions_to_retry) or browser_error(exception)):
             return None
         retry = self._retry(request, exception)
         if retry is not None:
@@ -230,3 +239,26 @@ class LoopbackOnlyMiddleware:
         if proxy and not is_loopback(urlsplit(proxy).hostname):  # the request would go there
             raise IgnoreRequest(f"refused non-loopback host {urlsplit(proxy).hostname!r} "
                                 "(a proxy; TAKEDOWN_LOOPBACK_ONLY)")
+
+
+class CookieFileMiddleware:
+    """The ``Cookie`` header of a request of a target with a ``cookies`` file."""
+
+    def process_request(self, request: Request) -> None:
+        cookies = request.meta.get("takedown_cookies")
+        if not cookies:
+            return
+        header = cookie_header(cookies, request.url)
+        if header is None:
+            request.headers.pop(b"Cookie", None)
+        else:
+            request.headers[b"Cookie"] = header.encode("latin-1")
+
+
+class BrowserErrorMiddleware:
+    """A browser fetch's Playwright network error as the Twisted error of its kind."""
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        mapped = failure_exception(exception)
+        if mapped is not None:
+            raise mapped from exception

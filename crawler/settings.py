@@ -61,10 +61,16 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.LoopbackOnlyMiddleware": 50,
     # before robots.txt is asked: a URL too long is a failed capture, never a request
     "crawler.middlewares.UrlLengthFailMiddleware": 60,
+    # where Scrapy's cookie middleware sits (it is off: a crawl keeps no cookie jar)
+    "crawler.middlewares.CookieFileMiddleware": 700,
+    # after the retry middleware (process_exception runs from the downloader outwards)
+    "crawler.middlewares.BrowserErrorMiddleware": 540,
 }
 # Scrapy's URL length check drops requests silently; ours (above) fails them instead.
 URLLENGTH_LIMIT = 2083
-SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None}
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+                      # a browser fetch's raw body and screenshot; cookies kept out
+                      "crawler.logins.CaptureExtrasMiddleware": 100}
 ITEM_PIPELINES = {"crawler.pipelines.SnapshotPipeline": 300}
 EXTENSIONS = {"crawler.middlewares.SizeCapExtension": 0}
 

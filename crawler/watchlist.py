@@ -349,13 +349,16 @@ def _cookies_path(value: str, where: tuple, label: str, ctx: TomlChecker) -> str
     the Netscape cookies.txt format (its values are read at each crawl, never stored)."""
     from crawler.cookies import CookieFileError, read_cookie_file
 
-    path = Path(value).expanduser()
-    if not path.is_absolute() and ctx.path not in ("<string>", "-"):
-        path = Path(ctx.path).resolve().parent / path
     try:
+        path = Path(value).expanduser()
+        if not path.is_absolute() and ctx.path not in ("<string>", "-"):
+            path = Path(ctx.path).resolve().parent / path
         read_cookie_file(path)
-    except CookieFileError as exc:
+    except CookieFileError as exc:   # (a ValueError: caught first)
         raise ctx.error(where, "cookies", f"key 'cookies' in {label}: {exc}") from None
+    except (RuntimeError, ValueError, OSError) as exc:   # ~nobody/…, a NUL, a loop
+        message = f"key 'cookies' in {label}: cannot use the path {value!r}: {exc}"
+        raise ctx.error(where, "cookies", message) from None
     return str(path)
 
 

@@ -47,6 +47,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.spiders import RedisMixin
 from twisted.internet import task
 
+from crawler.browser import browser_settings
 from crawler.distributed import (
     FrontierRequests,
     plan_from_context,
@@ -381,6 +382,9 @@ def run_worker(redis_url: str, data: str, db: str | None, prefix: str = PREFIX,
     store = open_store(data, db)
     plan = plan_from_context(context, store)
     settings = crawl_settings(plan.crawl)
+    # a worker serves round after round: any may have a browser target (the browser itself
+    # starts with the first browser request)
+    browser_settings(settings, plan.crawl)
     settings.set("ITEM_PIPELINES", {"crawler.worker.LeasedSnapshotPipeline": 300},
                  priority="cmdline")
     settings.set("REDIS_URL", redis_url, priority="cmdline")

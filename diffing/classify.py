@@ -11,6 +11,7 @@ Imports ``diffing`` and ``snapshots.vocab``.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -62,8 +63,10 @@ class Verdict:
 
 def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
              notfound: Page | None = None, notfound_status: int | None = None,
-             last_ok: Page | None = None, homes: frozenset[str] = frozenset()) -> Verdict:
-    """The state of *fetch*; see the module docstring for the order of the rules."""
+             last_ok: Page | None = None, homes: frozenset[str] = frozenset(),
+             logged_in: bool = False) -> Verdict:
+    """The state of *fetch*; see the module docstring for the order of the rules.
+    *logged_in*: the target sends cookies, so a login wall means they expired."""
     if fetch.status is None:
         return Verdict(State.FAILED, None, f"fetch:{fetch.error_kind or 'error'}")
     if fetch.error_kind in _UNUSABLE:
@@ -77,6 +80,10 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
         return Verdict(State.FAILED, None, f"http:{status}")
     if found is not None and found.state == State.FAILED:
         return _by_phrase(found, State.FAILED)
+    wall = login_wall(fetch, page, last_ok) if logged_in else None
+    if wall is not None:
+        return Verdict(State.RESTRICTED, None, f"login:{wall}",
+                       {"final_url": fetch.final_url} if wall == "redirect" else {})
     by_status = status_state(status)
     if by_status is State.NOTICE:
         return Verdict(State.NOTICE, Kind.CENSORED, "http:451", _phrase_detail(found))
@@ -90,6 +97,35 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
     if found is not None and found.state in (State.NOTICE, State.RESTRICTED):
         return _by_phrase(found, State(found.state), rule=f"http:{status}+phrase")
     return Verdict(by_status, None, f"http:{status}")
+
+
+# a path segment naming a login page: /login, /signin, /user/login.php, /sso/, /passport
+LOGIN_PATH = re.compile(r"(?i)(^|/)(log-?in|sign-?in|log-?on|auth(enticate)?|sso|passport|"
+                        r"session/new|users?/login)(\.\w+)?(/|$)")
+
+
+def login_wall(fetch: Fetch, page: Page | None, last_ok: Page | None) -> str | None:
+    """How a target that sends cookies was shown a login wall, or None: ``401``/``403``,
+    ``redirect`` to a login page (the watched page is not one), or a ``password-form`` on a
+    2xx page whose last ok version had none.  A 404/410/451 is the page's own answer.
+
+    >>> from datetime import datetime
+    >>> f = Fetch(1, "http://x.test/a", datetime(2021, 1, 1), 200, "http://x.test/login")
+    >>> login_wall(f, None, None), login_wall(Fetch(1, "http://x.test/a", f.at, 404), None, None)
+    ('redirect', None)
+    """
+    status = fetch.status or 0
+    if status in (401, 403):
+        return str(status)
+    if not 200 <= status < 300:
+        return None
+    if fetch.final_url and _differs(fetch.final_url, fetch.url) \
+            and LOGIN_PATH.search(urlsplit(fetch.final_url).path) \
+            and not LOGIN_PATH.search(urlsplit(fetch.url).path):
+        return "redirect"
+    if page is not None and page.password_form and not (last_ok and last_ok.password_form):
+        return "password-form"
+    return None
 
 
 def _classify_ok(fetch: Fetch, page: Page | None, found: PhraseMatch | None,

@@ -120,6 +120,8 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
     root, data = parsed
     base = _base_url(root, url)
     head = _head_facts(root, base)
+    password = any((el.get("type") or "").strip().lower() == "password"
+                   for el in root.iter("input"))
     # libxml2 does not know these HTML5 void elements: it nests what follows them inside
     # them; unwrapped, the text after an <embed> or a <wbr> stays where it was written
     etree.strip_tags(root, *VOID_UNKNOWN)
@@ -144,7 +146,8 @@ def extract(html: str, url: str, items: str | None = None, item_id: str | None =
                  or visible_date([b.text for b in main], [b.heading for b in main], at, zone))
     return Page(title, main, boilerplate, links,
                 page_items(body, base, items, item_id, dated=item_times, at=at, zone=zone),
-                head["refresh"], in_zone(published, zone), "\n".join(b.text for b in main))
+                head["refresh"], in_zone(published, zone), "\n".join(b.text for b in main),
+                password)
 
 
 def _parse(html: str) -> tuple[etree._Element, bytes] | None:

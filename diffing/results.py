@@ -152,3 +152,4 @@ class Page:
     refresh_url: str | None
     published: datetime | None
     main_text: str
+    password_form: bool = False   # it asks for a password (a login form)

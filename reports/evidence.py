@@ -12,6 +12,9 @@ range):
 * ``takedown/takedown.json``: the takedown record and, per capture, its roles, verdict
   (state, kind, rule, detail with the phrase), and SHA-256 of body and text;
   ``takedown/text-ID.txt``: each capture's extracted text, so its hash can be checked;
+  for a browser capture also ``takedown/screenshot-ID.png`` (its full-page screenshot) and
+  ``takedown/raw-ID.bin`` (the HTTP response's own body; the WARC holds the rendered DOM
+  the capture was read from), their SHA-256 in ``takedown.json`` as well;
 * ``datapackage.json`` (every other file with ``path``, ``hash`` ``sha256:…`` and
   ``bytes``) and ``datapackage-digest.json`` (the SHA-256 of ``datapackage.json``).
 
@@ -143,6 +146,10 @@ def write_package(store: Any, takedown_id: int, out: BinaryIO) -> str:
                 text = text_blob(store, fact["text_sha256"])
                 if text is not None:
                     resources.append(_put(zf, f"takedown/text-{cid}.txt", text))
+                for path, key in _extras(cid):
+                    data = text_blob(store, fact.get(key))
+                    if data is not None:
+                        resources.append(_put(zf, path, data))
             captures = [facts[c] for c in sorted(facts)]
             doc = {"format": "takedown-evidence-1", "takedown": record, "captures": captures}
             resources.append(_put(zf, RECORD_PATH, _json(doc)))
@@ -151,6 +158,12 @@ def write_package(store: Any, takedown_id: int, out: BinaryIO) -> str:
             zf.writestr(_info("datapackage-digest.json"), _json(
                 {"path": "datapackage.json", "hash": "sha256:" + sha256_hex(package)}))
     return f"{len(facts)} captures ({counts.summary()}), {len(resources)} files"
+
+
+def _extras(cid: int) -> tuple[tuple[str, str], ...]:
+    """(path in the package, key in takedown.json) of a browser capture's extra blobs."""
+    return ((f"takedown/screenshot-{cid}.png", "screenshot_sha256"),
+            (f"takedown/raw-{cid}.bin", "raw_sha256"))
 
 
 def _datapackage(record: dict, resources: list[dict]) -> dict:
@@ -402,6 +415,7 @@ def _check_capture(zf: zipfile.ZipFile, fact: dict, payloads: dict[int, str],
                                    f"{got or 'no payload'} in the WARC")
         else:
             result.checked.append(f"capture {cid} body {want}")
+    _check_extras(zf, fact, result)
     text = fact.get("text_sha256")
     if text is not None:
         try:
@@ -414,3 +428,22 @@ def _check_capture(zf: zipfile.ZipFile, fact: dict, payloads: dict[int, str],
                                    f"says {text}")
         else:
             result.checked.append(f"capture {cid} text {text}")
+
+
+def _check_extras(zf: zipfile.ZipFile, fact: dict, result: Verification) -> None:
+    """A browser capture's screenshot and raw body: present, and as takedown.json says."""
+    cid = fact.get("capture_id")
+    for path, key in _extras(cid) if isinstance(cid, int) else ():
+        want = fact.get(key)
+        if want is None:
+            continue
+        try:
+            got = sha256_hex(_read(zf, path, MAX_ENTRY))
+        except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+            result.problems.append(f"capture {cid}: {path} is unreadable ({exc})")
+            continue
+        if got != want:
+            result.problems.append(f"capture {cid}: {path} has SHA-256 {got}, {RECORD_PATH} "
+                                   f"says {want}")
+        else:
+            result.checked.append(f"capture {cid} {key.split('_')[0]} {want}")

@@ -32,7 +32,9 @@ The guard (`ViewerGuard`, plain ASGI) applies to every response, errors included
 * headers: the CSP below, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
   no-referrer``, ``X-Frame-Options: SAMEORIGIN``.  The CSP is the base
   policy (``default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'``)
-  with three directives that only tighten it: ``form-action 'self'`` and ``base-uri
+  plus ``img-src 'self'`` for the screenshots of browser captures (our own route, image/png;
+  the srcdoc frames keep ``img-src data:`` by their own meta policy), with three directives
+  that only tighten it: ``form-action 'self'`` and ``base-uri
   'none'`` (``default-src`` covers neither) and ``frame-ancestors 'self'`` (the CSP form
   of X-Frame-Options).  srcdoc frames needed no loosening: Chromium does not check
   ``frame-src`` for ``about:srcdoc``, and the frame inherits this policy.
@@ -72,7 +74,10 @@ from snapshots.urls import is_loopback
 
 log = logging.getLogger(__name__)
 
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-src 'self'; "
+# img-src 'self': a browser capture's screenshot, served by /captures/ID/screenshot.png.  The
+# inert srcdoc frames carry their own stricter policy (reports.sanitize.FRAME_CSP, img-src
+# data: only), which holds on top of this one: a captured page loads nothing, not even ours.
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data: 'self'; frame-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
 SECURITY_HEADERS = (
     (b"content-security-policy", CSP.encode()),
@@ -231,6 +236,7 @@ def create_app(store: Any, events: Sequence[Any] | None = None, token: str | Non
         Route("/takedowns/{takedown_id}/evidence.wacz", view.evidence, methods=["GET"]),
         Route("/compare/{url_id}", view.compare, methods=["GET"]),
         Route("/captures/{capture_id}/raw", view.raw, methods=["GET"]),
+        Route("/captures/{capture_id}/screenshot.png", view.screenshot, methods=["GET"]),
         Route("/api/takedowns", api.takedowns, methods=["GET"]),
         Route("/api/takedowns/{takedown_id}", api.takedown, methods=["GET"]),
         Route("/api/urls/{url_id}/captures", api.captures, methods=["GET"]),

@@ -375,6 +375,17 @@ class Pages:
         return Response(cap.body, media_type="text/plain", headers=headers)
 
 
+    async def screenshot(self, request: Request) -> Response:
+        """A browser capture's full-page screenshot: our own bytes, checked to be a PNG,
+        served as image/png (with nosniff, as every response)."""
+        png = await run_in_threadpool(browse.capture_screenshot, self.store,
+                                      row_id(request, "capture_id", "capture"))
+        if png is None:
+            raise HTTPException(404, "no screenshot for this capture")
+        return Response(png, media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=86400"})
+
+
 def _midnight(day: date | None) -> datetime | None:
     return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
 

@@ -40,6 +40,8 @@ class CaptureBody:
     body: bytes | None
     text: str | None
     clipped: bool = False  # body or text longer than READ_CAP: only their head is here
+    screenshot_sha256: str | None = None   # a browser capture's full-page PNG
+    raw_sha256: str | None = None          # a browser capture's HTTP response body
 
 
 def _opt(value: datetime | None) -> datetime | None:
@@ -150,7 +152,23 @@ def capture_body(store: Store, capture_id: int) -> CaptureBody | None:
     return CaptureBody(c.id, c.url_id, url, target, spec or {}, as_utc(c.captured_at),
                        vstate or c.state, vkind, c.status, c.final_url, c.content_type,
                        c.body_sha256, c.size, reading_error(vstate, detail) or c.error,
-                       list(c.redirects or []), body, text, clipped)
+                       list(c.redirects or []), body, text, clipped, c.screenshot_sha256,
+                       c.raw_sha256)
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def capture_screenshot(store: Store, capture_id: int) -> bytes | None:
+    """The full-page PNG of a browser capture (at most READ_CAP bytes), or None: no such
+    capture, no screenshot, or a stored blob that is not a PNG."""
+    with store.session() as s:
+        sha = s.execute(select(Capture.screenshot_sha256)
+                        .where(Capture.id == capture_id)).scalar_one_or_none()
+    if sha is None:
+        return None
+    data = store.blob(sha, READ_CAP)
+    return data if data.startswith(PNG_MAGIC) else None
 
 
 def takedown_list(store: Store, *, kinds: tuple[str, ...] = (), targets: tuple[str, ...] = (),

@@ -35,6 +35,12 @@ class NewCapture:
     attempts: int = 1
     elapsed_ms: int | None = None
     links: tuple[tuple[str, str], ...] = ()       # (normalised url, anchor text) in page order
+    # a browser-rendered capture: ``body``/``text`` are the rendered DOM, ``raw`` the HTTP
+    # response's own body, ``screenshot`` a full-page PNG (``render = "browser"``)
+    raw: bytes | None = None
+    screenshot: bytes | None = None
+    # a target that sends cookies was answered with a login page: read as restricted
+    login_wall: bool = False
 
 
 @dataclass(frozen=True)

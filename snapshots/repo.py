@@ -77,7 +77,10 @@ def first_state(c: NewCapture) -> State:
     """
     if c.error_kind == "dataloss":   # cut off before its end: no evidence of anything
         return State.FAILED
-    return status_state(c.status)
+    state = status_state(c.status)
+    if c.login_wall and state is not State.GONE:   # its cookies no longer log in
+        return State.RESTRICTED
+    return state
 
 
 class Store:
@@ -244,9 +247,10 @@ class Store:
                 written = _Written(target_id)
                 body_sha, text_sha = self._put_bodies(conn, c, url_id, written)
                 links_sha = self._put_links(conn, c.links, url_id, written)
+                extra = self._put_browser_blobs(conn, c, url_id, written)
                 cap_id = conn.execute(self._sql.insert_capture, {**_capture_values(
                     c, round_id, url_id, target_id, at, state.value, body_sha, text_sha),
-                    "links_sha256": links_sha}).inserted_primary_key[0]
+                    "links_sha256": links_sha, **extra}).inserted_primary_key[0]
                 if state is State.OK:
                     conn.execute(self._sql.mark_alive, {"uid": url_id, "at": at})
         except IntegrityError as exc:
@@ -344,6 +348,15 @@ class Store:
             text_sha = body_sha if data == c.body else self._put_blob(
                 conn, data, (url_id, "text"), written)
         return body_sha, text_sha
+
+    def _put_browser_blobs(self, conn: Connection, c: NewCapture, url_id: int,
+                           written: _Written) -> dict[str, str | None]:
+        """A rendered capture's raw response body and screenshot: their keys (None when it
+        has none); each is its URL's own delta chain, as the body is."""
+        return {column: None if data is None else self._put_blob(conn, data, (url_id, slot),
+                                                                 written)
+                for column, slot, data in (("raw_sha256", "raw", c.raw),
+                                           ("screenshot_sha256", "screenshot", c.screenshot))}
 
     def _put_blob(self, conn: Connection, data: bytes, slot: tuple[int, str],
                   written: _Written) -> str:
@@ -775,7 +788,8 @@ def _fetched(cap: Capture, target: str, url: str, links: tuple[tuple[str, str], 
         headers=dict(cap.headers or {}), body=body, text=text, encoding=cap.encoding,
         content_type=cap.content_type, truncated=cap.truncated, error=cap.error,
         error_kind=cap.error_kind, attempts=cap.attempts, elapsed_ms=cap.elapsed_ms,
-        links=links)
+        links=links, raw=blob(cap.raw_sha256), screenshot=blob(cap.screenshot_sha256),
+        login_wall=cap.state == State.RESTRICTED.value)
 
 
 def _keyframe_facts(conn: Connection,

@@ -262,7 +262,10 @@ def capture_facts(store: Store, ids: list[int]) -> dict[int, dict]:
         "body_sha256": c.body_sha256, "text_sha256": c.text_sha256, "size": c.size,
         "truncated": c.truncated, "error_kind": c.error_kind,
         "verdict": None if v is None else {"state": v.state, "kind": v.kind, "rule": v.rule,
-                                           "detail": v.detail or {}}}
+                                           "detail": v.detail or {}},
+        # a browser capture's own HTTP body and its screenshot, where it has them
+        **{k: sha for k, sha in (("raw_sha256", c.raw_sha256),
+                                 ("screenshot_sha256", c.screenshot_sha256)) if sha}}
         for c, url, target, v in rows}
 
 

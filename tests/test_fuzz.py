@@ -330,7 +330,11 @@ TARGET_FIELDS = {
     "depth": st.one_of(st.integers(-1, 3), NUMBERS),
     "allow": st.lists(REGEXES, max_size=3), "deny": st.lists(REGEXES, max_size=3),
     "items": CSS, "item_id": CSS, "headers": HEADER_TABLES, "robots": st.booleans(),
-    "retention_days": NUMBERS, "every": INTERVALS}
+    "retention_days": NUMBERS, "every": INTERVALS,
+    "render": st.sampled_from(["plain", "browser", "Browser", "", 1]), "wait_for": CSS,
+    "screenshot": st.one_of(st.booleans(), NUMBERS),
+    "cookies": st.sampled_from(["cookies.txt", "/dev/null", "/dev/zero", "/", "", "\x00"]),
+    "min_every": INTERVALS, "max_every": INTERVALS, "budget": NUMBERS}
 CRAWL_FIELDS = {
     "autothrottle": st.booleans(), "retention_days": NUMBERS, "concurrency": NUMBERS,
     "retries": NUMBERS, "max_size": NUMBERS, "delay": NUMBERS, "timeout": NUMBERS,

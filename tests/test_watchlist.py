@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,20 @@ def parse(*lines: str):
 
 # (lines, line of the error, key, words the message must contain)
 ERRORS = {
+    "render-unknown": ((*TARGET, 'render = "chrome"'), 4, "render", 'must be "plain" or'),
+    "wait-for-without-browser": ((*TARGET, 'wait_for = "#story"'), 4, "wait_for",
+                                 'needs render = "browser"'),
+    "screenshot-without-browser": ((*TARGET, "screenshot = true"), 4, "screenshot",
+                                   'needs render = "browser"'),
+    "wait-for-bad-css": ((*TARGET, 'render = "browser"', 'wait_for = "p[["'), 5, "wait_for",
+                         "not a valid CSS selector"),
+    "cookies-missing-file": ((*TARGET, 'cookies = "no-such-cookies.txt"'), 4, "cookies",
+                             "does not exist"),
+    "cookies-a-device": ((*TARGET, 'cookies = "/dev/zero"'), 4, "cookies",
+                         "is not a regular file"),
+    "min-every-over-max": ((*TARGET, 'min_every = "2h"', 'max_every = "1h"'), 4, "min_every",
+                           "longer than max_every"),
+    "budget-zero": ((*TARGET, "budget = 0"), 4, "budget", "must be an integer >= 1"),
     "toml-syntax": (
         (*TARGET, "depth = ", 'deny = ["x"]'), 4, None, "TOML syntax error"),
     "toml-invalid-value-in-array": (
@@ -362,3 +377,19 @@ def test_targets_take_the_crawl_timezone_unless_they_name_their_own():
                "[[target]]", 'name = "b"', 'url = "http://y.test/"', 'timezone = "-05:00"')
     assert [t.timezone for t in wl.targets] == ["Asia/Shanghai", "-05:00"]
     assert parse(*TARGET).targets[0].timezone is None
+
+
+def test_a_cookies_file_is_found_beside_the_watchlist_and_checked(tmp_path: Path) -> None:
+    """A relative ``cookies`` path is the watchlist folder's; a file not in the Netscape
+    format is refused at its line, and no message quotes a cookie's value."""
+    (tmp_path / "jar.txt").write_text("# Netscape HTTP Cookie File\n"
+                                      "x.test\tFALSE\t/\tFALSE\t0\tsid\tSeCrEtVaLuE\n")
+    (tmp_path / "bad.txt").write_text("x.test\tFALSE\t/\tMAYBE\t0\tsid\tSeCrEtVaLuE\n")
+    wl = tmp_path / "wl.toml"
+    wl.write_text(toml(*TARGET, 'cookies = "jar.txt"'))
+    assert load_watchlist(wl).targets[0].cookies == str(tmp_path / "jar.txt")
+    wl.write_text(toml(*TARGET, 'cookies = "bad.txt"'))
+    with pytest.raises(WatchlistError) as info:
+        load_watchlist(wl)
+    assert (info.value.line, info.value.key) == (4, "cookies")
+    assert "secure field is 'MAYBE'" in str(info.value) and "SeCrEt" not in str(info.value)
