@@ -13,10 +13,12 @@ from pathlib import Path
 
 from bench import (
     bombs,
+    browser,
     crawl_overlap,
     crawl_ratio,
     detect_growth,
     diff_speed,
+    recheck,
     report_speed,
     search,
     store_size,
@@ -27,11 +29,13 @@ from bench import (
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "bombs": bombs.run,
+    "browser": browser.run,
     "crawl": crawl_ratio.run,
     "detect": detect_growth.run,
     "diff": diff_speed.run,
     "import": warc_import.run,
     "overlap": crawl_overlap.run,
+    "recheck": recheck.run,
     "report": report_speed.run,
     "search": search.run,
     "store": store_size.run,

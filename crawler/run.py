@@ -29,14 +29,18 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from sqlalchemy.exc import DBAPIError
 
+from crawler.browser import browser_settings, needs_browser
 from crawler.plan import RoundPlan, RoundTally, TargetPlan
 from crawler.progress import RoundProgress
+from crawler.recheck import AUTO, is_adaptive, plan_revisits, schedule_round
 from crawler.spiders.watchlist import WatchlistSpider
 from snapshots.errors import StoreError
 from snapshots.urls import normalize_url, param_changes, volatile_params
 
 if TYPE_CHECKING:
-    from crawler.watchlist import CrawlSpec, Watchlist
+    from collections.abc import Iterable
+
+    from crawler.watchlist import CrawlSpec, TargetSpec, Watchlist
     from snapshots.repo import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ class RoundResult:
     status: str                      # done | interrupted
     tally: RoundTally
     learned: dict[str, set[str]]     # host → session parameters learned this round
+    notes: tuple[str, ...] = ()      # what the user should act on (expired cookies)
 
 
 class _OneLine(logging.Filter):
@@ -89,10 +94,13 @@ def crawl_settings(crawl: CrawlSpec) -> Settings:
     return s
 
 
-def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
+def plan_round(watchlist: Watchlist, store: Store, at: datetime,
+               recheck: str = AUTO) -> RoundPlan:
     """Begin the round stamped *at* and plan its requests; StoreError, before anything is
     written, when *at* is earlier than the store's latest round (detection reads rounds in
-    time order: a back-dated round would be compared against its own future)."""
+    time order: a back-dated round would be compared against its own future).  *recheck*
+    (``auto``, ``adaptive``, ``fixed``) says which targets fetch only what is due
+    (``crawler.recheck``)."""
     latest = store.latest_round()
     if latest is not None and at < latest[1]:
         raise StoreError(f"round stamp {at.isoformat()} is earlier than round {latest[0]} at "
@@ -101,25 +109,46 @@ def plan_round(watchlist: Watchlist, store: Store, at: datetime) -> RoundPlan:
     ids = store.ensure_targets((t.name, t.url, asdict(t)) for t in watchlist.targets)
     round_id = store.begin_round(at, watchlist.path)
     targets = []
+    tally = RoundTally()
     for t in watchlist.targets:
         days = (watchlist.crawl.retention_days if t.retention_days is None
                 else t.retention_days)
+        if is_adaptive(t, recheck):
+            targets.append(_adaptive_plan(store, t, ids[t.name], at, days, tally))
+            continue
         revisit = tuple(store.urls_to_revisit(ids[t.name], at, days))
         targets.append(TargetPlan(spec=t, target_id=ids[t.name], revisit=revisit))
     store.preload(ids.values())
     return RoundPlan(round_id=round_id, at=at, crawl=watchlist.crawl, targets=targets,
-                     store=store, drop=store.volatile_params())
+                     store=store, drop=store.volatile_params(), tally=tally)
+
+
+def _adaptive_plan(store: Store, t: TargetSpec, target_id: int, at: datetime, days: int,
+                   tally: RoundTally) -> TargetPlan:
+    """An adaptive target's plan: its due revisits, what it leaves alone, its budget."""
+    try:
+        seed = normalize_url(t.url, drop=store.volatile_params().get(
+            urlsplit(t.url).hostname or "", ()))
+    except ValueError:
+        seed = t.url
+    r = plan_revisits(store, t, target_id, at, days, seed)
+    tally.add(t.name, not_due=r.not_due, deferred=r.deferred)
+    return TargetPlan(spec=t, target_id=target_id, revisit=r.fetch, adaptive=True,
+                      skip=r.skip, budget_left=r.budget_left)
 
 
 def run_round(watchlist: Watchlist, store: Store, at: datetime,
-              progress: bool = False, extra_settings: dict | None = None) -> RoundResult:
+              progress: bool = False, extra_settings: dict | None = None,
+              recheck: str = AUTO) -> RoundResult:
     """Capture every target of *watchlist* once, stamped *at*; ``StoreError`` (the
     round closed ``interrupted``) when the store refused a capture."""
     try:
-        plan = plan_round(watchlist, store, at)
+        plan = plan_round(watchlist, store, at, recheck)
     except DBAPIError as exc:   # a full disk, mostly: said in a line, like a failed capture
         raise StoreError(f"could not begin the round: {exc.orig}") from exc
     settings = crawl_settings(watchlist.crawl)
+    if needs_browser(watchlist.targets):   # no browser, not even its driver, otherwise
+        browser_settings(settings, watchlist.crawl)
     for key, value in (extra_settings or {}).items():
         settings.set(key, value, priority="cmdline")
     process = CrawlerProcess(settings)
@@ -147,9 +176,25 @@ def close_round(plan: RoundPlan, status: str) -> RoundResult:
     of the round (merged URLs keep one capture), close the round in the store with its
     stats (a local round and a distributed one end alike)."""
     learned = learn_session_params(plan.store, plan.round_id)
+    schedule_round(plan)
     recount(plan, plan.store.round_counts(plan.round_id))
-    plan.store.finish_round(plan.round_id, _stats(plan.tally, status, learned), status)
-    return RoundResult(plan.round_id, plan.at, status, plan.tally, learned)
+    stats = _stats(plan.tally, status, learned, _adaptive(plan))
+    plan.store.finish_round(plan.round_id, stats, status)
+    return RoundResult(plan.round_id, plan.at, status, plan.tally, learned,
+                       login_notes(plan))
+
+
+def login_notes(plan: RoundPlan) -> tuple[str, ...]:
+    """A line per target with a cookies file whose pages answered with a login wall: its
+    cookies have likely expired (the captures are restricted, never takedowns)."""
+    notes = []
+    for t in plan.targets:
+        n = plan.tally.per_target.get(t.spec.name, Counter())["restricted"]
+        if t.spec.cookies and n:
+            notes.append(f"{t.spec.name}: {n} page(s) answered with a login page or refusal: "
+                         f"its cookies ({t.spec.cookies}) may have expired; recorded as "
+                         "restricted, not as takedowns; export fresh cookies to that file")
+    return tuple(notes)
 
 
 def fail_round(plan: RoundPlan, failure: str) -> NoReturn:
@@ -159,7 +204,7 @@ def fail_round(plan: RoundPlan, failure: str) -> NoReturn:
     refuses even to close the round, it stays ``running`` until the next round begins,
     which marks it ``interrupted``."""
     recount(plan, plan.store.round_counts(plan.round_id))
-    stats = _stats(plan.tally, "interrupted", {}) | {"error": failure}
+    stats = _stats(plan.tally, "interrupted", {}, _adaptive(plan)) | {"error": failure}
     try:
         plan.store.finish_round(plan.round_id, stats, "interrupted")
     except DBAPIError as exc:
@@ -213,10 +258,18 @@ def _by_host(links: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _stats(tally: RoundTally, status: str, learned: dict[str, set[str]]) -> dict:
+def _adaptive(plan: RoundPlan) -> list[str]:
+    return [t.spec.name for t in plan.targets if t.adaptive]
+
+
+def _stats(tally: RoundTally, status: str, learned: dict[str, set[str]],
+           adaptive: Iterable[str] = ()) -> dict:
     per = {name: dict(c) for name, c in tally.targets().items()}
     return {"status": status, "captures": tally.total("captures"),
             "new_blobs": tally.total("new_blobs"), "failed": tally.total("failed"),
             "bytes": tally.total("bytes"), "requests": tally.round["requests"],
             "probe_requests": tally.round["probe_requests"], "per_target": per,
-            "learned_params": {h: sorted(n) for h, n in learned.items()}}
+            "learned_params": {h: sorted(n) for h, n in learned.items()},
+            # targets that fetched only what was due: detection reads a page they left
+            # alone as not due, never as gone (diffing.detect)
+            "adaptive": sorted(adaptive)}

@@ -17,7 +17,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -64,6 +64,9 @@ PENDING_ROUNDS = 3      # rounds a pending delisting waits for its page to be re
 MAX_ANCHORS = 5         # entries after a pending delisting that show its list is still read
 VOLATILE_LIST_PAGES = 2  # pages whose list at one path changed in a round: a volatile list
 TEMPLATE_PAGES = 3      # pages of a round holding a block's text: the site's template
+# A round that fetched only what was due (adaptive recheck) left the other pages alone: their
+# memory is kept, and what hangs on them waits, for at most this long since last read.
+NOT_DUE_KEPT = timedelta(days=2)
 # How strongly a kind's evidence speaks: a page first read as dropped from its listing or
 # scrubbed that later shows a notice or goes takes the stronger kind.
 KIND_STRENGTH = {Kind.DELISTED: 0, Kind.EDITED: 1, Kind.REMOVED: 2, Kind.SECTION_CLOSED: 3,
@@ -193,7 +196,14 @@ class RoundDetector:
                   "list_paths": sorted(self.list_paths)[:MAX_LIST_PATHS],
                   "volatile_lists": sorted(self.volatile_lists)[:MAX_LIST_PATHS],
                   **self._pending_memory()}
+        self._note_pages(memory["listings"])
         self.js.mark_done(self.job.round_id, self.job.target_id, memory)
+
+    def _note_pages(self, listings: dict) -> None:
+        """Publication times and listings, read for the adaptive recheck's next checks."""
+        self.js.note_pages({c.url_id: (_aware(page.published), c.url in listings
+                                       or bool(page.items))
+                            for c, page in self.ok.values()})
 
     def _read(self, c: CaptureRef, text: str) -> None:
         self.pages[c.id] = self._extract(text, c.final_url or c.url)
@@ -249,7 +259,7 @@ class RoundDetector:
                       c.body_sha256, c.headers)
         v = classify(fetch, page, self.phrases, notfound=notfound,
                      notfound_status=probe.status if probe else None, last_ok=last_ok,
-                     homes=self.homes)
+                     homes=self.homes, logged_in=bool(self.job.spec.get("cookies")))
         self.verdicts[c.id] = v
         self.js.put_verdict(c.id, v.state, v.kind, v.rule, v.detail)
         return last_ok
@@ -335,6 +345,8 @@ class RoundDetector:
         pages the target watches (a board's threads), not a page that merely links out
         (a thread's replies and their authors)."""
         watched = {c.url for c in self.caps}
+        if self.job.partial:    # the round fetched only what was due: the target's pages
+            watched |= self.js.target_urls(self.job.target_id)
         listed = [u for u, _k in self.prev_listings[url].get("links", ())]
         return sum((self.norm(u) or u) in watched for u in listed) >= LISTING_MIN_LINKS
 
@@ -544,15 +556,28 @@ class RoundDetector:
     def _before(self, key: str, renorm: Callable[[dict], dict]) -> dict:
         """The last round's memory of *key* for the pages captured this round, its URLs
         normalised as now (a session parameter may have been learned since).  A page not
-        captured this round has left the crawl: its entries are not waited for."""
+        captured this round has left the crawl: its entries are not waited for; unless the
+        round fetched only what was due, which left the page alone: then its memory is
+        kept (it counts as unread: nothing is concluded from its absence) for
+        ``NOT_DUE_KEPT``."""
         captured = {c.url for c in self.caps}
         old = self.memory.get(key, {})
         out = {}
         for url, value in old.items():
             url = self.norm(url) or url
-            if url in captured:
+            if url in captured or (self.job.partial and self._recent(value.get("at"))):
                 out[url] = renorm(value)
         return out
+
+    def _recent(self, at: str | None) -> bool:
+        return at is not None and self.job.at - datetime.fromisoformat(at) <= NOT_DUE_KEPT
+
+    def _not_due(self, url: str, p: dict) -> bool:
+        """A pending delisting whose page or listing this round left alone as not due
+        (adaptive recheck): it waits without counting, while it is recent."""
+        captured = {c.url for c in self.caps}
+        return (self.job.partial and self._recent(p.get("at"))
+                and (url not in captured or p["listing"]["url"] not in captured))
 
     def _norm_all(self, urls: list[str]) -> list[str]:
         return [n for n in (self.norm(u) for u in urls) if n]
@@ -578,7 +603,11 @@ class RoundDetector:
                 continue
             for url, pos in vanished_from_middle(links, present):
                 c = by_url.get(url)
-                if c is None or self.verdicts[c.id].state != State.OK or c.url_id in open_urls:
+                # a page an adaptive round left alone is read when it is due, and the
+                # delisting confirmed then (`_confirm_delisted`)
+                unread = c is None and self.job.partial
+                if not unread and (c is None or self.verdicts[c.id].state != State.OK
+                                   or c.url_id in open_urls):
                     log.debug("%s: gone from %s, its page not read ok or already taken (%s)",
                               url, listing,
                               self.verdicts[c.id].state if c is not None else "not captured")
@@ -623,7 +652,9 @@ class RoundDetector:
             elif p["listing"]["url"] in blind or p["listing"]["url"] not in serving or \
                     state != State.OK:
                 # its listing or its own page not read this round: wait a little
-                if p.get("waited", 0) < PENDING_ROUNDS:
+                if self._not_due(url, p):
+                    keep[url] = p
+                elif p.get("waited", 0) < PENDING_ROUNDS:
                     keep[url] = {**p, "waited": p.get("waited", 0) + 1}
                 log.debug("%s: pending delisting waits (listing unread: %s, listing serves: "
                           "%s, page %s)", url, p["listing"]["url"] in blind,
@@ -739,3 +770,14 @@ class RoundDetector:
         for td in self.js.open_takedowns(self.job.target_id, item=True):
             if td.item in present and td.kind == Kind.REMOVED:
                 self._restore(td.id)
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    """A publication time in UTC, or None when the page did not say its offset or its
+    time has no UTC twin in the calendar (year 1 at +08:00, 9999-12-31 at -08:00)."""
+    if when is None or when.tzinfo is None:
+        return None
+    try:
+        return when.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None

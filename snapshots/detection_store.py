@@ -20,7 +20,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from snapshots.models import (
@@ -158,6 +158,9 @@ class Job:
     target_id: int
     target: str
     spec: dict
+    # the round fetched only what was due for this target (adaptive recheck): a page it
+    # did not capture was left alone, not lost
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,7 @@ class DetectionStore:
     def pending(self) -> list[Job]:
         """(round, target) pairs with captures the detector has not processed, in time order
         (rounds still running are left for later)."""
-        q = (select(Round.id, Round.at, Target.id, Target.name, Target.spec)
+        q = (select(Round.id, Round.at, Target.id, Target.name, Target.spec, Round.stats)
              .join(Capture, Capture.round_id == Round.id)
              .join(Target, Target.id == Capture.target_id)
              .where(Round.status != "running")
@@ -196,8 +199,9 @@ class DetectionStore:
              .group_by(Round.id, Target.id)
              .order_by(Round.at, Round.id, Target.name))
         with self.store.session() as s:
-            return [Job(r, as_utc(at), t, name, spec or {})
-                    for r, at, t, name, spec in s.execute(q)]
+            return [Job(r, as_utc(at), t, name, spec or {},
+                        name in ((stats or {}).get("adaptive") or ()))
+                    for r, at, t, name, spec, stats in s.execute(q)]
 
     @contextmanager
     def job(self) -> Iterator[JobSession]:
@@ -260,6 +264,22 @@ class JobSession:
         else:
             for k, v in fields.items():
                 setattr(row, k, v)
+
+    def note_pages(self, facts: dict[int, tuple[datetime | None, bool]]) -> None:
+        """Per URL id: its publication time (None: keep what is known) and whether it is a
+        listing, for the adaptive recheck (``snapshots.recheck``)."""
+        dated = [{"id": u, "listing": listing, "published_at": published}
+                 for u, (published, listing) in facts.items() if published is not None]
+        undated = [{"id": u, "listing": listing}
+                   for u, (published, listing) in facts.items() if published is None]
+        for rows in (dated, undated):   # one statement each, by primary key
+            if rows:
+                self.s.execute(update(Url), rows)
+
+    def target_urls(self, target_id: int) -> set[str]:
+        """Every page URL the target knows (an adaptive round fetches only some)."""
+        return set(self.s.scalars(select(Url.url).where(Url.target_id == target_id,
+                                                        Url.role == "page")))
 
     def put_verdict(self, capture_id: int, state: str, kind: str | None, rule: str,
                     detail: dict) -> None:

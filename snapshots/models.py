@@ -54,7 +54,8 @@ class Round(Base):
 
 class Url(Base):
     __tablename__ = "urls"
-    __table_args__ = (UniqueConstraint("target_id", "url"),)
+    __table_args__ = (UniqueConstraint("target_id", "url"),
+                      Index("ix_urls_target_next_check", "target_id", "next_check"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("targets.id", ondelete="CASCADE"))
@@ -64,6 +65,12 @@ class Url(Base):
     role: Mapped[str] = mapped_column(String(10), default="page", server_default="page")
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     last_alive: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # adaptive recheck (snapshots.recheck): when next due (null: at once), when its content
+    # last changed, its publication time and whether a listing, as the detector read them
+    next_check: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    listing: Mapped[bool | None] = mapped_column(Boolean)
 
     target: Mapped[Target] = relationship()
 
@@ -116,6 +123,10 @@ class Capture(Base):
     body_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     text_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     links_sha256: Mapped[str | None] = mapped_column(ForeignKey("link_sets.sha256"))
+    # a browser-rendered capture (render = "browser"): its body and text are the rendered
+    # DOM; the HTTP response's own body and the full-page screenshot (PNG) sit beside them
+    raw_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    screenshot_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     size: Mapped[int] = mapped_column(Integer, default=0)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
     content_type: Mapped[str | None] = mapped_column(String(200))

@@ -205,9 +205,13 @@ def cli() -> None:
 @click.option("--target", "only", multiple=True, help="Crawl only this target; repeatable.")
 @click.option("--redis", "redis_url", default=None, envvar="TAKEDOWN_REDIS",
               help="Run the round on `takedown worker`s sharing this Redis (redis://…).")
+@click.option("--adaptive", "recheck", flag_value="adaptive",
+              help="Every target fetches only what is due (docs/recheck.md).")
+@click.option("--fixed", "recheck", flag_value="fixed",
+              help="Every target fetches every URL it knows, whatever its keys.")
 @click.pass_obj
 def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
-          only: tuple[str, ...], redis_url: str | None) -> None:
+          only: tuple[str, ...], redis_url: str | None, recheck: str | None) -> None:
     """Run one capture round of every target in WATCHLIST (or of the --target ones)."""
     from crawler.run import run_round
     from crawler.watchlist import load_watchlist, select_targets
@@ -222,7 +226,7 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
 
         result = coordinate(wl, store, stamp, frontier, progress=progress)
     else:
-        result = run_round(wl, store, stamp, progress=progress)
+        result = run_round(wl, store, stamp, progress=progress, recheck=recheck or "auto")
     print_round(result)
     if result.status != "done":  # stopped by a signal: what it kept is said above
         click.echo(f"round {result.round_id} interrupted: the URLs it did not reach wait for "
@@ -785,10 +789,13 @@ def _interval_option(ctx: click.Context, param: click.Parameter, value: str | No
 @_notify_option
 @click.option("--list", "list_only", is_flag=True, help="Show the stored jobs and next runs.")
 @click.option("--json", "as_json", is_flag=True, help="With --list: JSON for scripts.")
+@click.option("--fixed", is_flag=True, help="One job per interval, each round fetching every "
+              "URL (default: short rounds fetching what is due; docs/recheck.md).")
 @click.pass_obj
 def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
              misfire_grace: int | None, phrase_files: tuple[str, ...],
-             notify_urls: tuple[str, ...], list_only: bool, as_json: bool) -> None:
+             notify_urls: tuple[str, ...], list_only: bool, as_json: bool,
+             fixed: bool) -> None:
     """Run capture rounds of WATCHLIST's targets on their intervals, until SIGTERM/SIGINT."""
     from crawler.watchlist import load_watchlist
     from diffing.phrases import load_phrasebook
@@ -802,7 +809,8 @@ def schedule(obj: Context, watchlist: str, every: str | None, jitter: int,
     obj.store(create=not list_only).close()  # the store, before the scheduler locks it
     opts = ScheduleOptions(str(Path(watchlist).resolve()), str(Path(obj.data).resolve()),
                            obj.db, every, jitter, misfire_grace,
-                           tuple(str(Path(p).resolve()) for p in phrase_files), notify_urls)
+                           tuple(str(Path(p).resolve()) for p in phrase_files), notify_urls,
+                           fixed)
     if list_only:
         print_rows(list_jobs(opts), as_json, title="scheduled jobs")
         return

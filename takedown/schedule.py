@@ -1,9 +1,15 @@
 """``takedown schedule``: capture rounds on a timer (APScheduler 3), kept across restarts.
 
-Targets sharing an interval form one job (id ``every-6h``); each run of a job is one
-``takedown crawl WATCHLIST --target …`` subprocess (Twisted's reactor cannot restart, so a
-round never runs in this process) followed by ``takedown detect``. The interval of a target
-is its ``every``, else ``--every``, else ``[crawl] every``, else 6h.
+By default the schedule is adaptive (docs/recheck.md): one job (id ``recheck-5m``) runs
+short rounds of every target, ``takedown crawl WATCHLIST --adaptive``, each fetching only
+what is due; its interval is the shortest ``min_every``, or listing interval (``every``),
+of the targets, else 5 minutes (``DEFAULT_TICK``).  With ``--fixed``, as before the adaptive
+recheck: targets sharing an interval form one job (id ``every-6h``), each run fetching
+every URL (``takedown crawl … --fixed``); the interval of a target is its ``every``, else
+``--every``, else ``[crawl] every``, else 6h.  Each run of a job is one ``takedown crawl
+WATCHLIST --target …`` subprocess (Twisted's reactor cannot restart, so a round never runs
+in this process) followed by ``takedown detect``.  Switching between the two removes the
+other's jobs.
 
 Jobs live in a SQLAlchemy job store, table ``schedule_jobs`` of the store's own database, so
 a restart resumes from the persisted next run times. Starting with a changed watchlist
@@ -66,6 +72,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_EVERY = "6h"
+DEFAULT_TICK = timedelta(minutes=5)   # adaptive rounds, when no target asks for shorter
 JOB_TABLE = "schedule_jobs"
 # SIGHUP too (a closed terminal would kill us and orphan the crawl), unless nohup ignores it.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -87,6 +94,7 @@ class ScheduleOptions:
     misfire_grace: int | None = None  # a run later than this is skipped; None: always run
     phrases: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()    # Apprise URLs, besides the watchlist's [notify] table
+    fixed: bool = False             # every URL every round, one job per interval
 
     @property
     def db_url(self) -> str:
@@ -119,6 +127,24 @@ def plan_jobs(watchlist: Watchlist, every: str | None = None) -> list[JobPlan]:
         groups.setdefault(seconds, []).append(t.name)
     return [JobPlan(f"every-{interval_text(s)}", s, tuple(names))
             for s, names in sorted(groups.items())]
+
+
+def plan_recheck_job(watchlist: Watchlist) -> JobPlan:
+    """The adaptive schedule's one job: every target, at the shortest of their
+    ``min_every`` and listing intervals (``every``), else ``DEFAULT_TICK``.
+
+    >>> from crawler.watchlist import parse_watchlist
+    >>> wl = parse_watchlist('[[target]]\\nname = "a"\\nurl = "http://h/"\\nevery = "6h"\\n'
+    ...                      '[[target]]\\nname = "b"\\nurl = "http://h/b"\\nmin_every = "2m"\\n')
+    >>> plan_recheck_job(wl)
+    JobPlan(id='recheck-2m', seconds=120, targets=('a', 'b'))
+    """
+    ticks = [DEFAULT_TICK]
+    for t in watchlist.targets:
+        ticks.extend(parse_interval(v) for v in (t.min_every, t.every) if v is not None)
+    seconds = int(min(ticks).total_seconds())
+    return JobPlan(f"recheck-{interval_text(seconds)}", seconds,
+                   tuple(t.name for t in watchlist.targets))
 
 
 def job_args(plan: JobPlan, opts: ScheduleOptions) -> list[Any]:
@@ -299,7 +325,8 @@ def _file_lock(path: Path) -> Iterator[None]:
 def run_scheduler(opts: ScheduleOptions) -> None:
     """Sync the jobs with the watchlist, run them until SIGTERM/SIGINT, stop cleanly."""
     global _RUNTIME
-    plans = plan_jobs(load_watchlist(opts.watchlist), opts.every)
+    wl = load_watchlist(opts.watchlist)
+    plans = plan_jobs(wl, opts.every) if opts.fixed else [plan_recheck_job(wl)]
     _show_info()
     with scheduler_lock(opts.db_url):
         rt = _RUNTIME = _Runtime(open_store(opts.data, opts.db), opts.notify)
@@ -381,7 +408,8 @@ def run_round_job(job_id: str, watchlist: str, targets: list[str], data: str,
     with rt.lock:
         rt.active += 1
     try:
-        if not _crawl(rt, job_id, [*base, "crawl", watchlist, "--no-progress"], targets):
+        mode = "--adaptive" if job_id.startswith("recheck-") else "--fixed"
+        if not _crawl(rt, job_id, [*base, "crawl", watchlist, "--no-progress", mode], targets):
             rt.deferred.add(job_id)
             return
         _detect(rt, job_id, [*base, "detect", "--watchlist", watchlist,

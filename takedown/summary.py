@@ -31,8 +31,12 @@ def print_round(result: RoundResult, console: Console | None = None) -> None:
     table.add_row("[b]all[/b]", *(f"[b]{totals[c]}[/b]" for c in ROUND_COLUMNS))
     console.print(table)
     console.print(fetches_line(result), highlight=False)
+    if any("not_due" in c for c in result.tally.targets().values()):
+        console.print(recheck_line(result), highlight=False)
     for host, names in sorted(result.learned.items()):
         console.print(f"learned session parameters on {host}: {', '.join(sorted(names))}")
+    for note in result.notes:
+        console.print(f"login wall: {note}", highlight=False, markup=False)
 
 
 def fetches_line(result: RoundResult) -> str:
@@ -44,6 +48,14 @@ def fetches_line(result: RoundResult) -> str:
     pages = r["requests"] - r["probe_requests"]
     return (f"requests {pages}, captures {captures} over {len(per)} targets; "
             f"not-found probes: requests {r['probe_requests']}, captures {probes}")
+
+
+def recheck_line(result: RoundResult) -> str:
+    """What adaptive targets left for later: known URLs not yet due, and due ones the
+    budget deferred (docs/recheck.md)."""
+    per = result.tally.targets()
+    return (f"recheck: {sum(c['not_due'] for c in per.values())} not due, "
+            f"{sum(c['deferred'] for c in per.values())} deferred by budget")
 
 
 def print_rows(rows: list[dict], as_json: bool, title: str = "",

@@ -95,6 +95,12 @@ class FakeSession:
     def mark_done(self, round_id: int, target_id: int, memory: dict) -> None:
         self.memories.append((AT + timedelta(days=round_id), target_id, dict(memory)))
 
+    def note_pages(self, facts: dict[int, tuple[datetime | None, bool]]) -> None:
+        self.calls.append(("note_pages", facts))
+
+    def target_urls(self, target_id: int) -> set[str]:
+        return set(self.urls.values())
+
     # takedowns
     def url_of(self, url_id: int) -> str:
         return self.urls[url_id]

@@ -197,14 +197,15 @@ def test_one_scheduler_per_database(db_url: str) -> None:
 class Scheduler:
     """``takedown schedule`` as a subprocess with its log in a file."""
 
-    def __init__(self, wl: Path, data: Path, db: str, log: Path) -> None:
+    def __init__(self, wl: Path, data: Path, db: str, log: Path, *extra: str) -> None:
         self.cmd = [sys.executable, "-m", "takedown", "--data", str(data), "--db", db]
-        self.wl, self.log = wl, log
+        self.wl, self.log, self.extra = wl, log, extra
 
     def start(self) -> None:
         self.fh = open(self.log, "w", encoding="utf-8")  # closed in stop()
         env = dict(os.environ, TAKEDOWN_LOOPBACK_ONLY="1")
-        self.proc = subprocess.Popen([*self.cmd, "schedule", str(self.wl)], env=env,
+        self.proc = subprocess.Popen([*self.cmd, "schedule", str(self.wl), *self.extra],
+                                     env=env,
                                      stdout=self.fh, stderr=subprocess.STDOUT)
 
     def stop(self) -> str:
@@ -237,8 +238,9 @@ def test_sigterm_and_restart_resume_the_schedule(db_url: str, tmp_path: Path) ->
                    f'[[target]]\nname = "hourly"\nurl = "{server.base_url}/hourly.html"\n'
                    'every = "1h"\n')
     hits = lambda path: sum(p == path for p, _ in site.requests)  # noqa: E731
-    sched = Scheduler(wl, tmp_path / "data", db_url, tmp_path / "log1.txt")
-    opts = ScheduleOptions(str(wl), str(tmp_path / "data"), db_url)
+    # --fixed: one job per interval (the adaptive schedule is tests/test_recheck.py's)
+    sched = Scheduler(wl, tmp_path / "data", db_url, tmp_path / "log1.txt", "--fixed")
+    opts = ScheduleOptions(str(wl), str(tmp_path / "data"), db_url, fixed=True)
     try:
         sched.start()
         # Both jobs are due at once: the hourly round first (longest interval first), then
@@ -333,7 +335,8 @@ def test_demo_site_schedule_resumes_after_sigterm_nothing_lost_or_doubled(
         wl = tmp_path / "demo.toml"
         wl.write_text(site.watchlist_toml(server.base_url).replace(
             "[crawl]\n", '[crawl]\nevery = "3s"\n', 1), encoding="utf-8")
-        sched = Scheduler(wl, data, db, tmp_path / "log1.txt")
+        # --fixed: every round fetches every URL (what the checks below count on)
+        sched = Scheduler(wl, data, db, tmp_path / "log1.txt", "--fixed")
         try:
             sched.start()
             # SIGTERM once the second round has some captures but is still running

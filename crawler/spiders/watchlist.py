@@ -24,6 +24,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from twisted.python.failure import Failure
 
+from crawler.browser import target_meta
 from crawler.decoding import head_bytes, head_text
 from crawler.fetches import (
     FIRST,
@@ -140,7 +141,9 @@ class WatchlistSpider(scrapy.Spider):
         """The round's first requests: per target its seed and its revisits, then one
         not-found probe per site (robots.txt may forbid a probe: then it is skipped)."""
         for t in self.plan.targets:
-            yield from self._request(t, self.plan.normalize(t.spec.url), 0, "seed")
+            seed = self.plan.normalize(t.spec.url)
+            if seed not in t.skip:   # an adaptive target's seed waits until it is due
+                yield from self._request(t, seed, 0, "seed")
             for url, depth in t.revisit:
                 yield from self._request(t, self.plan.normalize(url), depth, "revisit")
         for site in self.plan.probes():
@@ -170,6 +173,9 @@ class WatchlistSpider(scrapy.Spider):
             meta["dont_obey_robotstxt"] = True
         if t.spec.proxy:
             meta["proxy"] = t.spec.proxy
+        # its cookies and, for render = "browser", its page in Chromium (crawler.browser)
+        meta.update(target_meta(t.spec, self.profiles[t.spec.name], self.plan.round_id,
+                                self.plan.crawl.timeout))
         return scrapy.Request(url, callback=self.parse, errback=self.failed, meta=meta,
                               headers=dict(t.spec.headers) or None, dont_filter=True)
 
@@ -292,7 +298,8 @@ class WatchlistSpider(scrapy.Spider):
                 log.warning("%s; link not followed%s", exc,
                             f"; {name} follows no more links this round" if last else "")
                 continue
-            if allowed:
+            # an adaptive target leaves a known page alone until it is due (crawler.recheck)
+            if allowed and self.plan.may_follow(name, url):
                 yield from self._request(t, url, depth, "link", discovered=True)
 
     def failed(self, failure: Failure) -> Iterator[Any]:
