@@ -93,6 +93,17 @@ def cookie_header(cookies: tuple[Cookie, ...], url: str, now: float | None = Non
     return "; ".join(f"{c.name}={c.value}" for c in found) or None
 
 
+def _sendable(name: str, value: str) -> bool:
+    """Whether a cookie can go in a ``Cookie`` header as it is (RFC 6265: HTTP headers are
+    bytes, and a browser refuses what a header cannot carry).
+
+    >>> _sendable("sid", "a b"), _sendable("s id", "x"), _sendable("sid", "值"), _sendable("", "x")
+    (True, False, False, False)
+    """
+    return (bool(name) and all("!" <= c <= "~" and c not in ";=" for c in name)
+            and all(" " <= c <= "~" and c != ";" for c in value))
+
+
 def read_cookie_file(path: str | Path) -> tuple[Cookie, ...]:
     """The cookies of the file at *path*; `CookieFileError` saying why it cannot be used."""
     try:
@@ -142,9 +153,10 @@ def parse_cookie_text(text: str, name: str = "<string>") -> tuple[Cookie, ...]:
         where = f"{name}:{number}"
         if not domain.strip() or any(c.isspace() for c in domain):
             raise CookieFileError(f"{where}: no domain")
-        if not cookie_name or any(c in cookie_name for c in ";= \t") \
-                or any(c in value for c in ";\r\n"):
-            raise CookieFileError(f"{where}: a cookie name or value that cannot be sent")
+        if not _sendable(cookie_name, value) or not domain.isascii():
+            raise CookieFileError(f"{where}: a cookie name, value or domain that cannot be "
+                                  "sent (printable ASCII, no ';'; a name without '=' or "
+                                  "spaces; a domain in ASCII, as punycode)")
         flags = []
         for label, flag in (("subdomains", sub), ("secure", secure)):
             if flag.upper() not in ("TRUE", "FALSE"):

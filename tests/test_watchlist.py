@@ -393,3 +393,7 @@ def test_a_cookies_file_is_found_beside_the_watchlist_and_checked(tmp_path: Path
         load_watchlist(wl)
     assert (info.value.line, info.value.key) == (4, "cookies")
     assert "secure field is 'MAYBE'" in str(info.value) and "SeCrEt" not in str(info.value)
+    (tmp_path / "bad.txt").write_text("x.test\tFALSE\t/\tFALSE\t0\tsid\t秘密SeCrEt\n")
+    with pytest.raises(WatchlistError) as info:    # a header cannot carry it
+        load_watchlist(wl)
+    assert "cannot be sent" in str(info.value) and "SeCrEt" not in str(info.value)
