@@ -33,6 +33,7 @@ from crawler.fetches import Claim, fetch_key
 from crawler.frontier import Frontier
 from crawler.plan import RoundPlan, RoundTally, TargetPlan
 from crawler.progress import RoundProgress
+from crawler.recheck import FIXED
 from crawler.run import close_round, fail_round, plan_round
 from crawler.spiders.watchlist import WatchlistSpider
 from crawler.watchlist import CrawlSpec, TargetSpec
@@ -144,10 +145,12 @@ def _frozen(value: Any) -> Any:
 
 def coordinate(watchlist: Watchlist, store: Store, at: datetime, frontier: Frontier,
                progress: bool = False, poll: float = 0.05) -> RoundResult:
-    """Run one round of *watchlist* on the workers of *frontier*, stamped *at*."""
+    """Run one round of *watchlist* on the workers of *frontier*, stamped *at*.  Every
+    target fetches every URL it knows (``--fixed``): the workers follow every link, so an
+    adaptive plan would not hold there (docs/recheck.md)."""
     token = frontier.lock()
     try:
-        plan = plan_round(watchlist, store, at)
+        plan = plan_round(watchlist, store, at, FIXED)
         take_store_failure(frontier, plan.round_id)   # a report of another store's round
         frontier.open_round(plan.round_id, round_context(plan))
         status = "done"

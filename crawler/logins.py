@@ -95,11 +95,14 @@ def without_cookies(c: NewCapture, cookies: tuple[Cookie, ...]) -> NewCapture:
                    raw=_blank_bytes(c.raw, raw_long))
 
 
-def completed(item: NewCapture, response: Response) -> NewCapture:
-    """*item*, a capture of *response*, with its browser extras, cookies blanked, and its
-    login wall marked."""
+def completed(item: NewCapture, response: Response, max_size: int = 0) -> NewCapture:
+    """*item*, a capture of *response*, with its browser extras (the raw body, as a plain
+    body is, cut at *max_size* bytes when not 0), cookies blanked, and its login wall
+    marked."""
     meta = response.meta
     raw, png = rendered(meta)
+    if raw is not None and max_size and len(raw) > max_size:
+        raw = raw[:max_size]
     if raw is not None or png is not None:
         item = replace(item, raw=raw, screenshot=png)
     cookies = meta.get("takedown_cookies")
@@ -126,13 +129,14 @@ class CaptureExtrasMiddleware:
     def _one(self, out: Any, response: Response) -> Any:
         if not isinstance(out, NewCapture):
             return out
-        item = completed(out, response)
-        spider = self.crawler.spider
+        spider = self.crawler.spider   # its max_size is the round's (a worker's changes)
+        cap = getattr(spider, "max_size", self.crawler.settings.getint("TAKEDOWN_MAX_SIZE"))
+        item = completed(out, response, cap)
         cache, key = getattr(spider, "cache", None), response.meta.get("fetch")
         if cache is not None and key is not None:
             template = cache.get(key)   # completing twice changes nothing
             if template is not None:
-                cache.put(key, completed(template, response))
+                cache.put(key, completed(template, response, cap))
         return item
 
     def process_spider_output(self, response: Response, result: Iterable[Any]

@@ -217,6 +217,9 @@ def crawl(obj: Context, watchlist: str, at: str | None, progress: bool,
     from crawler.watchlist import load_watchlist, select_targets
     from takedown.summary import print_round
 
+    if redis_url is not None and recheck == "adaptive":
+        raise click.UsageError("--adaptive cannot be used with --redis: a distributed round "
+                               "fetches every URL its targets know")
     wl = select_targets(load_watchlist(watchlist), only)  # validated before anything is written
     stamp = parse_at(at)
     frontier = _frontier(redis_url) if redis_url is not None else None  # Redis answers first

@@ -239,3 +239,14 @@ def test_an_entry_dropped_while_its_page_is_not_due_waits_for_it(tmp_path) -> No
         assert r.takedowns() == {"3.html": ("delisted", (T0 + 15 * M).isoformat())}
     finally:
         r.server.stop()
+
+
+def test_adaptive_is_refused_on_a_distributed_round(tmp_path) -> None:
+    """Workers follow every link: an adaptive plan would not hold there, so it is refused
+    before Redis or the store is touched."""
+    wl = watchlist(tmp_path / "wl.toml", '[[target]]\nname = "a"\nurl = "http://127.0.0.1:9/"\n')
+    run = crawl(wl, tmp_path / "data", T0.isoformat(), "--adaptive",
+                "--redis", "redis://127.0.0.1:9/0")
+    assert run.returncode == 2
+    assert "--adaptive cannot be used with --redis" in run.stderr
+    assert not (tmp_path / "data").exists()
