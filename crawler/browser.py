@@ -46,6 +46,7 @@ VIEWPORT = {"width": 1280, "height": 900}
 # (an endless feed, a hostile page) would cost the browser gigabytes and time out anyway
 MAX_SHOT_HEIGHT = 16384
 SHOT_CLIP = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": MAX_SHOT_HEIGHT}
+SETTLE_MS = 10_000   # the most a page without wait_for is given to go quiet after loading
 STATE = "takedown_browser"   # the meta key of a browser fetch's `BrowserFetch`
 
 # Playwright's navigation errors (net::… in the message) → a Twisted error of the same kind,
@@ -132,6 +133,9 @@ def browser_meta(spec: TargetSpec, cookies: tuple[Cookie, ...], context: str,
         methods.append(PageMethod(_shoot, state))
     return {"playwright": True, "playwright_context": context or "plain",
             "playwright_context_kwargs": {"viewport": VIEWPORT},
+            # the navigation ends with the document; `_settle` then waits for the rest, so a
+            # subresource that never finishes (a stalled image) does not fail the page
+            "playwright_page_goto_kwargs": {"wait_until": "domcontentloaded"},
             "playwright_page_init_callback": _init_page, "playwright_page_methods": methods,
             STATE: state}
 
@@ -158,8 +162,9 @@ async def _settle(page: Any, state: BrowserFetch) -> None:
     try:
         if state.wait_for:
             await page.wait_for_selector(state.wait_for, timeout=state.timeout_ms)
-        else:
-            await page.wait_for_load_state("networkidle", timeout=state.timeout_ms)
+        else:   # a page that polls forever never goes quiet: it is kept as it is by then
+            await page.wait_for_load_state("networkidle",
+                                           timeout=min(state.timeout_ms, SETTLE_MS))
     except PlaywrightError as exc:
         log.info("%s: kept as rendered after waiting for %s (%s)", page.url,
                  state.wait_for or "the network to settle", type(exc).__name__)

@@ -1,4 +1,5 @@
-"""scrapy-playwright's download handler with a deadline on the whole browser fetch.
+"""scrapy-playwright's download handler with a deadline on the whole browser fetch, and no
+wait for the ``load`` event between our page methods.
 
 Each Playwright call the handler makes has a timeout of its own but one: reading the
 rendered DOM (``page.content()``), which runs in the page and never returns from a page
@@ -19,6 +20,7 @@ from contextlib import suppress
 from typing import Any
 
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.page import PageMethod
 from twisted.internet import error
 
 from crawler.browser import STATE, BrowserFetch
@@ -43,6 +45,14 @@ class BoundedPlaywrightHandler(ScrapyPlaywrightDownloadHandler):
                      request.url, deadline)
             raise error.TimeoutError(f"the browser fetch took longer than {deadline:.0f} s "
                                      "(the page's scripts kept it busy)") from None
+
+    async def _apply_page_methods(self, page: Any, request: Any, spider: Any) -> None:
+        """Our page methods (``crawler.browser``), in order, and nothing else: the base class
+        waits for the page's ``load`` event after each, which a subresource that never
+        arrives (a stalled image) never fires, and fails the page; ``_settle`` is our wait."""
+        for method in request.meta.get("playwright_page_methods") or ():
+            if isinstance(method, PageMethod) and callable(method.method):
+                method.result = await method.method(page, *method.args, **method.kwargs)
 
     def _deadline(self, request: Any) -> float:
         timeout = (self.config.navigation_timeout_ms or 30_000) / 1000

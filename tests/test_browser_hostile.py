@@ -4,8 +4,8 @@ escape a round, and each is stored and classified.
 One ``takedown crawl`` round over a loopback site whose pages fight the browser: a script
 that spins forever once loaded, a file served as a download, a page hundreds of thousands
 of pixels tall (screenshot on), dialogs and pop-ups, requests to a foreign host (loopback
-only: aborted), a script navigating to another page, a page that never finishes loading,
-a body that is not text.  The round must end (well inside the subprocess timeout) with exit
+only: aborted), a script navigating to another page, a page that never finishes loading, one whose image
+never arrives, one that polls all the time, a body that is not text.  The round must end (well inside the subprocess timeout) with exit
 0 and a capture with a state for every page.
 """
 
@@ -47,9 +47,17 @@ PAGES = {
     "/landing.html": page("<h1>Landing</h1>" + PROSE),
     "/slow.html": Reply(200, {"Content-Type": "text/html; charset=utf-8"},
                         b"<html><body><p>late</p></body></html>", delay=30.0),
+    # an image that never arrives: the page is kept with its text, not failed
+    "/stalled.html": page(PROSE + '<img src="/stalled.png">'),
+    "/stalled.png": Reply(200, {"Content-Type": "image/png"}, b"", delay=60.0),
+    # a page that polls all the time never goes quiet
+    "/polls.html": page(PROSE + "<script>setInterval(function () { fetch('/poll.json'); }, "
+                        "100)</script>"),
+    "/poll.json": Reply(200, {"Content-Type": "application/json"}, b"{}"),
     "/binary.html": Reply(200, {"Content-Type": "text/html"}, b"\x00\xff\xfe" * 4000),
 }
-WATCHED = [p for p in PAGES if p not in ("/popup.html", "/landing.html")]
+WATCHED = [p for p in PAGES if p not in ("/popup.html", "/landing.html", "/stalled.png",
+                                         "/poll.json")]
 
 
 def test_hostile_pages_end_the_round_and_are_each_stored(tmp_path: Path) -> None:
@@ -85,7 +93,8 @@ def test_hostile_pages_end_the_round_and_are_each_stored(tmp_path: Path) -> None
             state, _kind, _shot, verdict = by_path[path]
             assert state and verdict, (path, by_path[path])
         # what rendered is kept as rendered, with its screenshot (the tall one cut short)
-        for path in ("/tall.html", "/dialogs.html", "/foreign.html", "/moves.html"):
+        for path in ("/tall.html", "/dialogs.html", "/foreign.html", "/moves.html",
+                     "/stalled.html", "/polls.html"):
             state, _kind, shot, _v = by_path[path]
             assert state == "ok" and shot, (path, by_path[path])
             assert store.blob(shot).startswith(PNG)
