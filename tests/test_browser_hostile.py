@@ -4,9 +4,10 @@ escape a round, and each is stored and classified.
 One ``takedown crawl`` round over a loopback site whose pages fight the browser: a script
 that spins forever once loaded, a file served as a download, a page hundreds of thousands
 of pixels tall (screenshot on), dialogs and pop-ups, requests to a foreign host (loopback
-only: aborted), a script navigating to another page, a page that never finishes loading, one whose image
-never arrives, one that polls all the time, a body that is not text.  The round must end (well inside the subprocess timeout) with exit
-0 and a capture with a state for every page.
+only: aborted), a script navigating to another page, a page that never finishes loading,
+one whose image never arrives, one that polls all the time, a body that is not text.  The
+round must end (well inside the subprocess timeout) with exit 0 and a capture with a state
+for every page.
 """
 
 from __future__ import annotations
