@@ -415,25 +415,16 @@ def _check_capture(zf: zipfile.ZipFile, fact: dict, payloads: dict[int, str],
                                    f"{got or 'no payload'} in the WARC")
         else:
             result.checked.append(f"capture {cid} body {want}")
-    _check_extras(zf, fact, result)
-    text = fact.get("text_sha256")
-    if text is not None:
-        try:
-            got = sha256_hex(_read(zf, f"takedown/text-{cid}.txt", MAX_ENTRY))
-        except (KeyError, ValueError, zipfile.BadZipFile) as exc:
-            result.problems.append(f"capture {cid}: its text is unreadable ({exc})")
-            return
-        if got != text:
-            result.problems.append(f"capture {cid}: text SHA-256 {got}, {RECORD_PATH} "
-                                   f"says {text}")
-        else:
-            result.checked.append(f"capture {cid} text {text}")
+    _check_files(zf, fact, result)
 
 
-def _check_extras(zf: zipfile.ZipFile, fact: dict, result: Verification) -> None:
-    """A browser capture's screenshot and raw body: present, and as takedown.json says."""
+def _check_files(zf: zipfile.ZipFile, fact: dict, result: Verification) -> None:
+    """A capture's text, and a browser capture's screenshot and raw body: present, and as
+    takedown.json says."""
     cid = fact.get("capture_id")
-    for path, key in _extras(cid) if isinstance(cid, int) else ():
+    files = ((f"takedown/text-{cid}.txt", "text_sha256"), *_extras(cid)) \
+        if isinstance(cid, int) else ()
+    for path, key in files:
         want = fact.get(key)
         if want is None:
             continue
