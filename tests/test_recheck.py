@@ -31,6 +31,7 @@ from snapshots.recheck import (
 )
 from takedown.schedule import plan_recheck_job
 
+S = timedelta(seconds=1)
 M = timedelta(minutes=1)
 H = timedelta(hours=1)
 D = timedelta(days=1)
@@ -250,3 +251,34 @@ def test_adaptive_is_refused_on_a_distributed_round(tmp_path) -> None:
     assert run.returncode == 2
     assert "--adaptive cannot be used with --redis" in run.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_the_schedule_runs_short_rounds_that_fetch_only_what_is_due(tmp_path) -> None:
+    """``takedown schedule`` (adaptive by default), on the wall clock: one job at the
+    shortest ``min_every``; the listing and the young post are fetched round after round,
+    the month-old post once its date is known no more."""
+    from test_schedule import Scheduler, wait_for
+
+    now = datetime.now(UTC)
+    site = RouteSite({"/list.html": listing("/p/old.html", "/p/young.html"),
+                      "/p/old.html": post("an old post", now - 30 * D),
+                      "/p/young.html": post("a young one", now - 5 * S)})
+    server = serve(site)
+    wl = watchlist(tmp_path / "wl.toml",
+                   f'[[target]]\nname = "feed"\nurl = "{server.base_url}/list.html"\n'
+                   'depth = 1\nmin_every = "2s"\nmax_every = "1h"\n')
+    hits = lambda path: sum(p == path for p, _ in site.requests)  # noqa: E731
+    sched = Scheduler(wl, tmp_path / "data", f"sqlite:///{tmp_path / 'store.sqlite'}",
+                      tmp_path / "log.txt")
+    try:
+        sched.start()
+        wait_for(lambda: hits("/list.html") >= 6, "six short rounds", timeout=120)
+        log = sched.stop()
+    finally:
+        if sched.proc.poll() is None:
+            sched.proc.kill()
+        server.stop()
+    assert "job recheck-2s (feed): added" in log, log[-2000:]
+    assert hits("/p/young.html") >= 3          # young: due again within seconds
+    assert hits("/p/old.html") <= 2            # first sight, then once its date was read
+    assert "Traceback" not in log
