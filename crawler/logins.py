@@ -1,7 +1,7 @@
 """What a capture of a browser or cookie target carries besides the page itself.
 
-``CaptureExtrasMiddleware`` (a spider middleware) completes each ``NewCapture`` the spider
-yields for a response:
+`with_extras` completes the capture template the spider makes of a response, before the
+template is cached and handed to each target that claims the fetch:
 
 - a browser fetch's raw HTTP body and screenshot (``crawler.browser.rendered``);
 - for a target with a ``cookies`` file: the cookies' values blanked out of what is stored
@@ -10,19 +10,19 @@ yields for a response:
   (``NewCapture.login_wall``) and its first reading is ``restricted``, never gone; the round
   summary says the cookies need renewing.
 
-The round's fetch cache gets the completed template too, so a target that claims the fetch
-later records the same.  Imports ``crawler`` (browser, cookies) and ``snapshots.records``.
+Imports ``crawler`` (browser, cookies, decoding) and ``snapshots.records``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crawler.browser import rendered
+from crawler.decoding import head_bytes
 from snapshots.records import NewCapture
 
 if TYPE_CHECKING:
@@ -95,14 +95,14 @@ def without_cookies(c: NewCapture, cookies: tuple[Cookie, ...]) -> NewCapture:
                    raw=_blank_bytes(c.raw, raw_long))
 
 
-def completed(item: NewCapture, response: Response, max_size: int = 0) -> NewCapture:
+def with_extras(item: NewCapture, response: Response, max_size: int = 0) -> NewCapture:
     """*item*, a capture of *response*, with its browser extras (the raw body, as a plain
     body is, cut at *max_size* bytes when not 0), cookies blanked, and its login wall
     marked."""
     meta = response.meta
     raw, png = rendered(meta)
-    if raw is not None and max_size and len(raw) > max_size:
-        raw = raw[:max_size]
+    if raw is not None:
+        raw = head_bytes(raw, max_size)[0]
     if raw is not None or png is not None:
         item = replace(item, raw=raw, screenshot=png)
     cookies = meta.get("takedown_cookies")
@@ -110,45 +110,3 @@ def completed(item: NewCapture, response: Response, max_size: int = 0) -> NewCap
         return item
     wall = login_wall(item.status, item.url, item.final_url, item.body)
     return without_cookies(replace(item, login_wall=wall is not None), cookies)
-
-
-class CaptureExtrasMiddleware:
-    """Completes the captures of browser and cookie targets (see the module docstring)."""
-
-    def __init__(self, crawler: Any) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> CaptureExtrasMiddleware:
-        return cls(crawler)
-
-    def _wanted(self, response: Response | None) -> bool:
-        return response is not None and ("takedown_cookies" in response.meta
-                                         or "takedown_browser" in response.meta)
-
-    def _one(self, out: Any, response: Response) -> Any:
-        if not isinstance(out, NewCapture):
-            return out
-        spider = self.crawler.spider   # its max_size is the round's (a worker's changes)
-        cap = getattr(spider, "max_size", self.crawler.settings.getint("TAKEDOWN_MAX_SIZE"))
-        item = completed(out, response, cap)
-        cache, key = getattr(spider, "cache", None), response.meta.get("fetch")
-        if cache is not None and key is not None:
-            template = cache.get(key)   # completing twice changes nothing
-            if template is not None:
-                cache.put(key, completed(template, response, cap))
-        return item
-
-    def process_spider_output(self, response: Response, result: Iterable[Any]
-                              ) -> Iterator[Any]:
-        if not self._wanted(response):
-            yield from result
-            return
-        for out in result:
-            yield self._one(out, response)
-
-    async def process_spider_output_async(self, response: Response,
-                                          result: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        wanted = self._wanted(response)
-        async for out in result:
-            yield self._one(out, response) if wanted else out

@@ -68,9 +68,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 # Scrapy's URL length check drops requests silently; ours (above) fails them instead.
 URLLENGTH_LIMIT = 2083
-SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
-                      # a browser fetch's raw body and screenshot; cookies kept out
-                      "crawler.logins.CaptureExtrasMiddleware": 100}
+SPIDER_MIDDLEWARES = {"scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None}
 ITEM_PIPELINES = {"crawler.pipelines.SnapshotPipeline": 300}
 EXTENSIONS = {"crawler.middlewares.SizeCapExtension": 0}
 

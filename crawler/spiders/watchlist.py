@@ -39,6 +39,7 @@ from crawler.fetches import (
     fetch_profile,
     for_claim,
 )
+from crawler.logins import with_extras
 from crawler.middlewares import UrlTooLong
 from crawler.plan import ROUND, RoundPlan, TargetPlan
 from crawler.probes import PROBE_DEPTH, probe_url
@@ -225,6 +226,8 @@ class WatchlistSpider(scrapy.Spider):
             log.warning("%s: its body could not be read (%s: %s); kept unread",
                         response.url, type(exc).__name__, exc)
             template = self.unreadable(response, exc)
+        # a browser fetch's raw body and screenshot; a cookie target's values kept out
+        template = with_extras(template, response, self.max_size)
         yield from self.completed(response.meta["fetch"], template)
 
     def unreadable(self, response: Response, exc: Exception) -> NewCapture:
