@@ -68,8 +68,6 @@ class RoundPlan:
     store: Store
     drop: dict[str, set[str]] = field(default_factory=dict)   # host → learned session params
     tally: RoundTally = field(default_factory=RoundTally)
-    # target → requests its budget still allows this round (spent as new links are fetched)
-    budget_left: dict[str, int] = field(default_factory=dict)
 
     def target_id(self, name: str) -> int:
         return self._ids[name]
@@ -77,25 +75,20 @@ class RoundPlan:
     def __post_init__(self) -> None:
         self._ids = {t.spec.name: t.target_id for t in self.targets}
         self._normal: dict[str, str | ValueError] = {}
-        self.budget_left.update({t.spec.name: t.budget_left for t in self.targets
-                                 if t.budget_left is not None})
-        self._index = {t.spec.name: i for i, t in enumerate(self.targets)}
+        self._by_name = {t.spec.name: t for t in self.targets}
+        # target → requests its budget still allows this round (spent as new links are
+        # fetched); the URLs each adaptive target fetches (its planned ones are paid for)
+        self._left = {t.spec.name: t.budget_left for t in self.targets
+                      if t.budget_left is not None}
         self._deferred: dict[str, set[str]] = {}
-        # the URLs each adaptive target fetches this round (its planned ones are paid for)
-        self._spent: dict[str, set[str]] = {}
-        for t in self.targets:
-            if t.adaptive:
-                self._spent[t.spec.name] = {u for u, _d in t.revisit}
-                try:
-                    self._spent[t.spec.name].add(self.normalize(t.spec.url))
-                except ValueError:
-                    pass
+        self._spent = {t.spec.name: {u for u, _d in t.revisit} | {self.seed(t)}
+                       for t in self.targets if t.adaptive}
 
     def may_follow(self, name: str, url: str) -> bool:
         """Whether target *name* fetches *url*, a link it found: not when the URL is known
         and not due (or deferred), nor when its budget is spent (counted ``not_due`` and
         ``deferred`` in the tally, once per URL)."""
-        t = self.targets[self._index[name]]
+        t = self._by_name[name]
         if not t.adaptive:
             return True
         seen = self._spent[name]
@@ -103,16 +96,23 @@ class RoundPlan:
             return True
         if url in t.skip:
             return False
-        left = self.budget_left.get(name)
+        left = self._left.get(name)
         if left is not None:
             if left <= 0:
                 if url not in self._deferred.setdefault(name, set()):
                     self._deferred[name].add(url)
                     self.tally.add(name, deferred=1)
                 return False
-            self.budget_left[name] = left - 1
+            self._left[name] = left - 1
         seen.add(url)
         return True
+
+    def seed(self, t: TargetPlan) -> str:
+        """*t*'s seed URL normalised as the round reads it (as written when it cannot be)."""
+        try:
+            return self.normalize(t.spec.url)
+        except ValueError:
+            return t.spec.url
 
     def probes(self) -> list[ProbeSite]:
         """The round's not-found probes, one per site (see ``crawler.probes``)."""

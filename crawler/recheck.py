@@ -102,7 +102,7 @@ def schedule_round(plan: RoundPlan) -> int:
     (every target's, adaptive or not, so that a later adaptive round starts informed)."""
     by_id = {t.target_id: t for t in plan.targets}
     bounds = {t.target_id: bounds_of(t.spec) for t in plan.targets}
-    seeds = {t.target_id: _normal(t.spec.url, plan) for t in plan.targets}
+    seeds = {t.target_id: plan.seed(t) for t in plan.targets}
 
     def policy(row: Checked) -> tuple[Bounds, bool] | None:
         if row.target_id not in by_id:
@@ -110,11 +110,3 @@ def schedule_round(plan: RoundPlan) -> int:
         return bounds[row.target_id], row.listing or row.url == seeds[row.target_id]
 
     return schedule_checks(plan.store, checked(plan.store, plan.round_id), policy)
-
-
-def _normal(url: str, plan: RoundPlan) -> str:
-    try:
-        return plan.normalize(url)
-    except ValueError:
-        return url
-

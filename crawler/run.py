@@ -110,25 +110,26 @@ def plan_round(watchlist: Watchlist, store: Store, at: datetime,
     round_id = store.begin_round(at, watchlist.path)
     targets = []
     tally = RoundTally()
+    drop = store.volatile_params()
     for t in watchlist.targets:
         days = (watchlist.crawl.retention_days if t.retention_days is None
                 else t.retention_days)
         if is_adaptive(t, recheck):
-            targets.append(_adaptive_plan(store, t, ids[t.name], at, days, tally))
+            targets.append(_adaptive_plan(store, t, ids[t.name], at, days, tally, drop))
             continue
         revisit = tuple(store.urls_to_revisit(ids[t.name], at, days))
         targets.append(TargetPlan(spec=t, target_id=ids[t.name], revisit=revisit))
     store.preload(ids.values())
     return RoundPlan(round_id=round_id, at=at, crawl=watchlist.crawl, targets=targets,
-                     store=store, drop=store.volatile_params(), tally=tally)
+                     store=store, drop=drop, tally=tally)
 
 
 def _adaptive_plan(store: Store, t: TargetSpec, target_id: int, at: datetime, days: int,
-                   tally: RoundTally) -> TargetPlan:
-    """An adaptive target's plan: its due revisits, what it leaves alone, its budget."""
+                   tally: RoundTally, drop: dict[str, set[str]]) -> TargetPlan:
+    """An adaptive target's plan: its due revisits, what it leaves alone, its budget
+    (*drop*: the session parameters learned per host)."""
     try:
-        seed = normalize_url(t.url, drop=store.volatile_params().get(
-            urlsplit(t.url).hostname or "", ()))
+        seed = normalize_url(t.url, drop=drop.get(urlsplit(t.url).hostname or "", ()))
     except ValueError:
         seed = t.url
     r = plan_revisits(store, t, target_id, at, days, seed)
