@@ -10,7 +10,7 @@ template is cached and handed to each target that claims the fetch:
   (``NewCapture.login_wall``) and its first reading is ``restricted``, never gone; the round
   summary says the cookies need renewing.
 
-Imports ``crawler`` (browser, cookies, decoding) and ``snapshots.records``.
+Imports ``crawler`` (browser, cookies, decoding) and ``snapshots`` (records, vocab).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from crawler.browser import rendered
 from crawler.decoding import head_bytes
 from snapshots.records import NewCapture
+from snapshots.vocab import LOGIN_WALL_STATUSES, redirected_to_login
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -32,11 +32,7 @@ if TYPE_CHECKING:
 
 HIDDEN = "<hidden>"
 MIN_SECRET = 4     # shorter values ("1", "yes") are blanked in headers only
-# path segments of a login page (a redirect there from a watched page is a login wall)
-LOGIN_PATH = re.compile(r"(?i)(^|/)(log-?in|sign-?in|log-?on|auth(enticate)?|sso|passport|"
-                        r"account/login|session/new|users?/login)(\.\w+)?(/|$)")
 PASSWORD_INPUT = re.compile(rb"(?i)<input\b[^>]*\btype\s*=\s*[\"']?password\b")
-WALL_STATUSES = frozenset({401, 403})
 
 
 def login_wall(status: int | None, watched: str, final_url: str | None,
@@ -53,12 +49,11 @@ def login_wall(status: int | None, watched: str, final_url: str | None,
     >>> login_wall(404, "http://x.test/a", None, b'<input type=password>') is None
     True
     """
-    if status in WALL_STATUSES:
+    if status in LOGIN_WALL_STATUSES:
         return f"HTTP {status}"
     if status is None or not 200 <= status < 300:
         return None
-    if final_url and final_url != watched and LOGIN_PATH.search(urlsplit(final_url).path) \
-            and not LOGIN_PATH.search(urlsplit(watched).path):
+    if redirected_to_login(watched, final_url):
         return "redirected to a login page"
     if body and PASSWORD_INPUT.search(body):
         return "a password form"

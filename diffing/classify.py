@@ -11,7 +11,6 @@ Imports ``diffing`` and ``snapshots.vocab``.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -19,7 +18,15 @@ from urllib.parse import urlsplit
 from diffing.extract import Page
 from diffing.phrases import Phrasebook, PhraseMatch
 from diffing.volatile import mask
-from snapshots.vocab import TAKEDOWN_STATES, Kind, State, is_transient, status_state
+from snapshots.vocab import (
+    LOGIN_WALL_STATUSES,
+    TAKEDOWN_STATES,
+    Kind,
+    State,
+    is_transient,
+    redirected_to_login,
+    status_state,
+)
 
 # A notice page says little besides its notice; longer text quoting a phrase is an article.
 NOTICE_MAX_OTHER_CHARS = 600
@@ -99,11 +106,6 @@ def classify(fetch: Fetch, page: Page | None, phrases: Phrasebook, *,
     return Verdict(by_status, None, f"http:{status}")
 
 
-# a path segment naming a login page: /login, /signin, /user/login.php, /sso/, /passport
-LOGIN_PATH = re.compile(r"(?i)(^|/)(log-?in|sign-?in|log-?on|auth(enticate)?|sso|passport|"
-                        r"session/new|users?/login)(\.\w+)?(/|$)")
-
-
 def login_wall(fetch: Fetch, page: Page | None, last_ok: Page | None) -> str | None:
     """How a target that sends cookies was shown a login wall, or None: ``401``/``403``,
     ``redirect`` to a login page (the watched page is not one), or a ``password-form`` on a
@@ -115,13 +117,11 @@ def login_wall(fetch: Fetch, page: Page | None, last_ok: Page | None) -> str | N
     ('redirect', None)
     """
     status = fetch.status or 0
-    if status in (401, 403):
+    if status in LOGIN_WALL_STATUSES:
         return str(status)
     if not 200 <= status < 300:
         return None
-    if fetch.final_url and _differs(fetch.final_url, fetch.url) \
-            and LOGIN_PATH.search(urlsplit(fetch.final_url).path) \
-            and not LOGIN_PATH.search(urlsplit(fetch.url).path):
+    if redirected_to_login(fetch.url, fetch.final_url):
         return "redirect"
     if page is not None and page.password_form and not (last_ok and last_ok.password_form):
         return "password-form"

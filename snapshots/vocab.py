@@ -14,7 +14,9 @@ the same.  The meaning of each state and kind, with the real cues behind them, i
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 
 class State(StrEnum):
@@ -133,3 +135,25 @@ BLOCK_TAGS = frozenset(
     "fieldset figcaption figure footer form frameset h1 h2 h3 h4 h5 h6 header hgroup hr html "
     "legend li main menu nav noframes ol p pre section summary table tbody td tfoot th thead "
     "tr ul".split())
+
+
+# how a page that wants a login answers a request whose cookies have expired (read by the
+# crawler for the round summary and by the classifier for the verdict): these statuses, or
+# a redirect to a page whose path names a login (/login, /signin, /user/login.php, /sso/)
+LOGIN_WALL_STATUSES = frozenset({401, 403})
+LOGIN_PATH = re.compile(r"(?i)(^|/)(log-?in|sign-?in|log-?on|auth(enticate)?|sso|passport|"
+                        r"session/new|users?/login)(\.\w+)?(/|$)")
+
+
+def redirected_to_login(watched: str, final_url: str | None) -> bool:
+    """Whether a fetch of *watched* ended on a login page that *watched* is not.
+
+    >>> redirected_to_login("http://x.test/a", "http://x.test/login?next=/a")
+    True
+    >>> redirected_to_login("http://x.test/login", "http://x.test/login")
+    False
+    >>> redirected_to_login("http://x.test/a", None)
+    False
+    """
+    return bool(final_url) and LOGIN_PATH.search(urlsplit(final_url).path) is not None \
+        and LOGIN_PATH.search(urlsplit(watched).path) is None
