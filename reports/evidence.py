@@ -143,10 +143,7 @@ def write_package(store: Any, takedown_id: int, out: BinaryIO) -> str:
             resources.append(_put(zf, INDEX_PATH, "".join(sorted(index)).encode()))
             resources.append(_put(zf, PAGES_PATH, pages.encode()))
             for cid, fact in sorted(facts.items()):
-                text = text_blob(store, fact["text_sha256"])
-                if text is not None:
-                    resources.append(_put(zf, f"takedown/text-{cid}.txt", text))
-                for path, key in _extras(cid):
+                for path, key in _files(cid):
                     data = text_blob(store, fact.get(key))
                     if data is not None:
                         resources.append(_put(zf, path, data))
@@ -160,9 +157,11 @@ def write_package(store: Any, takedown_id: int, out: BinaryIO) -> str:
     return f"{len(facts)} captures ({counts.summary()}), {len(resources)} files"
 
 
-def _extras(cid: int) -> tuple[tuple[str, str], ...]:
-    """(path in the package, key in takedown.json) of a browser capture's extra blobs."""
-    return ((f"takedown/screenshot-{cid}.png", "screenshot_sha256"),
+def _files(cid: int) -> tuple[tuple[str, str], ...]:
+    """(path in the package, key in takedown.json) of a capture's blobs packed beside the
+    WARC: its text, and a browser capture's screenshot and raw body."""
+    return ((f"takedown/text-{cid}.txt", "text_sha256"),
+            (f"takedown/screenshot-{cid}.png", "screenshot_sha256"),
             (f"takedown/raw-{cid}.bin", "raw_sha256"))
 
 
@@ -422,9 +421,7 @@ def _check_files(zf: zipfile.ZipFile, fact: dict, result: Verification) -> None:
     """A capture's text, and a browser capture's screenshot and raw body: present, and as
     takedown.json says."""
     cid = fact.get("capture_id")
-    files = ((f"takedown/text-{cid}.txt", "text_sha256"), *_extras(cid)) \
-        if isinstance(cid, int) else ()
-    for path, key in files:
+    for path, key in _files(cid) if isinstance(cid, int) else ():
         want = fact.get(key)
         if want is None:
             continue
