@@ -163,8 +163,8 @@ def urgency(c: Candidate, at: datetime) -> tuple:
     >>> [c.url for c in sorted([old, young, seed], key=lambda c: urgency(c, t0))]
     ['s', 'y', 'o']
     """
-    overdue = (at - c.next_at) if c.next_at is not None else timedelta.max
-    return (not c.listing, at - c.born, -overdue.total_seconds() if c.next_at else -math.inf)
+    overdue = -math.inf if c.next_at is None else -(at - c.next_at).total_seconds()
+    return (not c.listing, at - c.born, overdue)
 
 
 def choose(candidates: list[Candidate], at: datetime, bounds: Bounds,
@@ -179,9 +179,11 @@ def choose(candidates: list[Candidate], at: datetime, bounds: Bounds,
     >>> [c.url for c in fetched], [c.url for c in waiting], [c.url for c in deferred]
     (['1', '2'], ['later'], ['3', '4'])
     """
-    due = sorted((c for c in candidates if is_due(c.next_at, at, bounds)),
-                 key=lambda c: urgency(c, at))
-    waiting = [c for c in candidates if not is_due(c.next_at, at, bounds)]
+    due: list[Candidate] = []
+    waiting: list[Candidate] = []
+    for c in candidates:
+        (due if is_due(c.next_at, at, bounds) else waiting).append(c)
+    due.sort(key=lambda c: urgency(c, at))
     if budget_left is None:
         return due, waiting, []
     return due[:budget_left], waiting, due[budget_left:]
