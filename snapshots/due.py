@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased
 from snapshots.db import as_utc
 from snapshots.models import Capture, Url
 from snapshots.recheck import Bounds, Candidate, next_check
+from snapshots.repo import revisitable
 
 if TYPE_CHECKING:
     from snapshots.repo import Store
@@ -30,9 +31,7 @@ def candidates(store: Store, target_id: int, at: datetime, days: int) -> list[Ca
     ``Store.urls_to_revisit``), with their next check, birth and listing flag."""
     q = (select(Url.url, Url.depth, Url.next_check, Url.first_seen, Url.published_at,
                 Url.listing)
-         .where(Url.target_id == target_id, Url.role == "page", Url.last_alive.is_not(None),
-                Url.last_alive >= at - timedelta(days=days))
-         .order_by(Url.id))
+         .where(*revisitable(target_id, at, days)).order_by(Url.id))
     with store.session() as s:
         return [Candidate(url, depth, as_utc(nxt) if nxt else None, _born(first, pub),
                           bool(listing))

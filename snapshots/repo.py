@@ -69,6 +69,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def revisitable(target_id: int, at: datetime, days: int) -> tuple[ColumnElement[bool], ...]:
+    """The conditions on `Url` of the pages a round at *at* revisits for a target: seen
+    alive within *days* before it (``Store.urls_to_revisit``, the adaptive recheck's
+    candidates)."""
+    return (Url.target_id == target_id, Url.role == "page", Url.last_alive.is_not(None),
+            Url.last_alive >= at - timedelta(days=days))
+
+
 def first_state(c: NewCapture) -> State:
     """The crawler's first reading of a fetch; the diff engine refines it.
 
@@ -178,11 +186,7 @@ class Store:
 
     def urls_to_revisit(self, target_id: int, at: datetime, days: int) -> list[tuple[str, int]]:
         """URLs of a target seen alive within *days* before *at*, as (url, depth)."""
-        since = at - timedelta(days=days)
-        q = select(Url.url, Url.depth).where(
-            Url.target_id == target_id, Url.role == "page", Url.last_alive.is_not(None),
-            Url.last_alive >= since,
-        ).order_by(Url.id)
+        q = select(Url.url, Url.depth).where(*revisitable(target_id, at, days)).order_by(Url.id)
         with self.session() as s:
             return [(u, d) for u, d in s.execute(q)]
 
