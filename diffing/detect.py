@@ -153,6 +153,8 @@ class RoundDetector:
                    for n in range(1, len(parts) + 1)}
         self.homes = frozenset({seed, root, *folders})
         self.caps: list[CaptureRef] = []
+        self.captured: set[str] = set()      # the URLs of self.caps
+        self._known: set[str] | None = None  # every page URL of the target (read once)
         self.pages: dict[int, Page] = {}
         self.verdicts: dict[int, Verdict] = {}
 
@@ -167,6 +169,7 @@ class RoundDetector:
                 self._guarded(c, self._read, c, text)
         probe = next((c for c in caps if c.role == "probe"), None)
         self.caps = [c for c in caps if c.role == "page"]
+        self.captured = {c.url for c in self.caps}
         # every page's same-host entry links, computed once for edits, listings and items
         self.entries = {c.id: entry_links(self.pages[c.id], self.host, self.norm)
                         for c in self.caps if c.id in self.pages}
@@ -344,9 +347,11 @@ class RoundDetector:
         """Whether a listing page was a section of the target: a list of entries that are
         pages the target watches (a board's threads), not a page that merely links out
         (a thread's replies and their authors)."""
-        watched = {c.url for c in self.caps}
+        watched = self.captured
         if self.job.partial:    # the round fetched only what was due: the target's pages
-            watched |= self.js.target_urls(self.job.target_id)
+            if self._known is None:
+                self._known = self.captured | self.js.target_urls(self.job.target_id)
+            watched = self._known
         listed = [u for u, _k in self.prev_listings[url].get("links", ())]
         return sum((self.norm(u) or u) in watched for u in listed) >= LISTING_MIN_LINKS
 
@@ -560,12 +565,11 @@ class RoundDetector:
         round fetched only what was due, which left the page alone: then its memory is
         kept (it counts as unread: nothing is concluded from its absence) for
         ``NOT_DUE_KEPT``."""
-        captured = {c.url for c in self.caps}
         old = self.memory.get(key, {})
         out = {}
         for url, value in old.items():
             url = self.norm(url) or url
-            if url in captured or (self.job.partial and self._recent(value.get("at"))):
+            if url in self.captured or (self.job.partial and self._recent(value.get("at"))):
                 out[url] = renorm(value)
         return out
 
@@ -575,9 +579,8 @@ class RoundDetector:
     def _not_due(self, url: str, p: dict) -> bool:
         """A pending delisting whose page or listing this round left alone as not due
         (adaptive recheck): it waits without counting, while it is recent."""
-        captured = {c.url for c in self.caps}
         return (self.job.partial and self._recent(p.get("at"))
-                and (url not in captured or p["listing"]["url"] not in captured))
+                and (url not in self.captured or p["listing"]["url"] not in self.captured))
 
     def _norm_all(self, urls: list[str]) -> list[str]:
         return [n for n in (self.norm(u) for u in urls) if n]
