@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EVERY = "6h"
 DEFAULT_TICK = timedelta(minutes=5)   # adaptive rounds, when no target asks for shorter
+RECHECK_JOB = "recheck-"   # the adaptive job's id prefix: its rounds run --adaptive
 JOB_TABLE = "schedule_jobs"
 # SIGHUP too (a closed terminal would kill us and orphan the crawl), unless nohup ignores it.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -143,7 +144,7 @@ def plan_recheck_job(watchlist: Watchlist) -> JobPlan:
     for t in watchlist.targets:
         ticks.extend(parse_interval(v) for v in (t.min_every, t.every) if v is not None)
     seconds = int(min(ticks).total_seconds())
-    return JobPlan(f"recheck-{interval_text(seconds)}", seconds,
+    return JobPlan(f"{RECHECK_JOB}{interval_text(seconds)}", seconds,
                    tuple(t.name for t in watchlist.targets))
 
 
@@ -408,7 +409,7 @@ def run_round_job(job_id: str, watchlist: str, targets: list[str], data: str,
     with rt.lock:
         rt.active += 1
     try:
-        mode = "--adaptive" if job_id.startswith("recheck-") else "--fixed"
+        mode = "--adaptive" if job_id.startswith(RECHECK_JOB) else "--fixed"
         if not _crawl(rt, job_id, [*base, "crawl", watchlist, "--no-progress", mode], targets):
             rt.deferred.add(job_id)
             return
