@@ -5,8 +5,10 @@ WeChatscope), read in place from ``../shared/realdata/`` and never copied: one r
 removed public-account article with its title, account, post date, archive name (holding
 the account id and the article id) and the removal time and notice WeChatscope saw.
 
-`load_replay` picks a deterministic slice: every removal of the window (3 days from
-2018-11-13 00:00 UTC+8: 530 removals over 234 accounts, 2 migrations); every migration of
+`load_replay` picks a deterministic slice: every removal of the window (``WINDOW_DAYS`` from
+2018-11-13 00:00 UTC+8: one day, as `make test` replays it, holds 308 removals over 121
+accounts; three days, as ``python -m bench replay`` replays them (``TAKEDOWN_REPLAY_DAYS=3``),
+530 over 234 accounts and 2 migrations); every migration of
 the whole file (``该公众号已迁移``, 41 rows over 13 accounts, all but 2 outside the window);
 and, for each notice the window lacks (the two English ones and ``此内容被多人投诉…``), its
 first 3 rows in the file.  Rows from outside the window are moved into it by whole days.
@@ -31,6 +33,7 @@ import bisect
 import csv
 import hashlib
 import html
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -45,7 +48,8 @@ from takedown.demo.server import Reply
 CENINFO = REALDATA / "wechatscope-terminus2049" / "ceninfo.csv"
 CST = timezone(timedelta(hours=8))  # censored_date is Hong Kong / Beijing time (presumably)
 WINDOW_START = datetime(2018, 11, 13, tzinfo=CST)
-WINDOW_DAYS = 3
+# days of the window: 1 in `make test` (7 rounds, 141 accounts), 3 for the benchmark
+WINDOW_DAYS = int(os.environ.get("TAKEDOWN_REPLAY_DAYS", "1"))
 ROUND_EVERY = timedelta(hours=6)
 MIGRATED = "该公众号已迁移"
 KINDS: dict[str, str | None] = {  # the notice WeChat showed -> the export kind it means
