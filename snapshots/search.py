@@ -305,8 +305,9 @@ def _add_lines(conn: Connection, docs: list[tuple[int, str]]) -> None:
                              [(ids[key], lines[key]) for key in new])
         conn.exec_driver_sql("INSERT INTO search_bigrams(rowid, grams) VALUES (?, ?)",
                              [(ids[key], _bigrams(lines[key])) for key in new])
-    conn.exec_driver_sql("INSERT OR IGNORE INTO search_postings(line, doc) VALUES (?, ?)",
-                         sorted((ids[key], doc) for key, doc in postings))
+    if postings:    # none when every document is blank (a page of scripts, an empty body)
+        conn.exec_driver_sql("INSERT OR IGNORE INTO search_postings(line, doc) VALUES (?, ?)",
+                             sorted((ids[key], doc) for key, doc in postings))
 
 
 def _line_ids(conn: Connection, keys: list[bytes]) -> dict[bytes, int]:

@@ -104,6 +104,18 @@ def test_a_text_is_indexed_once_and_detect_adds_only_new_texts(store: Store) -> 
         assert all("军民融合" in body or "气温" in body for body in kept)
 
 
+@pytest.mark.parametrize("blank", [
+    "", "<html><body><script>only()</script></body></html>", "<p> \n\t </p>", "\x00\x01"])
+def test_a_round_whose_only_new_texts_are_blank_is_indexed(store: Store, blank: str) -> None:
+    # a page with no visible text is a document without lines: it must not stop detect
+    crawl(store, 0, {"blank.html": (200, blank)})
+    assert detect(store).jobs == 1
+    assert store.count(SearchText) == 1 and hits(store, "only") == []
+    crawl(store, 1, {"blank.html": (200, blank), "weather.html": (200, WEATHER)})
+    detect(store)
+    assert hits(store, "气温") == [("weather.html", 1)]
+
+
 def test_a_term_many_texts_hold_reads_captures_newest_first(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past ``JOIN_TEXTS`` matching texts the captures are read newest first, a chunk at a
