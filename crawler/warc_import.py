@@ -63,7 +63,16 @@ from crawler.middlewares import CappedDecompressionMiddleware
 from crawler.plan import RoundPlan
 from crawler.run import learn_session_params
 from crawler.spiders.watchlist import WatchlistSpider
-from crawler.warc_scan import Entry, Scan, Source, load, method_of, scan, sources
+from crawler.warc_scan import (
+    Entry,
+    Scan,
+    Source,
+    load,
+    method_of,
+    scan,
+    sources,
+    warcio_warnings,
+)
 from crawler.watchlist import CrawlSpec, TargetSpec
 from snapshots.models import Capture, DetectedRound, Round, Url
 from snapshots.patterns import RunawayPattern
@@ -84,6 +93,7 @@ MAX_HOPS = 20                 # Scrapy's REDIRECT_MAX_TIMES
 MAX_NAME = 100                # targets.name is a String(100)
 BODY_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 VIA = "import"
+LABEL = "import-warc: "   # what a round made by an import holds as its watchlist
 ORIG_PREFIX = "x-takedown-orig-"   # our own export's names of the wire's headers
 
 
@@ -424,7 +434,8 @@ class _CaptureMaker:
         fh = self.files.get(e.source)
         if fh is None:
             fh = self.files[e.source] = self.stack.enter_context(self.srcs[e.source].open())
-        return load(fh, e.offset, self.cap)
+        with warcio_warnings():   # the scan kept them as notes already
+            return load(fh, e.offset, self.cap)
 
     def content(self, e: Entry) -> tuple[list[tuple[str, str]], int, bytes, bool, str | None]:
         """(HTTP headers, status, payload, whether cut at the cap, WARC-Truncated) of *e*:
@@ -524,12 +535,15 @@ class _Rounds:
     def existing(self, at: datetime) -> int | None:
         if at not in self.ids:
             with self.store.session() as s:
-                rid = s.scalar(select(Round.id).where(Round.at == at)
-                               .order_by(Round.id).limit(1))
-            if rid is None:
+                row = s.execute(select(Round.id, Round.status, Round.watchlist)
+                                .where(Round.at == at).order_by(Round.id).limit(1)).first()
+            if row is None:
                 return None
+            rid, status, label = row
             self.ids[at] = rid
-            self.made.setdefault(rid, False)
+            # a round an import made and never closed (it was killed) is this import's to
+            # close, as if made now; a crawl's round is left to the crawl
+            self.made.setdefault(rid, status == "running" and label.startswith(LABEL))
         return self.ids[at]
 
     def holds(self, at: datetime, target_id: int, url: str) -> bool:
@@ -617,7 +631,7 @@ def import_archives(paths: Sequence[Path] | Archives, store: Store, every: timed
     if not planned:
         return result
     ids = store.ensure_targets(specs)
-    label = "import-warc: " + ", ".join(names)
+    label = LABEL + ", ".join(names)
     rounds = _Rounds(store, label[:2000])
     todo = []
     for p in planned:
@@ -646,7 +660,13 @@ def import_archives(paths: Sequence[Path] | Archives, store: Store, every: timed
 
 def _record(store: Store, rounds: _Rounds, maker: _CaptureMaker, p: _Planned, tid: int,
             report: FileReport) -> None:
-    capture = maker.capture(p)
+    try:
+        capture = maker.capture(p)
+    except Exception as exc:   # a record indexed whole that cannot be read
+        # again (a member whose decompression breaks on a second pass): skipped, named
+        log.debug("record %s of %s: %r", p.entry.number, report.name, exc, exc_info=True)
+        report.skipped[f"unreadable when imported ({type(exc).__name__})"] += 1
+        return
     rid = rounds.round_id(p.at)
     if store.record_capture(rid, tid, p.at, capture) is None:
         report.skipped["duplicate in round"] += 1

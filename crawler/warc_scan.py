@@ -21,12 +21,13 @@ import contextlib
 import gzip
 import io
 import json
+import logging
 import re
 import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -41,9 +42,11 @@ if TYPE_CHECKING:
     from warcio.recordloader import ArcWarcRecord
     from warcio.statusandheaders import StatusAndHeaders
 
-__all__ = ["Entry", "Scan", "Source", "load", "method_of", "parse_stamp", "scan", "sources"]
+__all__ = ["Breakable", "Entry", "Scan", "Source", "load", "method_of", "parse_stamp", "scan",
+           "sources", "warcio_warnings"]
 
 READ = 64 * 1024
+PIECE = 4096      # bytes a `Breakable` read asks of its stream at a time
 UNKNOWN = "record of no type"
 # what random bytes read as ARC records yield; a file of nothing else is no archive
 JUNK = frozenset({UNKNOWN, "not an http(s) URL", "not an HTTP response"})
@@ -52,6 +55,7 @@ NOT_MEMBERS = "non-chunked gzip file detected"   # warcio's words for a file gzi
 _MEMBER = re.compile(r"archive/[^/]+\.(warc|arc)(\.gz)?", re.IGNORECASE)
 # records before 1970 or after 8999 cannot be stamped (the CLI's round-stamp range)
 FIRST, END = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+FUTURE = timedelta(days=1)   # a record dated later than now by more than this was no capture
 
 
 @dataclass(frozen=True)
@@ -77,12 +81,63 @@ class Source:
                 fh = stack.enter_context(zf.open(self.member))
             if self.whole_gzip:
                 fh = stack.enter_context(gzip.GzipFile(fileobj=fh, mode="rb"))
-            yield fh
+            yield fh if self.member is None and not self.whole_gzip else Breakable(fh)
+
+
+class Breakable:
+    """A decompressing stream (a file gzipped whole, a WACZ member) that ends where its
+    decompression breaks instead of raising: a gzip stream cut short (an interrupted
+    download), a damaged deflate member, a zip member whose CRC does not match.  What came
+    before the break reads as usual; `broken` says why the stream ended early.  Seeking
+    back (`load` reads an indexed record again) starts afresh."""
+
+    FAILS = (EOFError, zlib.error, zipfile.BadZipFile, gzip.BadGzipFile)
+
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.broken: str | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        # in pieces of one underlying read each (``read1``): a read that meets the break
+        # loses only its own piece, not everything a larger read had gathered
+        parts: list[bytes] = []
+        size = 0
+        try:
+            while self.broken is None and (n < 0 or size < n):
+                piece = self.fh.read1(PIECE if n < 0 else min(PIECE, n - size))  # type: ignore[attr-defined]
+                if not piece:
+                    break
+                parts.append(piece)
+                size += len(piece)
+        except self.FAILS as exc:
+            self.broken = _one_line(f"{type(exc).__name__}: {exc}")
+        return b"".join(parts)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.broken = None
+        try:
+            return self.fh.seek(offset, whence)
+        except self.FAILS as exc:   # a seek forward decompresses up to the break
+            self.broken = _one_line(f"{type(exc).__name__}: {exc}")
+            return self.fh.tell()
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 def sources(path: Path) -> list[Source] | str:
     """The archives in the file at *path*, or why it holds none (a WACZ that is not a zip,
-    or has no ``archive/`` WARC)."""
+    or has no ``archive/`` WARC, or is no regular file: a pipe would never end, a device
+    such as ``/dev/zero`` never stop filling memory)."""
+    with contextlib.suppress(OSError):
+        if path.exists() and not path.is_file() and not path.is_dir():
+            return "not a regular file (a pipe, a socket or a device): nothing is read from it"
     if path.suffix.lower() != ".wacz":
         return [Source(path)]
     try:
@@ -140,6 +195,7 @@ class Scan:
     # request nearest to a response (in records) is its own
     methods: dict[object, list[tuple[int, str]]] = field(default_factory=dict)
     broken: tuple[int, str] | None = None    # (offset, warcio's message)
+    end: int = 0                             # where the last whole record ended
     notes: list[str] = field(default_factory=list)
     unreadable: str | None = None            # the file is no archive at all
 
@@ -184,15 +240,19 @@ def scan(source: Source, index: int, seq: int = 0) -> Scan:
 def _scan_once(source: Source, index: int, seq: int) -> Scan:
     out = Scan(source)
     caught = io.StringIO()
-    with contextlib.redirect_stderr(caught):
+    with contextlib.redirect_stderr(caught), warcio_warnings() as logged:
         try:
             with source.open() as fh:
                 _scan(fh, out, index, seq)
+                cut = getattr(fh, "broken", None)
+            if cut is not None:   # the cause of whatever warcio then made of the rest
+                out.broken = (out.end, f"the stream breaks: {cut}")
         except OSError as exc:
             out.unreadable = f"cannot read: {exc.strerror or exc}"
-        except (zipfile.BadZipFile, RuntimeError) as exc:   # a damaged or encrypted member
-            out.unreadable = f"cannot read: {exc}"
-    out.notes += [_one_line(n) for n in re.split(r"\n(?=\S)", caught.getvalue()) if n.strip()]
+        except (zipfile.BadZipFile, RuntimeError, EOFError, zlib.error) as exc:
+            out.unreadable = f"cannot read: {exc}"   # a damaged or encrypted member
+    printed = [n for n in re.split(r"\n(?=\S)", caught.getvalue()) if n.strip()]
+    out.notes += [_one_line(n) for n in [*printed, *dict.fromkeys(logged)]]
     # no record read, or "records" (random bytes can pass for ARC header lines) followed
     # by a break with nothing usable in them: no archive
     junk = not out.entries and not out.skipped.keys() - JUNK and (
@@ -203,6 +263,23 @@ def _scan_once(source: Source, index: int, seq: int) -> Scan:
                           else "empty: no records")
         out.broken = None
     return out
+
+
+@contextlib.contextmanager
+def warcio_warnings() -> Iterator[list[str]]:
+    """The messages warcio logs meanwhile (``Replacing spaces in invalid WARC-Target-URI:
+    …``, quoting the file's bytes), collected instead of written to the terminal."""
+    logger = logging.getLogger("warcio")
+    found: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: found.append(record.getMessage())  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    was, logger.propagate = logger.propagate, False
+    try:
+        yield found
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = was
 
 
 def _opening(fh: IO[bytes]) -> bytes:
@@ -227,19 +304,19 @@ def _scan(fh: IO[bytes], out: Scan, index: int, seq: int) -> None:
         out.unreadable = "not a WARC or ARC file: it opens with neither WARC/ nor filedesc:"
         return
     it = ArchiveIterator(fh, arc2warc=True)
-    end = offset = 0
+    offset = 0
     try:
         for record in it:
             offset = it.offset
             out.records += 1
             added = _take(record, out, index, offset, seq + len(out.entries))
             _drain(record, out, added)
-            end = it.get_record_offset() + it.get_record_length()
+            out.end = it.get_record_offset() + it.get_record_length()
     except Exception as exc:   # warcio raises many kinds on a broken file: what was read stays
         # past a record warcio could not delimit its length is meaningless: say where
         # that record began
         why = _one_line(f"{type(exc).__name__}: {exc}")
-        out.broken = (end if end >= offset else offset, why)
+        out.broken = (out.end if out.end >= offset else offset, why)
 
 
 def _drain(record: ArcWarcRecord, out: Scan, added: bool) -> None:
@@ -276,6 +353,9 @@ def _take(record: ArcWarcRecord, out: Scan, index: int, offset: int, seq: int) -
     if at is None:
         out.skipped["no valid WARC-Date"] += 1
         return False
+    if at > datetime.now(UTC) + FUTURE:   # warcio dates an ARC record it cannot read 2999
+        out.skipped["WARC-Date in the future"] += 1
+        return False
     if kind == "response" and (http is None or not _status(http)):
         out.skipped["not an HTTP response"] += 1
         return False
@@ -307,7 +387,8 @@ def _ours(record: ArcWarcRecord) -> dict[str, object]:
             "role": h.get_header("WARC-Takedown-Role"),
             "capture": h.get_header("WARC-Takedown-Capture"),
             "via": via if via in VIAS else None,
-            "depth": int(depth) if depth.isdigit() and len(depth) < 4 else None}
+            "depth": int(depth) if depth.isascii() and depth.isdecimal() and len(depth) < 4
+            else None}
 
 
 def _watched(record: ArcWarcRecord, url: str) -> str:
@@ -329,7 +410,7 @@ def _failure(record: ArcWarcRecord, out: Scan, index: int, offset: int, seq: int
         facts = json.loads(record.content_stream().read(READ))
         url = (_watched(record, normalize_url(facts["url"]))
                if facts.get("fetch") == "failed" else None)
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         url = None
     at, stamp = parse_stamp(h.get_header("WARC-Date")), h.get_header("WARC-Takedown-Round")
     round_at = parse_stamp(stamp)
@@ -385,7 +466,9 @@ def load(fh: IO[bytes], offset: int, cap: int) -> tuple[ArcWarcRecord, bytes, bo
     transfer coding undone, content codings left on), at most *cap* bytes (0: no cap), and
     whether the payload was longer than that."""
     fh.seek(offset)
-    record = next(iter(ArchiveIterator(fh, arc2warc=True)))
+    record = next(iter(ArchiveIterator(fh, arc2warc=True)), None)
+    if record is None:   # the archive breaks before the record (a damaged member)
+        raise ValueError(f"no record readable at offset {offset}")
     stream = record.raw_stream
     http = record.http_headers
     if http is not None and "chunked" in (http.get_header("Transfer-Encoding") or "").lower():

@@ -600,7 +600,7 @@ def import_warc(obj: Context, files: tuple[str, ...], watchlist_path: str | None
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         for report in result.files:
-            click.echo("\n".join(report.lines()))
+            click.echo(shown_message("\n".join(report.lines())))   # names from the file
     if bad and result.captures == 0 and result.duplicates == 0:
         raise TakedownError("nothing imported: " + "; ".join(bad))
     if as_json:
