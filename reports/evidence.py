@@ -20,15 +20,24 @@ range):
 
 `verify_package` re-checks all of it without the store: exit 1 of the command means
 "read, and something does not match" (`Verification.problems` names each), exit 2 "no
-readable package" (`PackageUnreadable`).  Imports snapshots and warcio.
+readable package" (`PackageUnreadable`).  The package is hostile input: only a regular file
+is opened, each entry is read in chunks (a zip bomb is refused unread), nothing is
+extracted, and an unsafe entry name (``../x``, ``/x``, ``C:x``) or a JSON value of another
+type than this tool writes is a mismatch.  Imports snapshots and warcio.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import reprlib
+import stat
 import tempfile
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +46,7 @@ from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 
 from snapshots import browse
 from snapshots.blobs import sha256_hex
@@ -58,7 +68,19 @@ PACKAGE_FILES = ("datapackage.json", "datapackage-digest.json")
 # no entry of a package this tool writes comes near these; past them it is refused unread
 MAX_ENTRY = 4 << 30
 MAX_RATIO = 200
+# a package's JSON files are kilobytes; past this they are refused unparsed (a few MiB of
+# forged JSON, ``[{},{},…]``, parse into twenty times that)
+MAX_JSON = 4 << 20
+MAX_NAME = 1024
+MAX_HEADERS = 4 << 20   # bytes of one WARC record's header lines, its HTTP headers' with them
 CHUNK = 1 << 20
+SHA256_HEX = re.compile("[0-9a-f]{64}")
+# what reading a damaged zip entry raises besides BadZipFile: a broken deflate stream, a
+# cut one, an encrypted entry, an unknown compression method
+UNREADABLE = (ValueError, OSError, EOFError, RuntimeError, NotImplementedError,
+              zipfile.BadZipFile, zlib.error)
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
 EVIDENCE_KEYS = ("last_ok", "first", "page_still_serving", "confirmed")
 
 
@@ -254,35 +276,61 @@ def _index(warc: IO[bytes], facts: dict[int, dict], record: dict) -> tuple[list[
 
 def verify_package(path: Path) -> Verification:
     """Every check of the package at *path* (module docstring); PackageUnreadable when it
-    is no zip or has no readable datapackage.json."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise PackageUnreadable(f"{path}: not a WACZ package ({exc})") from exc
-    with zf:
-        result = Verification()
-        package = _datapackage_of(zf, path)
-        _check_digest(zf, result)
-        sizes = _check_resources(zf, package, result)
-        payloads = _check_warc(zf, result) if WARC_PATH in zf.namelist() else {}
-        if RECORD_PATH in sizes:
-            _check_record(zf, payloads, result)
-        else:
-            result.problems.append(f"{RECORD_PATH} is missing")
+    is no regular file, no zip or has no readable datapackage.json.  Whatever the package
+    holds, it is read member by member in bounded memory and nothing is extracted."""
+    with _open_regular(path) as fh:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except UNREADABLE as exc:
+            raise PackageUnreadable(f"{path}: not a WACZ package ({exc})") from exc
+        with zf:
+            result = Verification()
+            package = _datapackage_of(zf, path)
+            unsafe = _check_names(zf, package, result)
+            _check_digest(zf, result)
+            sizes = _check_resources(zf, package, unsafe, result)
+            payloads: dict[int, str] = {}
+            if WARC_PATH in zf.namelist() and _refused(zf.getinfo(WARC_PATH)) is None:
+                payloads = _check_warc(zf, result)
+            if RECORD_PATH in sizes:
+                _check_record(zf, payloads, result)
+            else:
+                result.problems.append(f"{RECORD_PATH} is missing")
     return result
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """*path* opened for reading if it is a regular file (after its symlinks), checked
+    before the open: a pipe would block for ever and a device like /dev/zero never ends.
+    Opened without waiting for a pipe's writer, and checked again, in case it was swapped
+    for one in between."""
+    refused = PackageUnreadable(f"{path} is not a regular file (a pipe, a device or a "
+                                "folder): not a WACZ package")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise refused
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as exc:
+        raise PackageUnreadable(f"cannot read {path}: "
+                                f"{getattr(exc, 'strerror', None) or exc}") from exc
+    fh = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        fh.close()
+        raise refused
+    return fh
 
 
 def _datapackage_of(zf: zipfile.ZipFile, path: Path) -> dict:
     try:
-        package = json.loads(_read(zf, "datapackage.json"))
-    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+        package = _load_json(zf, "datapackage.json")
+    except ValueError as exc:
         raise PackageUnreadable(f"{path}: no readable datapackage.json ({exc})") from exc
     if not isinstance(package, dict) or not isinstance(package.get("resources"), list):
         raise PackageUnreadable(f"{path}: datapackage.json lists no resources")
     return package
 
 
-def _read(zf: zipfile.ZipFile, name: str, limit: int = 64 << 20) -> bytes:
+def _read(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
     info = zf.getinfo(name)
     if info.file_size > limit:
         raise ValueError(f"{name} is {info.file_size} bytes, past {limit}")
@@ -290,25 +338,100 @@ def _read(zf: zipfile.ZipFile, name: str, limit: int = 64 << 20) -> bytes:
         return fh.read(limit + 1)
 
 
+def _load_json(zf: zipfile.ZipFile, name: str) -> Any:
+    """*name* parsed; ValueError saying why it cannot be (missing, past `MAX_JSON`, a
+    damaged member, not JSON, nested deeper than the parser goes)."""
+    try:
+        return json.loads(_read(zf, name, MAX_JSON))
+    except KeyError:
+        raise ValueError(f"no {name} in the zip") from None
+    except RecursionError:
+        raise ValueError("JSON nested deeper than a package's ever is") from None
+    except UNREADABLE as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _shown(value: Any) -> str:
+    """A value read from the package, in a mismatch line: short and printable, whatever a
+    forger put there (megabytes, control characters, nesting)."""
+    return _SHOWN.repr(value)
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int   # not a bool: JSON's true is no size or id
+
+
+def _is_sha256(value: Any, prefix: str = "") -> bool:
+    return isinstance(value, str) and value.startswith(prefix) and \
+        SHA256_HEX.fullmatch(value.removeprefix(prefix)) is not None
+
+
+def _unsafe(name: str) -> str | None:
+    """Why an entry's name could land outside the folder the zip is unpacked in, or hide
+    what it is from whoever reads the mismatch lines; None for a plain relative path (the
+    only kind this tool writes)."""
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "absolute"
+    if "\\" in name:
+        return "a backslash, Windows' folder separator"
+    if ".." in name.split("/"):
+        return "climbs out of its folder"
+    if not name.isprintable() or len(name) > MAX_NAME:
+        return "not a printable path"
+    return None
+
+
+def _check_names(zf: zipfile.ZipFile, package: dict, result: Verification) -> set[str]:
+    """Each unsafe name (`_unsafe`) in the zip or in datapackage.json, and each name the
+    zip holds twice (unzip tools and this check could read different ones), named once;
+    returns the unsafe ones, checked no further."""
+    listed = {res["path"] for res in package["resources"]
+              if isinstance(res, dict) and isinstance(res.get("path"), str)}
+    names = [info.filename for info in zf.infolist()]
+    unsafe = set()
+    for name in sorted(listed | set(names)):
+        why = _unsafe(name)
+        if why is not None:
+            unsafe.add(name)
+            result.problems.append(f"unsafe member path {_shown(name)} ({why})")
+    for name, n in sorted(Counter(names).items()):
+        if n > 1 and name not in unsafe:
+            result.problems.append(f"{name} is in the zip {n} times")
+    return unsafe
+
+
 def _check_digest(zf: zipfile.ZipFile, result: Verification) -> None:
     try:
-        digest = json.loads(_read(zf, "datapackage-digest.json"))["hash"]
-        actual = "sha256:" + sha256_hex(_read(zf, "datapackage.json"))
-    except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+        doc = _load_json(zf, "datapackage-digest.json")
+        actual = "sha256:" + sha256_hex(_read(zf, "datapackage.json", MAX_JSON))
+    except (KeyError, *UNREADABLE) as exc:
         result.problems.append(f"datapackage-digest.json unreadable ({exc})")
         return
-    if digest != actual:
+    digest = doc.get("hash") if isinstance(doc, dict) else None
+    if not _is_sha256(digest, "sha256:"):
+        result.problems.append(f"datapackage-digest.json is malformed: its hash is "
+                               f"{_shown(digest)}, not sha256: and 64 hex digits")
+    elif digest != actual:
         result.problems.append(f"datapackage.json has {actual}, its digest file says {digest}")
     else:
         result.checked.append(f"datapackage.json {actual}")
 
 
-def _entry_hash(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
-    info = zf.getinfo(name)
+def _refused(info: zipfile.ZipInfo) -> str | None:
+    """Why an entry is not read at all (a size no package reaches, or a zip bomb)."""
     if info.file_size > MAX_ENTRY or \
             info.file_size > MAX_RATIO * max(info.compress_size, 1 << 20):
-        raise ValueError(f"declares {info.file_size} bytes from {info.compress_size}: "
-                         "refused unread")
+        return f"declares {info.file_size} bytes from {info.compress_size}: refused unread"
+    return None
+
+
+def _entry_hash(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
+    """``sha256:…`` and size of entry *name*, read in chunks (never whole); KeyError when
+    missing, ValueError when `_refused`."""
+    info = zf.getinfo(name)
+    why = _refused(info)
+    if why is not None:
+        raise ValueError(why)
     h, size = hashlib.sha256(), 0
     with zf.open(info) as fh:
         while chunk := fh.read(CHUNK):
@@ -317,37 +440,85 @@ def _entry_hash(zf: zipfile.ZipFile, name: str) -> tuple[str, int]:
     return "sha256:" + h.hexdigest(), size
 
 
-def _check_resources(zf: zipfile.ZipFile, package: dict, result: Verification) -> set[str]:
+def _check_resources(zf: zipfile.ZipFile, package: dict, unsafe: set[str],
+                     result: Verification) -> set[str]:
     """Each resource's hash and size; returns the paths that match."""
     good, listed = set(), set()
     for res in package["resources"]:
         name = res.get("path") if isinstance(res, dict) else None
         if not isinstance(name, str):
-            result.problems.append(f"a resource without a path: {res!r}")
+            result.problems.append(f"a resource without a path: {_shown(res)}")
             continue
         listed.add(name)
+        if name in unsafe:
+            continue
+        want, want_size = res.get("hash"), res.get("bytes")
+        if not _is_sha256(want, "sha256:") or not _is_int(want_size):
+            result.problems.append(f"{name}: datapackage.json is malformed: hash "
+                                   f"{_shown(want)} and bytes {_shown(want_size)}, not "
+                                   "sha256: and 64 hex digits, and a whole number")
+            continue
         try:
             digest, size = _entry_hash(zf, name)
         except KeyError:
             result.problems.append(f"{name} is listed but missing")
             continue
-        except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        except UNREADABLE as exc:
             result.problems.append(f"{name} unreadable ({exc})")
             continue
-        if digest != res.get("hash") or size != res.get("bytes"):
+        if digest != want or size != want_size:
             result.problems.append(f"{name}: {digest}, {size} bytes; datapackage.json says "
-                                   f"{res.get('hash')}, {res.get('bytes')} bytes")
+                                   f"{want}, {want_size} bytes")
         else:
             good.add(name)
             result.checked.append(f"{name} {digest} {size} bytes")
-    for name in set(zf.namelist()) - listed - set(PACKAGE_FILES):
+    for name in sorted(set(zf.namelist()) - listed - unsafe - set(PACKAGE_FILES)):
         result.problems.append(f"{name} is in the zip but not in datapackage.json")
     return good
 
 
+class _HeaderLines(DecompressingBufferedReader):
+    """warcio's reader with each record's header lines (read line by line, unlike its
+    payload) bounded to `MAX_HEADERS` bytes in all: a gzip member of a megabyte can hold
+    a header line of a gigabyte, which warcio would gather whole."""
+
+    taken = 0
+
+    def readline(self, length: int | None = None) -> bytes:
+        left = MAX_HEADERS - self.taken
+        limit = left if length is None else min(length, left)
+        pieces: list[bytes] = []
+        got = 0
+        # a piece a buffer long at most: warcio's own loop over buffers, given a length,
+        # can end a line early
+        while got < limit and not (pieces and pieces[-1].endswith(b"\n")):
+            piece = super().readline(min(limit - got, self.block_size))
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+        line = b"".join(pieces)
+        self.taken += got
+        if self.taken >= MAX_HEADERS and not line.endswith(b"\n"):
+            raise ValueError(f"a record's header lines run past {MAX_HEADERS} bytes")
+        return line
+
+
+class _Archive(ArchiveIterator):
+    """`ArchiveIterator` over `_HeaderLines`, whose count starts again at each record."""
+
+    def __init__(self, fh: IO[bytes], **kwargs: Any) -> None:
+        super().__init__(fh, **kwargs)
+        self.reader = _HeaderLines(self.fh)
+
+    def read_to_end(self, record: Any = None) -> None:
+        self.reader.taken = 0
+        super().read_to_end(record)
+
+
 def _records(fh: IO[bytes]) -> Iterator[tuple[Any, str, str]]:
-    """Each WARC record with the SHA-256 and sha1 digest of its payload (read whole)."""
-    for rec in ArchiveIterator(fh, check_digests=True):
+    """Each WARC record with the SHA-256 and sha1 digest of its payload (read in chunks)."""
+    for rec in _Archive(fh, check_digests=True):
         sha, sha1 = hashlib.sha256(), hashlib.sha1()
         while chunk := rec.raw_stream.read(CHUNK):
             sha.update(chunk)
@@ -394,18 +565,42 @@ def _check_record_digests(rec: Any, sha: str, result: Verification,
 
 def _check_record(zf: zipfile.ZipFile, payloads: dict[int, str], result: Verification) -> None:
     try:
-        doc = json.loads(_read(zf, RECORD_PATH))
-        captures = list(doc["captures"])
-    except (KeyError, ValueError, TypeError, zipfile.BadZipFile) as exc:
+        doc = _load_json(zf, RECORD_PATH)
+    except ValueError as exc:
         result.problems.append(f"{RECORD_PATH} unreadable ({exc})")
         return
-    for fact in captures:
-        _check_capture(zf, fact, payloads, result)
+    captures = doc.get("captures") if isinstance(doc, dict) else None
+    if not isinstance(captures, list):
+        result.problems.append(f"{RECORD_PATH} is malformed: its captures are "
+                               f"{_shown(captures)}, not a list")
+        return
+    for i, fact in enumerate(captures, 1):
+        why = _malformed(fact)
+        if why is not None:
+            result.problems.append(f"{RECORD_PATH} is malformed: capture {i} of "
+                                   f"{len(captures)}: {why}")
+        else:
+            _check_capture(zf, fact, payloads, result)
+
+
+def _malformed(fact: Any) -> str | None:
+    """What in one capture of takedown.json is not of the type this tool writes (None when
+    all is), so that no forged value reaches a check or a line unvetted."""
+    if not isinstance(fact, dict):
+        return f"{_shown(fact)} is not an object"
+    if not _is_int(fact.get("capture_id")):
+        return f"its capture_id {_shown(fact.get('capture_id'))} is not a whole number"
+    if fact.get("status") is not None and not _is_int(fact["status"]):
+        return f"its status {_shown(fact['status'])} is not a whole number"
+    for key in ("body_sha256", *(key for _path, key in _files(0))):
+        if fact.get(key) is not None and not _is_sha256(fact[key]):
+            return f"its {key} {_shown(fact[key])} is not 64 hex digits"
+    return None
 
 
 def _check_capture(zf: zipfile.ZipFile, fact: dict, payloads: dict[int, str],
                    result: Verification) -> None:
-    cid, body = fact.get("capture_id"), fact.get("body_sha256")
+    cid, body = fact["capture_id"], fact.get("body_sha256")
     if fact.get("status") is not None:
         got = payloads.get(cid)
         want = body or sha256_hex(b"")
@@ -419,15 +614,18 @@ def _check_capture(zf: zipfile.ZipFile, fact: dict, payloads: dict[int, str],
 
 def _check_files(zf: zipfile.ZipFile, fact: dict, result: Verification) -> None:
     """A capture's text, and a browser capture's screenshot and raw body: present, and as
-    takedown.json says."""
-    cid = fact.get("capture_id")
-    for path, key in _files(cid) if isinstance(cid, int) else ():
+    takedown.json says (each read in chunks: `_entry_hash`)."""
+    cid = fact["capture_id"]
+    for path, key in _files(cid):
         want = fact.get(key)
         if want is None:
             continue
         try:
-            got = sha256_hex(_read(zf, path, MAX_ENTRY))
-        except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+            got = _entry_hash(zf, path)[0].removeprefix("sha256:")
+        except KeyError:
+            result.problems.append(f"capture {cid}: {path} is missing")
+            continue
+        except UNREADABLE as exc:
             result.problems.append(f"capture {cid}: {path} is unreadable ({exc})")
             continue
         if got != want:

@@ -398,9 +398,9 @@ def verify(package: str) -> None:
 
     result = verify_package(Path(package))
     for line in result.checked:
-        click.echo(f"ok: {line}")
+        click.echo(shown_message(f"ok: {line}"))   # lines quote the package
     for line in result.problems:
-        click.echo(f"mismatch: {line}")
+        click.echo(shown_message(f"mismatch: {line}"))
     if result.problems:
         click.echo(f"verify: {package}: {len(result.problems)} mismatches", err=True)
         sys.exit(1)
