@@ -12,7 +12,7 @@ record) keeps the records read before the break, and the break is noted with its
 warcio's message.  warcio's own warnings (a record not followed by a newline, spaces
 replaced in a WARC-Target-URI) are caught and kept as notes, not printed.
 
-Imports ``snapshots.urls`` only.
+Imports ``snapshots.urls`` and ``snapshots.inputs`` only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 
+from snapshots.inputs import UnreadableInput, open_regular
 from snapshots.urls import normalize_url
 
 if TYPE_CHECKING:
@@ -74,10 +75,9 @@ class Source:
     @contextlib.contextmanager
     def open(self) -> Iterator[IO[bytes]]:
         with contextlib.ExitStack() as stack:
-            if self.member is None:
-                fh: IO[bytes] = stack.enter_context(self.path.open("rb"))
-            else:
-                zf = stack.enter_context(zipfile.ZipFile(self.path))
+            fh: IO[bytes] = stack.enter_context(open_regular(self.path))
+            if self.member is not None:
+                zf = stack.enter_context(zipfile.ZipFile(fh))
                 fh = stack.enter_context(zf.open(self.member))
             if self.whole_gzip:
                 fh = stack.enter_context(gzip.GzipFile(fileobj=fh, mode="rb"))
@@ -110,7 +110,7 @@ class Breakable:
                 parts.append(piece)
                 size += len(piece)
         except self.FAILS as exc:
-            self.broken = _one_line(f"{type(exc).__name__}: {exc}")
+            self.broken = _cause(exc)
         return b"".join(parts)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -118,7 +118,7 @@ class Breakable:
         try:
             return self.fh.seek(offset, whence)
         except self.FAILS as exc:   # a seek forward decompresses up to the break
-            self.broken = _one_line(f"{type(exc).__name__}: {exc}")
+            self.broken = _cause(exc)
             return self.fh.tell()
 
     def tell(self) -> int:
@@ -133,16 +133,16 @@ class Breakable:
 
 def sources(path: Path) -> list[Source] | str:
     """The archives in the file at *path*, or why it holds none (a WACZ that is not a zip,
-    or has no ``archive/`` WARC, or is no regular file: a pipe would never end, a device
-    such as ``/dev/zero`` never stop filling memory)."""
-    with contextlib.suppress(OSError):
-        if path.exists() and not path.is_file() and not path.is_dir():
-            return "not a regular file (a pipe, a socket or a device): nothing is read from it"
+    or has no ``archive/`` WARC, or is no regular file: `open_regular`)."""
     if path.suffix.lower() != ".wacz":
         return [Source(path)]
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_regular(path) as fh, zipfile.ZipFile(fh) as zf:
             names = [n for n in zf.namelist() if _MEMBER.fullmatch(n)]
+    except UnreadableInput as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
     except (zipfile.BadZipFile, EOFError) as exc:
         return f"not a WACZ package (not a zip file: {exc})"
     if not names:
@@ -223,6 +223,11 @@ def _one_line(text: str, limit: int = 300) -> str:
     return " ".join(text.split())[:limit]
 
 
+def _cause(exc: BaseException) -> str:
+    """Why reading stopped, on one line: the exception's type and message."""
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
 def scan(source: Source, index: int, seq: int = 0) -> Scan:
     """Index the records of *source* (the *index*-th archive; *seq* numbers its entries on
     from earlier archives).  A file gzipped whole rather than a gzip member per record
@@ -247,6 +252,8 @@ def _scan_once(source: Source, index: int, seq: int) -> Scan:
                 cut = getattr(fh, "broken", None)
             if cut is not None:   # the cause of whatever warcio then made of the rest
                 out.broken = (out.end, f"the stream breaks: {cut}")
+        except UnreadableInput as exc:
+            out.unreadable = str(exc)
         except OSError as exc:
             out.unreadable = f"cannot read: {exc.strerror or exc}"
         except (zipfile.BadZipFile, RuntimeError, EOFError, zlib.error) as exc:
@@ -315,7 +322,7 @@ def _scan(fh: IO[bytes], out: Scan, index: int, seq: int) -> None:
     except Exception as exc:   # warcio raises many kinds on a broken file: what was read stays
         # past a record warcio could not delimit its length is meaningless: say where
         # that record began
-        why = _one_line(f"{type(exc).__name__}: {exc}")
+        why = _cause(exc)
         out.broken = (out.end if out.end >= offset else offset, why)
 
 

@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import reprlib
-import stat
 import tempfile
 import zipfile
 import zlib
@@ -51,6 +49,7 @@ from warcio.bufferedreaders import DecompressingBufferedReader
 from snapshots import browse
 from snapshots.blobs import sha256_hex
 from snapshots.errors import TakedownError
+from snapshots.inputs import UnreadableInput, open_regular
 from snapshots.warc_export import (
     Selection,
     capture_facts,
@@ -300,24 +299,15 @@ def verify_package(path: Path) -> Verification:
 
 
 def _open_regular(path: Path) -> BinaryIO:
-    """*path* opened for reading if it is a regular file (after its symlinks), checked
-    before the open: a pipe would block for ever and a device like /dev/zero never ends.
-    Opened without waiting for a pipe's writer, and checked again, in case it was swapped
-    for one in between."""
-    refused = PackageUnreadable(f"{path} is not a regular file (a pipe, a device or a "
-                                "folder): not a WACZ package")
+    """*path* opened for reading if it is a regular file (`open_regular`): a pipe would
+    block for ever and a device like /dev/zero never ends."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise refused
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except (OSError, ValueError) as exc:
-        raise PackageUnreadable(f"cannot read {path}: "
-                                f"{getattr(exc, 'strerror', None) or exc}") from exc
-    fh = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        fh.close()
-        raise refused
-    return fh
+        return open_regular(path)
+    except (UnreadableInput, IsADirectoryError) as exc:
+        raise PackageUnreadable(f"{path} is not a regular file (a pipe, a device or a "
+                                "folder): not a WACZ package") from exc
+    except OSError as exc:
+        raise PackageUnreadable(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def _datapackage_of(zf: zipfile.ZipFile, path: Path) -> dict:

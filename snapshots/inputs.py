@@ -21,9 +21,12 @@ snapshots.inputs.UnreadableInput: more than 1,024 bytes (1 KiB): not an input fi
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_INPUT = 64 * 1024 * 1024  # bytes of one input file; real keyword lists are < 1 MiB
 _CHUNK = 1024 * 1024
@@ -52,6 +55,27 @@ def read_input_file(path: str | Path, limit: int = MAX_INPUT) -> bytes:
     finally:
         os.close(fd)
     raise UnreadableInput(f"more than {limit:,} bytes ({_human(limit)}): not an input file")
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """The file at *path* opened for reading, if it is a regular file (after its
+    symlinks): an archive or a package read in place, too large for `read_input_file`.
+    Opened without waiting for a pipe's writer, then checked on the open file, so nothing
+    swapped in between is read.  OSError when it cannot be opened (missing, no permission;
+    IsADirectoryError for a folder), `UnreadableInput` for a pipe, a socket or a device
+    (``/dev/zero`` never ends)."""
+    if "\x00" in str(path):
+        raise UnreadableInput("a file name cannot contain a NUL character")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    raise UnreadableInput("not a regular file (a pipe, a socket or a device): nothing is "
+                          "read from it")
 
 
 def _human(n: int) -> str:

@@ -180,9 +180,12 @@ def test_what_the_file_says_reaches_the_terminal_escaped(tmp_path: Path) -> None
     assert "note: Replacing spaces in invalid WARC-Target-URI" in run.stdout
 
 
-def test_a_named_pipe_is_refused_at_once(tmp_path: Path) -> None:
+def test_a_named_pipe_or_a_device_is_refused_at_once(tmp_path: Path) -> None:
     pipe = tmp_path / "pipe.warc"
     os.mkfifo(pipe)
-    run = takedown("import-warc", str(pipe), "--data", str(tmp_path / "d"))
-    assert run.returncode == 2 and "not a regular file" in run.stderr, run.stderr
-    assert not (tmp_path / "d").exists()
+    zero = tmp_path / "zero.wacz"   # read as a zip, /dev/zero would fill memory
+    zero.symlink_to("/dev/zero")
+    for path in (pipe, zero):
+        run = takedown("import-warc", str(path), "--data", str(tmp_path / "d"))
+        assert run.returncode == 2 and "not a regular file" in run.stderr, run.stderr
+        assert not (tmp_path / "d").exists()
